@@ -1,0 +1,16 @@
+// Passes of the sl compiler (declared in Passes.td, one .cpp per pass).
+#pragma once
+
+#include "dialects/SL/SLDialect.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::sl {
+
+#define GEN_PASS_DECL
+#include "compiler/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "compiler/Passes.h.inc"
+
+}  // namespace mlir::sl

@@ -1,0 +1,58 @@
+// Quantities of multi-step (superlinear) attention derived from its hyper-parameters.
+//
+// This header is the single definition shared by the compiler (verifiers, tile selection) and
+// the runtime (host-side tables, CPU backend): a window length or anchor position computed in
+// two places could differ by one near 10M tokens, so nobody else re-derives them.
+// Definitions follow ../shared/docs/SUPERLINEAR.md section 3.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace sl::math {
+
+// floor(i^(1/p)), evaluated in double precision on the host. When 1/p is an integer the power is
+// computed exactly in integers.
+inline int64_t floorPower(int64_t i, double searchPower) {
+  double inv = 1.0 / searchPower;
+  double rounded = std::nearbyint(inv);
+  if (rounded == inv && rounded >= 1.0 && rounded <= 8.0) {
+    int64_t r = 1;
+    for (int e = 0; e < static_cast<int>(rounded); ++e)
+      r *= i;
+    return r;
+  }
+  return static_cast<int64_t>(std::floor(std::pow(static_cast<double>(i), inv)));
+}
+
+// Sliding-window length W = floor_power(sw_index + 1) - 1.
+inline int64_t windowLength(int64_t swIndex, double searchPower) {
+  return floorPower(swIndex + 1, searchPower) - 1;
+}
+
+// First key of the window of the query at absolute position `pos`.
+inline int64_t windowStart(int64_t pos, int64_t window) {
+  return pos - window + 1 > 0 ? pos - window + 1 : 0;
+}
+
+// Position of the anchor of stripe i (i >= sw_index + 1) for the query at `pos`; negative means
+// the stripe has no anchor for this query.
+inline int64_t anchorPosition(int64_t pos, int64_t stripe, double searchPower) {
+  return pos - floorPower(stripe, searchPower) + 1;
+}
+
+// Number of valid anchors of the query at `pos` (stripes sw_index+1, sw_index+2, ...).
+inline int64_t anchorCount(int64_t pos, int64_t swIndex, double searchPower) {
+  int64_t n = 0;
+  for (int64_t i = swIndex + 1; anchorPosition(pos, i, searchPower) >= 0; ++i)
+    ++n;
+  return n;
+}
+
+// Keys a span reaches before / after its anchor: ceil(factor * t^span_power), t = pos + 1.
+inline int64_t spanReach(int64_t pos, double factor, double spanPower) {
+  return static_cast<int64_t>(
+      std::ceil(factor * std::pow(static_cast<double>(pos + 1), spanPower)));
+}
+
+}  // namespace sl::math
