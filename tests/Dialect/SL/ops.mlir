@@ -1,0 +1,125 @@
+// Round trip of every sl op, type and attribute, in custom and in generic form.
+// RUN: slc-opt %s | slc-opt | FileCheck %s
+// RUN: slc-opt %s --mlir-print-op-generic | slc-opt | FileCheck %s
+
+// CHECK-DAG: #[[MSA:.+]] = #sl.msa<sw_index = 65, num_spans = 3, backward_factor = 3.0, forward_factor = 1.0, search_power = 0.55, span_power = 0.55>
+// CHECK-DAG: ![[KV:.+]] = !sl.kv_cache<kv_heads = 2, head_dim = 16, element_type = bf16>
+// CHECK-DAG: ![[MAMBA:.+]] = !sl.mamba_state<heads = 8, head_dim = 8, groups = 2, state_size = 16, conv_kernel = 4, conv_type = bf16, ssm_type = f32>
+#msa = #sl.msa<sw_index = 65, num_spans = 3, backward_factor = 3.0, forward_factor = 1.0,
+               search_power = 0.55, span_power = 0.55>
+!kv = !sl.kv_cache<kv_heads = 2, head_dim = 16, element_type = bf16>
+!mamba = !sl.mamba_state<heads = 8, head_dim = 8, groups = 2, state_size = 16, conv_kernel = 4,
+                         conv_type = bf16, ssm_type = f32>
+
+// CHECK-LABEL: func @weights_and_embedding
+func.func @weights_and_embedding(%tokens: tensor<?xi64>) -> (tensor<?x64xbf16>, tensor<8x32x64xbf16>) {
+  // CHECK: %[[T:.+]] = sl.weight "backbone.embeddings.weight" : tensor<256x64xbf16>
+  %table = sl.weight "backbone.embeddings.weight" : tensor<256x64xbf16>
+  // CHECK: sl.weight "backbone.layers.1.mixer.experts.{e}.up_proj.weight" : tensor<8x32x64xbf16>
+  %up = sl.weight "backbone.layers.1.mixer.experts.{e}.up_proj.weight" : tensor<8x32x64xbf16>
+  // CHECK: sl.embedding %{{.+}}, %[[T]] : (tensor<?xi64>, tensor<256x64xbf16>) -> tensor<?x64xbf16>
+  %h = sl.embedding %tokens, %table : (tensor<?xi64>, tensor<256x64xbf16>) -> tensor<?x64xbf16>
+  return %h, %up : tensor<?x64xbf16>, tensor<8x32x64xbf16>
+}
+
+// CHECK-LABEL: func @norms_linear_add_activation
+func.func @norms_linear_add_activation(%x: tensor<?x64xbf16>, %z: tensor<?x64xbf16>,
+    %w: tensor<64xbf16>, %wp: tensor<128x64xbf16>, %b: tensor<128xbf16>) -> tensor<?x128xbf16> {
+  // CHECK: sl.rms_norm %{{.+}}, %{{.+}} {epsilon = 1.000000e-05 : f64} : tensor<?x64xbf16>, tensor<64xbf16>
+  %n = sl.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xbf16>, tensor<64xbf16>
+  // CHECK: sl.gated_rms_norm %{{.+}}, %{{.+}}, %{{.+}} {epsilon = 1.000000e-05 : f64, group_size = 32 : i64} : tensor<?x64xbf16>, tensor<64xbf16>
+  %g = sl.gated_rms_norm %n, %z, %w {epsilon = 1.0e-05 : f64, group_size = 32 : i64}
+      : tensor<?x64xbf16>, tensor<64xbf16>
+  // CHECK: sl.add %{{.+}}, %{{.+}} : tensor<?x64xbf16>
+  %r = sl.add %g, %x : tensor<?x64xbf16>
+  // CHECK: sl.activation silu %{{.+}} : tensor<?x64xbf16>
+  %s = sl.activation silu %r : tensor<?x64xbf16>
+  // CHECK: sl.linear %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x64xbf16>, tensor<128x64xbf16>, tensor<128xbf16>) -> tensor<?x128xbf16>
+  %y = sl.linear %s, %wp, %b : (tensor<?x64xbf16>, tensor<128x64xbf16>, tensor<128xbf16>)
+      -> tensor<?x128xbf16>
+  // CHECK: sl.linear %{{.+}}, %{{.+}} : (tensor<?x64xbf16>, tensor<128x64xbf16>) -> tensor<?x128xbf16>
+  %y2 = sl.linear %s, %wp : (tensor<?x64xbf16>, tensor<128x64xbf16>) -> tensor<?x128xbf16>
+  %sum = sl.add %y, %y2 : tensor<?x128xbf16>
+  return %sum : tensor<?x128xbf16>
+}
+
+// CHECK-LABEL: func @mamba
+func.func @mamba(%p: tensor<?x200xbf16>, %s0: !mamba, %cw: tensor<128x1x4xbf16>,
+    %cb: tensor<128xbf16>, %a: tensor<8xf32>, %d: tensor<8xf32>, %dtb: tensor<8xf32>)
+    -> (tensor<?x64xbf16>, !mamba) {
+  // CHECK: sl.split %{{.+}} : tensor<?x200xbf16> -> tensor<?x64xbf16>, tensor<?x128xbf16>, tensor<?x8xbf16>
+  %z, %xbc, %dt = sl.split %p : tensor<?x200xbf16>
+      -> tensor<?x64xbf16>, tensor<?x128xbf16>, tensor<?x8xbf16>
+  // CHECK: sl.causal_conv1d %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} activation(silu) : (tensor<?x128xbf16>, ![[MAMBA]], tensor<128x1x4xbf16>, tensor<128xbf16>) -> (tensor<?x128xbf16>, ![[MAMBA]])
+  %c, %s1 = sl.causal_conv1d %xbc, %s0, %cw, %cb activation(silu)
+      : (tensor<?x128xbf16>, !mamba, tensor<128x1x4xbf16>, tensor<128xbf16>)
+      -> (tensor<?x128xbf16>, !mamba)
+  // CHECK: sl.causal_conv1d %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x128xbf16>, ![[MAMBA]], tensor<128x1x4xbf16>) -> (tensor<?x128xbf16>, ![[MAMBA]])
+  %c2, %s2 = sl.causal_conv1d %c, %s1, %cw
+      : (tensor<?x128xbf16>, !mamba, tensor<128x1x4xbf16>) -> (tensor<?x128xbf16>, !mamba)
+  // CHECK: sl.ssd_scan %{{.+}}, %{{.+}}, %{{.+}} params(%{{.+}}, %{{.+}}, %{{.+}}) {chunk_size = 64 : i64, dt_max = 1.000000e+01 : f64, dt_min = 1.000000e-03 : f64}
+  %y, %s3 = sl.ssd_scan %c2, %dt, %s2 params(%a, %d, %dtb)
+      {chunk_size = 64 : i64, dt_min = 1.0e-03 : f64, dt_max = 10.0 : f64}
+      : (tensor<?x128xbf16>, tensor<?x8xbf16>, !mamba, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+      -> (tensor<?x64xbf16>, !mamba)
+  return %y, %s3 : tensor<?x64xbf16>, !mamba
+}
+
+// CHECK-LABEL: func @moe
+func.func @moe(%x: tensor<?x64xbf16>, %gate: tensor<8x64xbf16>, %bias: tensor<8xf32>,
+    %up: tensor<8x32x64xbf16>, %down: tensor<8x64x32xbf16>) -> tensor<?x64xbf16> {
+  // CHECK: sl.moe_router %{{.+}}, %{{.+}}, %{{.+}} {norm_topk_prob, routed_scaling_factor = 2.500000e+00 : f64, top_k = 2 : i64} : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  %w, %i = sl.moe_router %x, %gate, %bias
+      {top_k = 2 : i64, routed_scaling_factor = 2.5 : f64, norm_topk_prob}
+      : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  // CHECK: sl.moe_experts %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} activation(relu2)
+  %y = sl.moe_experts %x, %w, %i, %up, %down activation(relu2)
+      : (tensor<?x64xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<8x32x64xbf16>,
+         tensor<8x64x32xbf16>) -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
+
+// CHECK-LABEL: func @dense_attention_head_sample
+func.func @dense_attention_head_sample(%q: tensor<?x64xbf16>, %k: tensor<?x32xbf16>,
+    %v: tensor<?x32xbf16>, %c0: !kv, %lm: tensor<256x64xbf16>)
+    -> (tensor<?x256xf32>, tensor<?xi32>, !kv) {
+  // CHECK: sl.dense_attention %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} {num_heads = 4 : i64} : (tensor<?x64xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>, ![[KV]]) -> (tensor<?x64xbf16>, ![[KV]])
+  %o, %c1 = sl.dense_attention %q, %k, %v, %c0 {num_heads = 4 : i64}
+      : (tensor<?x64xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>, !kv) -> (tensor<?x64xbf16>, !kv)
+  // CHECK: sl.lm_head %{{.+}}, %{{.+}} : (tensor<?x64xbf16>, tensor<256x64xbf16>) -> tensor<?x256xf32>
+  %logits = sl.lm_head %o, %lm : (tensor<?x64xbf16>, tensor<256x64xbf16>) -> tensor<?x256xf32>
+  // CHECK: sl.sample %{{.+}} : tensor<?x256xf32> -> tensor<?xi32>
+  %next = sl.sample %logits : tensor<?x256xf32> -> tensor<?xi32>
+  return %logits, %next, %c1 : tensor<?x256xf32>, tensor<?xi32>, !kv
+}
+
+// CHECK-LABEL: func @multi_step_attention
+func.func @multi_step_attention(%q1: tensor<?x64xbf16>, %q2: tensor<?x64xbf16>,
+    %k: tensor<?x32xbf16>, %v: tensor<?x32xbf16>, %c0: !kv) -> (tensor<?x64xbf16>, !kv) {
+  // CHECK: sl.multi_step_attention %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} {config = #[[MSA]], num_heads = 4 : i64} : (tensor<?x64xbf16>, tensor<?x64xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>, ![[KV]]) -> (tensor<?x64xbf16>, ![[KV]])
+  %o, %c1 = sl.multi_step_attention %q1, %q2, %k, %v, %c0 {config = #msa, num_heads = 4 : i64}
+      : (tensor<?x64xbf16>, tensor<?x64xbf16>, tensor<?x32xbf16>, tensor<?x32xbf16>, !kv)
+      -> (tensor<?x64xbf16>, !kv)
+  return %o, %c1 : tensor<?x64xbf16>, !kv
+}
+
+// CHECK-LABEL: func @multi_step_stages
+func.func @multi_step_stages(%q1: tensor<1x64xbf16>, %q2: tensor<1x64xbf16>,
+    %k: tensor<1x32xbf16>, %v: tensor<1x32xbf16>, %c0: !kv) -> (tensor<1x64xbf16>, tensor<1x4x3xf32>) {
+  // CHECK: sl.kv_append %{{.+}}, %{{.+}}, %{{.+}} : (tensor<1x32xbf16>, tensor<1x32xbf16>, ![[KV]]) -> ![[KV]]
+  %c1 = sl.kv_append %k, %v, %c0 : (tensor<1x32xbf16>, tensor<1x32xbf16>, !kv) -> !kv
+  // CHECK: sl.anchor_grid %{{.+}}, %{{.+}} {config = #[[MSA]], num_heads = 4 : i64} : (tensor<1x64xbf16>, ![[KV]]) -> tensor<1x4x?xf32>
+  %s = sl.anchor_grid %q1, %c1 {config = #msa, num_heads = 4 : i64}
+      : (tensor<1x64xbf16>, !kv) -> tensor<1x4x?xf32>
+  // CHECK: sl.route_topk %{{.+}}, %{{.+}} {config = #[[MSA]]} : (tensor<1x4x?xf32>, ![[KV]]) -> (tensor<1x4x3xf32>, tensor<1x4x3xi32>, tensor<1x4x3xi32>)
+  %top, %lo, %hi = sl.route_topk %s, %c1 {config = #msa}
+      : (tensor<1x4x?xf32>, !kv) -> (tensor<1x4x3xf32>, tensor<1x4x3xi32>, tensor<1x4x3xi32>)
+  // CHECK: sl.segment_attention %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} {config = #[[MSA]], num_heads = 4 : i64, window = 2032 : i64} : (tensor<1x64xbf16>, ![[KV]], tensor<1x4x3xi32>, tensor<1x4x3xi32>) -> (tensor<1x4x3x16xbf16>, tensor<1x4x3xf32>)
+  %outs, %lse = sl.segment_attention %q2, %c1, %lo, %hi
+      {config = #msa, num_heads = 4 : i64, window = 2032 : i64}
+      : (tensor<1x64xbf16>, !kv, tensor<1x4x3xi32>, tensor<1x4x3xi32>)
+      -> (tensor<1x4x3x16xbf16>, tensor<1x4x3xf32>)
+  // CHECK: sl.gate_combine %{{.+}}, %{{.+}} : (tensor<1x4x3x16xbf16>, tensor<1x4x3xf32>) -> tensor<1x64xbf16>
+  %o = sl.gate_combine %outs, %top : (tensor<1x4x3x16xbf16>, tensor<1x4x3xf32>) -> tensor<1x64xbf16>
+  return %o, %lse : tensor<1x64xbf16>, tensor<1x4x3xf32>
+}

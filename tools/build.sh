@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build needs (only those missing), configures CMake + Ninja
+# into build/ and builds everything. Binaries land in build/bin/.
+# Environment: SL_BUILD_JOBS (default: number of cores), SL_BUILD_TYPE (default: Release).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+packages=(
+  cmake ninja-build g++ python3                    # toolchain
+  llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools  # MLIR 19 (the pin), lit, FileCheck
+  libgtest-dev                                     # unit tests
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "build.sh: installing missing packages: ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+lit=/usr/lib/llvm-19/build/utils/lit/lit.py
+[ -f "$lit" ] || { echo "build.sh: lit not found at $lit (package llvm-19-tools)" >&2; exit 1; }
+
+if [ ! -f "$root/build/build.ninja" ]; then
+  cmake -G Ninja -S "$root" -B "$root/build" \
+    -DCMAKE_BUILD_TYPE="${SL_BUILD_TYPE:-Release}" \
+    -DLLVM_EXTERNAL_LIT="$lit"
+fi
+cmake --build "$root/build" -j "${SL_BUILD_JOBS:-$(nproc)}"
+echo "build.sh: binaries in $root/build/bin: $(ls "$root/build/bin" | tr '\n' ' ')"
