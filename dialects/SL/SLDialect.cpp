@@ -107,6 +107,19 @@ LogicalResult MambaStateType::verify(function_ref<InFlightDiagnostic()> emitErro
 // #sl.msa
 //===----------------------------------------------------------------------===//
 
+std::string mlir::sl::formatDouble(double value) {
+  char buffer[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
+    if (std::strtod(buffer, nullptr) == value)
+      break;
+  }
+  std::string text(buffer);
+  if (text.find_first_of(".en") == std::string::npos)
+    text += ".0";
+  return text;
+}
+
 int64_t MultiStepConfigAttr::getWindowLength() const {
   return ::sl::math::windowLength(getSwIndex(), getSearchPowerValue());
 }
@@ -121,9 +134,9 @@ LogicalResult MultiStepConfigAttr::verify(function_ref<InFlightDiagnostic()> emi
   double searchPower = searchPowerValue.convertToDouble();
   double spanPower = spanPowerValue.convertToDouble();
   if (!(searchPower > 0.0 && searchPower < 1.0))
-    return emitError() << "msa expects 0 < search_power < 1, got " << searchPower;
+    return emitError() << "msa expects 0 < search_power < 1, got " << formatDouble(searchPower);
   if (!(spanPower > 0.0 && spanPower < 1.0))
-    return emitError() << "msa expects 0 < span_power < 1, got " << spanPower;
+    return emitError() << "msa expects 0 < span_power < 1, got " << formatDouble(spanPower);
   if (numSpans < 1 || numSpans > 8)
     return emitError() << "msa expects num_spans in [1, 8] (the routing kernels keep the top-k "
                           "in registers), got "
@@ -131,64 +144,50 @@ LogicalResult MultiStepConfigAttr::verify(function_ref<InFlightDiagnostic()> emi
   if (!(backwardFactor >= 0.0) || !(forwardFactor >= 0.0) || std::isinf(backwardFactor) ||
       std::isinf(forwardFactor))
     return emitError() << "msa expects finite backward_factor and forward_factor >= 0, got "
-                       << backwardFactor << " and " << forwardFactor;
+                       << formatDouble(backwardFactor) << " and " << formatDouble(forwardFactor);
   if (swIndex < 0)
     return emitError() << "msa expects sw_index >= 0, got " << swIndex;
+  if (!(std::pow(double(swIndex + 1), 1.0 / searchPower) < ::sl::math::kMaxPower))
+    return emitError() << "msa expects a window below 10^15 tokens, but sw_index = " << swIndex
+                       << " and search_power = " << formatDouble(searchPower)
+                       << " give (sw_index+1)^(1/search_power) = "
+                       << formatDouble(std::pow(double(swIndex + 1), 1.0 / searchPower));
   if (::sl::math::windowLength(swIndex, searchPower) < 1)
     return emitError() << "msa expects a window of at least one token, but sw_index = "
-                       << swIndex << " and search_power = " << searchPower
+                       << swIndex << " and search_power = " << formatDouble(searchPower)
                        << " give floor((sw_index+1)^(1/search_power)) - 1 = "
                        << ::sl::math::windowLength(swIndex, searchPower);
   return success();
 }
 
-// Shortest decimal spelling that parses back to the same double, always with a '.' or exponent
-// so that it reads as a float.
-static std::string formatDouble(double value) {
-  char buffer[32];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
-    if (std::strtod(buffer, nullptr) == value)
-      break;
-  }
-  std::string text(buffer);
-  if (text.find_first_of(".en") == std::string::npos)
-    text += ".0";
-  return text;
-}
-
 Attribute MultiStepConfigAttr::parse(AsmParser &parser, Type) {
-  int64_t swIndex = 0, numSpans = 0;
-  double backward = 0, forward = 0, search = 0, span = 0;
-  auto parseKey = [&](StringRef key) -> ParseResult {
-    if (parser.parseKeyword(key) || parser.parseEqual())
-      return parser.emitError(parser.getCurrentLocation(),
-                              "#sl.msa expects '" + key + " = <value>' at this position "
-                              "(keys in order: sw_index, num_spans, backward_factor, "
-                              "forward_factor, search_power, span_power)");
-    return success();
-  };
-  auto parseIntField = [&](StringRef key, int64_t &v) -> ParseResult {
-    if (parseKey(key) || parser.parseInteger(v))
-      return failure();
-    return success();
-  };
-  auto parseFloatField = [&](StringRef key, double &v) -> ParseResult {
-    if (parseKey(key) || parser.parseFloat(v))
-      return failure();
-    return success();
-  };
+  static constexpr const char *kKeys[] = {"sw_index",       "num_spans",    "backward_factor",
+                                          "forward_factor", "search_power", "span_power"};
+  static constexpr const char *kOrder =
+      "#sl.msa expects all of sw_index, num_spans, backward_factor, forward_factor, "
+      "search_power, span_power, in this order";
+  int64_t integers[2] = {0, 0};
+  double floats[4] = {0, 0, 0, 0};
   SMLoc loc = parser.getCurrentLocation();
-  if (parser.parseLess() || parseIntField("sw_index", swIndex) || parser.parseComma() ||
-      parseIntField("num_spans", numSpans) || parser.parseComma() ||
-      parseFloatField("backward_factor", backward) || parser.parseComma() ||
-      parseFloatField("forward_factor", forward) || parser.parseComma() ||
-      parseFloatField("search_power", search) || parser.parseComma() ||
-      parseFloatField("span_power", span) || parser.parseGreater())
+  if (parser.parseLess())
     return {};
-  return parser.getChecked<MultiStepConfigAttr>(loc, parser.getContext(), swIndex, numSpans,
-                                                APFloat(backward), APFloat(forward),
-                                                APFloat(search), APFloat(span));
+  for (int i = 0; i < 6; ++i) {
+    SMLoc keyLoc = parser.getCurrentLocation();
+    if ((i > 0 && failed(parser.parseOptionalComma())) ||
+        failed(parser.parseOptionalKeyword(kKeys[i])) || failed(parser.parseOptionalEqual())) {
+      parser.emitError(keyLoc) << kOrder << "; expected '" << kKeys[i] << " = <value>' here";
+      return {};
+    }
+    if (i < 2 ? parser.parseInteger(integers[i]) : parser.parseFloat(floats[i - 2]))
+      return {};
+  }
+  if (failed(parser.parseOptionalGreater())) {
+    parser.emitError(parser.getCurrentLocation()) << kOrder << "; expected '>' after span_power";
+    return {};
+  }
+  return parser.getChecked<MultiStepConfigAttr>(
+      loc, parser.getContext(), integers[0], integers[1], APFloat(floats[0]), APFloat(floats[1]),
+      APFloat(floats[2]), APFloat(floats[3]));
 }
 
 void MultiStepConfigAttr::print(AsmPrinter &printer) const {

@@ -9,6 +9,14 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include <string>
+
+namespace mlir::sl {
+/// Shortest decimal spelling of `value` that parses back to it ("0.55", "3.0", "inf"), used by
+/// the printer and by diagnostics.
+std::string formatDouble(double value);
+}  // namespace mlir::sl
+
 #include "dialects/SL/SLOpsDialect.h.inc"
 #include "dialects/SL/SLEnums.h.inc"
 

@@ -82,9 +82,10 @@ public:
       return op->emitOpError() << "expects num_heads (" << numHeads
                                << ") to be a multiple of the cache's kv_heads ("
                                << cache.getKvHeads() << ") for grouped-query attention";
-    if (failed(rank(what, query, 2)))
+    if (failed(rank(what, query, 2)) ||
+        failed(dim(what, query, 1, numHeads * cache.getHeadDim(), "num_heads * head_dim")))
       return failure();
-    return dim(what, query, 1, numHeads * cache.getHeadDim(), "num_heads * head_dim");
+    return elementType(what, query, cache.getElementType(), "the cache's element type");
   }
 
   // New keys or values for a KV cache: [T, kv_heads * head_dim] in the cache's element type.
@@ -146,7 +147,8 @@ LogicalResult RMSNormOp::verify() {
                        "hidden size of x")))
     return failure();
   if (!(getEpsilon().convertToDouble() > 0.0))
-    return emitOpError() << "expects epsilon > 0, got " << getEpsilon().convertToDouble();
+    return emitOpError() << "expects epsilon > 0, got "
+                         << formatDouble(getEpsilon().convertToDouble());
   return success();
 }
 
@@ -158,7 +160,8 @@ LogicalResult GatedRMSNormOp::verify() {
                        "channels of y")))
     return failure();
   if (!(getEpsilon().convertToDouble() > 0.0))
-    return emitOpError() << "expects epsilon > 0, got " << getEpsilon().convertToDouble();
+    return emitOpError() << "expects epsilon > 0, got "
+                         << formatDouble(getEpsilon().convertToDouble());
   int64_t channels = dimOf(getY(), 1);
   if (getGroupSizeAttr().getInt() <= 0 || channels % getGroupSizeAttr().getInt() != 0)
     return emitOpError() << "expects group_size (" << getGroupSizeAttr().getInt()
@@ -181,7 +184,9 @@ LogicalResult LinearOp::verify() {
     return failure();
   if (Value bias = getBias())
     if (failed(check.rank("bias", bias.getType(), 1, true)) ||
-        failed(check.dim("bias", bias.getType(), 0, dimOf(getWeight(), 0), "out features")))
+        failed(check.dim("bias", bias.getType(), 0, dimOf(getWeight(), 0), "out features")) ||
+        failed(check.elementType("bias", bias.getType(), getElementTypeOrSelf(x),
+                                 "the element type of x")))
       return failure();
   return success();
 }
@@ -257,7 +262,8 @@ LogicalResult SSDScanOp::verify() {
                        "heads * head_dim + 2 * groups * state_size of the state")) ||
       failed(check.rank("dt", dt, 2)) ||
       failed(check.dim("dt", dt, 1, state.getHeads(), "one per head of the state")) ||
-      failed(check.sameTokens("xbc", xbc, "dt", dt)))
+      failed(check.sameTokens("xbc", xbc, "dt", dt)) ||
+      failed(check.elementType("dt", dt, getElementTypeOrSelf(xbc), "that of xbc")))
     return failure();
   for (auto [name, value] : {std::pair<StringRef, Value>{"a_log", getALog()},
                              {"d", getD()}, {"dt_bias", getDtBias()}})
@@ -275,8 +281,10 @@ LogicalResult SSDScanOp::verify() {
   double lo = getDtMin() ? getDtMin()->convertToDouble() : 0.0;
   double hi = getDtMax() ? getDtMax()->convertToDouble() : INFINITY;
   if (!(lo >= 0.0 && lo <= hi))
-    return emitOpError() << "expects 0 <= dt_min <= dt_max, got dt_min = " << lo
-                         << ", dt_max = " << hi;
+    return emitOpError() << "expects 0 <= dt_min <= dt_max (an absent bound is 0 resp. "
+                            "unbounded), got dt_min = "
+                         << (getDtMin() ? formatDouble(lo) : "(absent)")
+                         << ", dt_max = " << (getDtMax() ? formatDouble(hi) : "(absent)");
   return success();
 }
 
@@ -295,7 +303,7 @@ LogicalResult MoERouterOp::verify() {
                          << getTopKAttr().getInt();
   if (!(getRoutedScalingFactor().convertToDouble() > 0.0))
     return emitOpError() << "expects routed_scaling_factor > 0, got "
-                         << getRoutedScalingFactor().convertToDouble();
+                         << formatDouble(getRoutedScalingFactor().convertToDouble());
   Type weights = getWeights().getType(), indices = getIndices().getType();
   if (failed(check.rank("weights", weights, 2)) ||
       failed(check.dim("weights", weights, 1, getTopKAttr().getInt(), "top_k")) ||
@@ -325,7 +333,11 @@ LogicalResult MoEExpertsOp::verify() {
       failed(check.dim("indices", indices, 1, dimOf(getWeights(), 1), "top_k of weights")) ||
       failed(check.sameTokens("x", x, "weights", weights)) ||
       failed(check.sameTokens("x", x, "indices", indices)) ||
-      failed(check.sameType("result", getType(), x, "same as x")))
+      failed(check.sameType("result", getType(), x, "same as x")) ||
+      failed(check.elementType("up", up, getElementTypeOrSelf(x), "the element type of x")) ||
+      failed(check.elementType("down", down, getElementTypeOrSelf(x), "the element type of x")) ||
+      failed(check.elementType("weights", weights, Float32Type::get(getContext()),
+                               "router weights are fp32")))
     return failure();
   int64_t topK = dimOf(getWeights(), 1);
   if (topK < 1 || topK > experts)
@@ -451,7 +463,8 @@ LogicalResult SegmentAttentionOp::verify() {
   if (getWindowAttr().getInt() != config.getWindowLength())
     return emitOpError() << "expects window = " << config.getWindowLength()
                          << " (floor((sw_index + 1)^(1 / search_power)) - 1 with sw_index = "
-                         << config.getSwIndex() << ", search_power = " << config.getSearchPowerValue()
+                         << config.getSwIndex()
+                         << ", search_power = " << formatDouble(config.getSearchPowerValue())
                          << "), got " << getWindowAttr().getInt();
   if (failed(check.queryHeads("q2", getQ2().getType(), heads, cache)) ||
       failed(checkRouting(check, "span_start", getSpanStart().getType(), heads, k,
@@ -483,6 +496,8 @@ LogicalResult GateCombineOp::verify() {
   int64_t heads = dimOf(getOutputs(), 1), k = dimOf(getOutputs(), 2),
           headDim = dimOf(getOutputs(), 3);
   if (failed(checkRouting(check, "top_scores", scores, heads, k, "spans of outputs")) ||
+      failed(check.elementType("top_scores", scores, Float32Type::get(getContext()),
+                               "routing scores are fp32")) ||
       failed(check.sameTokens("outputs", outputs, "top_scores", scores)) ||
       failed(check.rank("result", result, 2)) ||
       failed(check.dim("result", result, 1, heads * headDim, "heads * head_dim of outputs")) ||

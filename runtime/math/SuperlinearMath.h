@@ -11,18 +11,25 @@
 
 namespace sl::math {
 
+// Largest value floorPower returns; callers (the #sl.msa verifier) reject configurations whose
+// window would exceed it, so no computation here overflows.
+constexpr double kMaxPower = 1e15;
+
 // floor(i^(1/p)), evaluated in double precision on the host. When 1/p is an integer the power is
-// computed exactly in integers.
+// computed exactly in integers. Results above kMaxPower saturate there.
 inline int64_t floorPower(int64_t i, double searchPower) {
   double inv = 1.0 / searchPower;
+  double real = std::pow(static_cast<double>(i), inv);
+  if (!(real < kMaxPower))
+    return static_cast<int64_t>(kMaxPower);
   double rounded = std::nearbyint(inv);
-  if (rounded == inv && rounded >= 1.0 && rounded <= 8.0) {
+  if (rounded == inv) {
     int64_t r = 1;
     for (int e = 0; e < static_cast<int>(rounded); ++e)
       r *= i;
     return r;
   }
-  return static_cast<int64_t>(std::floor(std::pow(static_cast<double>(i), inv)));
+  return static_cast<int64_t>(std::floor(real));
 }
 
 // Sliding-window length W = floor_power(sw_index + 1) - 1.
