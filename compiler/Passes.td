@@ -29,4 +29,60 @@ def SLDecomposeMultiStepAttention
   let dependentDialects = ["::mlir::sl::SLDialect"];
 }
 
+def SLFuseEpilogues : Pass<"sl-fuse-epilogues", "::mlir::func::FuncOp"> {
+  let summary = "Fold activations and residual adds into the epilogues of their producers";
+  let description = [{
+    Folds an `sl.activation` of a single-use `sl.linear` into the linear's `activation`, and an
+    `sl.add` of a single-use `sl.linear` into its `residual`; folds the adds after
+    `sl.moe_experts` (the shared expert's output, then the residual stream) into its `shared`
+    and `residual` operands. Each fold removes one full read and write of an activation. The MoE
+    router needs no fusion: `sl.moe_router` already includes its gate projection.
+
+    Before:
+    ```mlir
+    %a = sl.linear %x, %w1 : (...) -> tensor<?x64xbf16>
+    %b = sl.activation relu2 %a : tensor<?x64xbf16>
+    %c = sl.linear %b, %w2 : (...) -> tensor<?x64xbf16>
+    %h1 = sl.add %h0, %c : tensor<?x64xbf16>
+    ```
+    After:
+    ```mlir
+    %a = sl.linear %x, %w1 activation(relu2) : (...) -> tensor<?x64xbf16>
+    %h1 = sl.linear %a, %w2 residual(%h0) : (...) -> tensor<?x64xbf16>
+    ```
+  }];
+  let dependentDialects = ["::mlir::sl::SLDialect"];
+}
+
+def SLSpecializePhases : Pass<"sl-specialize-phases", "::mlir::ModuleOp"> {
+  let summary = "Clone the model function into a prefill-chunk and a fixed-shape decode step";
+  let description = [{
+    Replaces the model function (`forward`) by two functions:
+    - `prefill`: the same graph, for chunks of up to `prefill-chunk` tokens (the token dimension
+      stays dynamic; `sl.max_tokens` records the bound the buffers are planned for);
+    - `decode`: one token, every token dimension fixed to 1, so the runtime can capture the step
+      once in a CUDA graph and replay it.
+    Both carry `sl.phase` and `sl.max_tokens`.
+
+    Before:
+    ```mlir
+    func.func @forward(%tokens: tensor<?xi32>, %c: !kv_cache) -> (tensor<?x256xf32>, !kv_cache)
+    ```
+    After:
+    ```mlir
+    func.func @prefill(%tokens: tensor<?xi32>, %c: !kv_cache) -> (tensor<?x256xf32>, !kv_cache)
+        attributes {sl.max_tokens = 4096 : i64, sl.phase = "prefill"}
+    func.func @decode(%tokens: tensor<1xi32>, %c: !kv_cache) -> (tensor<1x256xf32>, !kv_cache)
+        attributes {sl.max_tokens = 1 : i64, sl.phase = "decode"}
+    ```
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"forward\"",
+           "Name of the model function to specialise">,
+    Option<"prefillChunk", "prefill-chunk", "int64_t", /*default=*/"4096",
+           "Largest number of tokens one prefill call processes">
+  ];
+  let dependentDialects = ["::mlir::sl::SLDialect"];
+}
+
 #endif // SL_PASSES_TD

@@ -188,6 +188,9 @@ LogicalResult LinearOp::verify() {
         failed(check.elementType("bias", bias.getType(), getElementTypeOrSelf(x),
                                  "the element type of x")))
       return failure();
+  if (Value residual = getResidual())
+    if (failed(check.sameType("residual", residual.getType(), result, "same as the result")))
+      return failure();
   return success();
 }
 
@@ -339,6 +342,10 @@ LogicalResult MoEExpertsOp::verify() {
       failed(check.elementType("weights", weights, Float32Type::get(getContext()),
                                "router weights are fp32")))
     return failure();
+  for (auto [name, value] : {std::pair<StringRef, Value>{"shared", getShared()},
+                             {"residual", getResidual()}})
+    if (value && failed(check.sameType(name, value.getType(), x, "same as x")))
+      return failure();
   int64_t topK = dimOf(getWeights(), 1);
   if (topK < 1 || topK > experts)
     return emitOpError() << "expects top_k (" << topK << ") in [1, " << experts

@@ -95,23 +95,36 @@ def SL_GatedRMSNormOp : SL_Op<"gated_rms_norm",
   let assemblyFormat = "$y `,` $gate `,` $weight attr-dict `:` type($y) `,` type($weight)";
 }
 
-def SL_LinearOp : SL_Op<"linear", [Pure]> {
-  let summary = "Projection x W^T (+ bias) with a checkpoint weight";
+def SL_LinearOp : SL_Op<"linear", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Projection act(x W^T + bias) + residual with a checkpoint weight";
   let description = [{
-    `y[t, n] = sum_k x[t, k] * weight[n, k] (+ bias[n])`, with the weight in the checkpoint's
-    `[out, in]` layout, accumulated in fp32.
+    `y[t, n] = act(sum_k x[t, k] * weight[n, k] + bias[n]) + residual[t, n]`, with the weight in
+    the checkpoint's `[out, in]` layout, accumulated in fp32. The bias, the activation and the
+    residual are optional; the importer never sets the last two, `sl-fuse-epilogues` folds a
+    following `sl.activation` and residual `sl.add` into them.
 
     ```mlir
     %y = sl.linear %x, %w : (tensor<?x2688xbf16>, tensor<10304x2688xbf16>)
         -> tensor<?x10304xbf16>
+    %h = sl.linear %a, %w2 residual(%h0) activation(relu2)
+        : (tensor<?x1856xbf16>, tensor<2688x1856xbf16>, tensor<?x2688xbf16>)
+        -> tensor<?x2688xbf16>
     ```
   }];
   let arguments = (ins SL_FloatTensor:$x, SL_FloatTensor:$weight,
-                       Optional<SL_FloatTensor>:$bias);
+                       Optional<SL_FloatTensor>:$bias, Optional<SL_FloatTensor>:$residual,
+                       OptionalAttr<SL_ActivationKind>:$activation);
   let results = (outs SL_FloatTensor:$result);
   let assemblyFormat = [{
-    $x `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+    $x `,` $weight (`,` $bias^)? (`residual` `(` $residual^ `)`)?
+    (`activation` `(` $activation^ `)`)? attr-dict `:` functional-type(operands, results)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$x, "::mlir::Value":$weight,
+                   "::mlir::Value":$bias), [{
+      build($_builder, $_state, result, x, weight, bias, ::mlir::Value(), nullptr);
+    }]>
+  ];
 }
 
 def SL_AddOp : SL_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
@@ -238,12 +251,14 @@ def SL_MoERouterOp : SL_Op<"moe_router", [Pure]> {
   }];
 }
 
-def SL_MoEExpertsOp : SL_Op<"moe_experts", [Pure]> {
-  let summary = "Routed (non-gated) experts: sum_e w_e down_e(act(up_e(x)))";
+def SL_MoEExpertsOp : SL_Op<"moe_experts", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Routed (non-gated) experts: sum_e w_e down_e(act(up_e(x))) + shared + residual";
   let description = [{
     For every token, applies its `top_k` routed experts and sums them weighted by the router's
-    weights: `sum_j w[t,j] * down[e_j] act(up[e_j] x[t])` with `e_j = indices[t,j]`.
+    weights: `sum_j w[t,j] * down[e_j] act(up[e_j] x[t])` with `e_j = indices[t,j]`, then adds
+    the optional `shared` (shared-expert output) and `residual` operands, in that order.
     `up` is `[experts, intermediate, hidden]`, `down` is `[experts, hidden, intermediate]`.
+    The importer never sets `shared`/`residual`; `sl-fuse-epilogues` folds the adds into them.
 
     ```mlir
     %y = sl.moe_experts %x, %wts, %ids, %up, %down activation(relu2)
@@ -253,12 +268,28 @@ def SL_MoEExpertsOp : SL_Op<"moe_experts", [Pure]> {
   }];
   let arguments = (ins SL_FloatTensor:$x, SL_FloatTensor:$weights, SL_IntTensor:$indices,
                        SL_FloatTensor:$up, SL_FloatTensor:$down,
+                       Optional<SL_FloatTensor>:$shared, Optional<SL_FloatTensor>:$residual,
                        SL_ActivationKind:$activation);
   let results = (outs SL_FloatTensor:$result);
   let assemblyFormat = [{
-    $x `,` $weights `,` $indices `,` $up `,` $down `activation` `(` $activation `)` attr-dict
+    $x `,` $weights `,` $indices `,` $up `,` $down (`shared` `(` $shared^ `)`)?
+    (`residual` `(` $residual^ `)`)? `activation` `(` $activation `)` attr-dict
     `:` functional-type(operands, results)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$x, "::mlir::Value":$weights,
+                   "::mlir::Value":$indices, "::mlir::Value":$up, "::mlir::Value":$down,
+                   "::mlir::sl::ActivationAttr":$activation), [{
+      build($_builder, $_state, result, x, weights, indices, up, down, ::mlir::Value(),
+            ::mlir::Value(), activation);
+    }]>,
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$x, "::mlir::Value":$weights,
+                   "::mlir::Value":$indices, "::mlir::Value":$up, "::mlir::Value":$down,
+                   "::mlir::sl::Activation":$activation), [{
+      build($_builder, $_state, result, x, weights, indices, up, down, ::mlir::Value(),
+            ::mlir::Value(), activation);
+    }]>
+  ];
 }
 
 def SL_DenseAttentionOp : SL_Op<"dense_attention", [Pure]> {

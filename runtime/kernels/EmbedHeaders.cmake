@@ -1,4 +1,6 @@
-# cmake -DOUTPUT=<file.cpp> -DHEADERS=<a.cuh;b.cuh> -P EmbedHeaders.cmake
+# cmake -DOUTPUT=<file.cpp> -DKERNEL_DIR=<runtime/kernels> -P EmbedHeaders.cmake
+file(GLOB HEADERS ${KERNEL_DIR}/*.cuh)
+list(SORT HEADERS)
 set(body "// Generated from runtime/kernels/*.cuh by EmbedHeaders.cmake. Do not edit.\n")
 string(APPEND body "#include \"runtime/kernels/KernelLibrary.h\"\n\nnamespace sl::kernels {\n")
 string(APPEND body "const std::vector<nvrtc::Header> &libraryHeaders() {\n")

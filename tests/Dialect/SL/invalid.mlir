@@ -2251,3 +2251,33 @@ func.func @gate_combine_scores_type(%o: tensor<?x4x2x4xbf16>, %s: tensor<?x4x2xb
   %y = sl.gate_combine %o, %s : (tensor<?x4x2x4xbf16>, tensor<?x4x2xbf16>) -> tensor<?x16xbf16>
   return
 }
+
+// -----
+
+func.func @linear_residual_type(%x: tensor<?x8xbf16>, %w: tensor<4x8xbf16>, %r: tensor<?x8xbf16>) {
+  // expected-error @+1 {{expects residual to be 'tensor<?x4xbf16>' (same as the result), got 'tensor<?x8xbf16>'}}
+  %y = sl.linear %x, %w residual(%r) : (tensor<?x8xbf16>, tensor<4x8xbf16>, tensor<?x8xbf16>) -> tensor<?x4xbf16>
+  return
+}
+
+// -----
+
+func.func @moe_experts_shared_type(%x: tensor<?x8xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>,
+    %up: tensor<4x6x8xbf16>, %down: tensor<4x8x6xbf16>, %s: tensor<?x8xf32>) {
+  // expected-error @+1 {{expects shared to be 'tensor<?x8xbf16>' (same as x), got 'tensor<?x8xf32>'}}
+  %y = sl.moe_experts %x, %w, %i, %up, %down shared(%s) activation(relu2)
+      : (tensor<?x8xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x6x8xbf16>, tensor<4x8x6xbf16>,
+         tensor<?x8xf32>) -> tensor<?x8xbf16>
+  return
+}
+
+// -----
+
+func.func @moe_experts_residual_type(%x: tensor<?x8xbf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>,
+    %up: tensor<4x6x8xbf16>, %down: tensor<4x8x6xbf16>, %r: tensor<?x4xbf16>) {
+  // expected-error @+1 {{expects residual to be 'tensor<?x8xbf16>' (same as x), got 'tensor<?x4xbf16>'}}
+  %y = sl.moe_experts %x, %w, %i, %up, %down residual(%r) activation(relu2)
+      : (tensor<?x8xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x6x8xbf16>, tensor<4x8x6xbf16>,
+         tensor<?x4xbf16>) -> tensor<?x8xbf16>
+  return
+}

@@ -39,7 +39,10 @@ func.func @norms_linear_add_activation(%x: tensor<?x64xbf16>, %z: tensor<?x64xbf
       -> tensor<?x128xbf16>
   // CHECK: sl.linear %{{.+}}, %{{.+}} : (tensor<?x64xbf16>, tensor<128x64xbf16>) -> tensor<?x128xbf16>
   %y2 = sl.linear %s, %wp : (tensor<?x64xbf16>, tensor<128x64xbf16>) -> tensor<?x128xbf16>
-  %sum = sl.add %y, %y2 : tensor<?x128xbf16>
+  // CHECK: sl.linear %{{.+}}, %{{.+}} residual(%{{.+}}) activation(relu2) : (tensor<?x64xbf16>, tensor<128x64xbf16>, tensor<?x128xbf16>) -> tensor<?x128xbf16>
+  %y3 = sl.linear %s, %wp residual(%y2) activation(relu2)
+      : (tensor<?x64xbf16>, tensor<128x64xbf16>, tensor<?x128xbf16>) -> tensor<?x128xbf16>
+  %sum = sl.add %y, %y3 : tensor<?x128xbf16>
   return %sum : tensor<?x128xbf16>
 }
 
@@ -76,7 +79,11 @@ func.func @moe(%x: tensor<?x64xbf16>, %gate: tensor<8x64xbf16>, %bias: tensor<8x
   %y = sl.moe_experts %x, %w, %i, %up, %down activation(relu2)
       : (tensor<?x64xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<8x32x64xbf16>,
          tensor<8x64x32xbf16>) -> tensor<?x64xbf16>
-  return %y : tensor<?x64xbf16>
+  // CHECK: sl.moe_experts %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} shared(%{{.+}}) residual(%{{.+}}) activation(relu2)
+  %y2 = sl.moe_experts %x, %w, %i, %up, %down shared(%y) residual(%x) activation(relu2)
+      : (tensor<?x64xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<8x32x64xbf16>,
+         tensor<8x64x32xbf16>, tensor<?x64xbf16>, tensor<?x64xbf16>) -> tensor<?x64xbf16>
+  return %y2 : tensor<?x64xbf16>
 }
 
 // CHECK-LABEL: func @dense_attention_head_sample

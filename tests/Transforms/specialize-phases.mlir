@@ -1,0 +1,31 @@
+// RUN: slc-opt %s --sl-specialize-phases=prefill-chunk=128 | FileCheck %s
+// RUN: not slc-opt %s --sl-specialize-phases=function=missing 2>&1 | FileCheck %s --check-prefix=MISSING
+
+!kv = !sl.kv_cache<kv_heads = 2, head_dim = 16, element_type = bf16>
+
+// CHECK-NOT: func.func @forward
+// CHECK-LABEL: func.func @prefill(%{{.+}}: tensor<?xi32>, %{{.+}}: !kv_cache) -> (tensor<?x256xf32>, !kv_cache)
+// CHECK-SAME: attributes {sl.max_tokens = 128 : i64, sl.phase = "prefill"}
+// CHECK: sl.embedding {{.*}} -> tensor<?x64xbf16>
+// CHECK: sl.anchor_grid {{.*}} -> tensor<?x4x?xf32>
+// CHECK-LABEL: func.func @decode(%{{.+}}: tensor<1xi32>, %{{.+}}: !kv_cache) -> (tensor<1x256xf32>, !kv_cache)
+// CHECK-SAME: attributes {sl.max_tokens = 1 : i64, sl.phase = "decode"}
+// CHECK: sl.embedding {{.*}} -> tensor<1x64xbf16>
+// The anchor dimension stays dynamic; only the token dimension is fixed.
+// CHECK: sl.anchor_grid {{.*}} -> tensor<1x4x?xf32>
+// CHECK: sl.lm_head {{.*}} -> tensor<1x256xf32>
+// MISSING: error: sl-specialize-phases: no function named 'missing' to specialise
+#msa = #sl.msa<sw_index = 3, num_spans = 2, backward_factor = 3.0, forward_factor = 1.0,
+               search_power = 0.5, span_power = 0.5>
+func.func @forward(%tokens: tensor<?xi32>, %c0: !kv) -> (tensor<?x256xf32>, !kv) {
+  %table = sl.weight "backbone.embeddings.weight" : tensor<256x64xbf16>
+  %h = sl.embedding %tokens, %table : (tensor<?xi32>, tensor<256x64xbf16>) -> tensor<?x64xbf16>
+  %wk = sl.weight "k" : tensor<32x64xbf16>
+  %k = sl.linear %h, %wk : (tensor<?x64xbf16>, tensor<32x64xbf16>) -> tensor<?x32xbf16>
+  %c1 = sl.kv_append %k, %k, %c0 : (tensor<?x32xbf16>, tensor<?x32xbf16>, !kv) -> !kv
+  %s = sl.anchor_grid %h, %c1 {config = #msa, num_heads = 4 : i64}
+      : (tensor<?x64xbf16>, !kv) -> tensor<?x4x?xf32>
+  %lm = sl.weight "lm_head.weight" : tensor<256x64xbf16>
+  %logits = sl.lm_head %h, %lm : (tensor<?x64xbf16>, tensor<256x64xbf16>) -> tensor<?x256xf32>
+  return %logits, %c1 : tensor<?x256xf32>, !kv
+}
