@@ -85,4 +85,35 @@ def SLSpecializePhases : Pass<"sl-specialize-phases", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::sl::SLDialect"];
 }
 
+def SLSelectTiles : Pass<"sl-select-tiles", "::mlir::ModuleOp"> {
+  let summary = "Choose the kernel template and tile parameters of every tiled op";
+  let description = [{
+    For each op lowered to a tiled kernel (projections, MoE experts, attention, SSD, multi-step
+    attention) picks the kernel template and its tile parameters for `target`. The fastest
+    record of the tuning database (`tuning-db`, JSON lines written by sltune) whose kernel,
+    target and shape bucket match wins; otherwise the documented heuristics of docs/pipeline.md
+    apply. The choice is visible as attributes: `sl.kernel`, `sl.tiles` and `sl.tile_source`
+    (`heuristic` or `<database>:<line>`). The bucket of a projection is its token capacity
+    rounded up to a power of two (`m`), its out/in features (`n`, `k`) and dtype.
+
+    Before:
+    ```mlir
+    %y = sl.linear %x, %w : (tensor<?x2688xbf16>, tensor<10304x2688xbf16>) -> tensor<?x10304xbf16>
+    ```
+    After (in a prefill function with sl.max_tokens = 4096):
+    ```mlir
+    %y = sl.linear %x, %w {sl.kernel = "gemm", sl.tile_source = "heuristic",
+        sl.tiles = {bk = 32 : i64, bm = 128 : i64, bn = 128 : i64, stages = 3 : i64,
+                    warps_m = 2 : i64, warps_n = 4 : i64}} : (...) -> tensor<?x10304xbf16>
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"sm_90a\"",
+           "GPU target the tiles are chosen for">,
+    Option<"tuningDb", "tuning-db", "std::string", /*default=*/"\"\"",
+           "Tuning database (JSON lines); empty: heuristics only">
+  ];
+  let dependentDialects = ["::mlir::sl::SLDialect"];
+}
+
 #endif // SL_PASSES_TD

@@ -1,0 +1,142 @@
+#include "compiler/KernelRegistry.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+#include <map>
+#include <sstream>
+
+namespace sl::compiler {
+
+namespace {
+
+std::vector<KernelTemplate> buildRegistry() {
+  const std::vector<KernelParam> gemmParams = {
+      {"const T *", "a"},        {"i32", "lda"},     {"const T *", "w"}, {"const T *", "bias"},
+      {"const T *", "residual"}, {"OUT_T *", "c"},   {"i32", "ldc"},     {"i32", "m"},
+      {"i32", "n"},              {"i32", "k"}};
+  return {
+      {"rms_norm", "sl_norm.cuh", {"T", "WT", "HIDDEN", "THREADS"}, {"", "w", "h", "t"},
+       {{"const T *", "x"}, {"const WT *", "weight"}, {"T *", "y"}, {"i32", "n"},
+        {"float", "eps"}}},
+      {"add_rms_norm", "sl_norm.cuh", {"T", "WT", "HIDDEN", "THREADS"}, {"", "w", "h", "t"},
+       {{"const T *", "x"}, {"const T *", "residual"}, {"T *", "sum"}, {"const WT *", "weight"},
+        {"T *", "y"}, {"i32", "n"}, {"float", "eps"}}},
+      {"gated_rms_norm", "sl_norm.cuh", {"T", "WT", "CHANNELS", "GROUP", "THREADS"},
+       {"", "w", "c", "g", "t"},
+       {{"const T *", "y"}, {"i32", "ldy"}, {"const T *", "gate"}, {"i32", "ldg"},
+        {"const WT *", "weight"}, {"T *", "out"}, {"i32", "n"}, {"float", "eps"}}},
+      {"gemm", "sl_gemm.cuh",
+       {"T", "OUT_T", "BM", "BN", "BK", "STAGES", "WARPS_M", "WARPS_N", "ACT", "HAS_BIAS",
+        "HAS_RESIDUAL"},
+       {"", "out", "bm", "bn", "bk", "s", "wm", "wn", "act", "bias", "res"},
+       gemmParams},
+      {"gemv", "sl_gemm.cuh",
+       {"T", "OUT_T", "WARPS", "MAX_M", "ACT", "HAS_BIAS", "HAS_RESIDUAL"},
+       {"", "out", "w", "m", "act", "bias", "res"},
+       gemmParams},
+      {"embedding", "sl_embedding.cuh", {"T", "HIDDEN", "THREADS"}, {"", "h", "t"},
+       {{"const i32 *", "tokens"}, {"const T *", "table"}, {"T *", "out"}, {"i32", "n"},
+        {"i32", "vocab"}, {"i32 *", "error"}}},
+      {"argmax", "sl_sample.cuh", {"THREADS"}, {"t"},
+       {{"const float *", "logits"}, {"i32 *", "out"}, {"i32", "n"}, {"i32", "vocab"}}},
+      {"add", "sl_elementwise.cuh", {"T", "COLS", "THREADS"}, {"", "c", "t"},
+       {{"const T *", "a"}, {"const T *", "b"}, {"T *", "out"}, {"i32", "n"}}},
+      {"activation", "sl_elementwise.cuh", {"T", "COLS", "ACT", "THREADS"},
+       {"", "c", "act", "t"},
+       {{"const T *", "x"}, {"T *", "out"}, {"i32", "n"}}},
+  };
+}
+
+// Short spelling of a template argument in a symbol.
+std::string symbolPart(const std::string &arg) {
+  static const std::map<std::string, std::string> spellings = {
+      {"slk::bf16", "bf16"},          {"float", "f32"},
+      {"slk::kActNone", "none"},      {"slk::kActSilu", "silu"},
+      {"slk::kActRelu2", "relu2"}};
+  auto it = spellings.find(arg);
+  return it != spellings.end() ? it->second : arg;
+}
+
+}  // namespace
+
+const std::vector<KernelTemplate> &kernelTemplates() {
+  static const std::vector<KernelTemplate> registry = buildRegistry();
+  return registry;
+}
+
+const KernelTemplate *lookupKernelTemplate(llvm::StringRef name) {
+  for (const KernelTemplate &kernel : kernelTemplates())
+    if (kernel.name == name)
+      return &kernel;
+  return nullptr;
+}
+
+std::string kernelSymbol(const KernelTemplate &kernel, const std::vector<std::string> &args) {
+  std::string symbol = kernel.name;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &label = i < kernel.labels.size() ? kernel.labels[i] : "";
+    if (args[i] == "false" || args[i] == "slk::kActNone")
+      continue;  // absent features leave the name short
+    symbol += "_";
+    symbol += args[i] == "true" ? label : label + symbolPart(args[i]);
+  }
+  return symbol;
+}
+
+std::string kernelWrapperSource(const KernelTemplate &kernel,
+                                const std::vector<std::string> &args, llvm::StringRef symbol,
+                                int64_t threads) {
+  // Substitute type parameters (T, WT, OUT_T, ...) by their arguments in parameter types.
+  auto substitute = [&](const std::string &type) {
+    std::vector<std::string> words;
+    std::string out, word;
+    auto flush = [&] {
+      for (size_t i = 0; i < kernel.templateParams.size() && i < args.size(); ++i)
+        if (word == kernel.templateParams[i]) {
+          word = args[i];
+          break;
+        }
+      out += word;
+      word.clear();
+    };
+    for (char c : type) {
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':') {
+        word += c;
+      } else {
+        flush();
+        out += c;
+      }
+    }
+    flush();
+    // Library scalar types live in namespace slk.
+    for (const char *scalar : {"i32", "i64", "u32"}) {
+      std::string plain = scalar;
+      size_t at = 0;
+      while ((at = out.find(plain, at)) != std::string::npos) {
+        bool qualified = at >= 5 && out.compare(at - 5, 5, "slk::") == 0;
+        bool wordStart = at == 0 || !(std::isalnum(static_cast<unsigned char>(out[at - 1])) ||
+                                      out[at - 1] == '_' || out[at - 1] == ':');
+        if (!qualified && wordStart) {
+          out.insert(at, "slk::");
+          at += 5;
+        }
+        at += plain.size();
+      }
+    }
+    return out;
+  };
+  std::ostringstream source;
+  source << "#include \"" << kernel.header << "\"\n\n"
+         << "extern \"C\" __global__ void __launch_bounds__(" << threads << ")\n"
+         << symbol.str() << "(";
+  for (size_t i = 0; i < kernel.params.size(); ++i)
+    source << (i ? ", " : "") << substitute(kernel.params[i].type) << " "
+           << kernel.params[i].name;
+  source << ") {\n  slk::" << kernel.name << "<" << llvm::join(args, ", ") << ">(";
+  for (size_t i = 0; i < kernel.params.size(); ++i)
+    source << (i ? ", " : "") << kernel.params[i].name;
+  source << ");\n}\n";
+  return source.str();
+}
+
+}  // namespace sl::compiler

@@ -1,0 +1,65 @@
+#include "compiler/TuningDatabase.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+namespace sl::compiler {
+
+namespace {
+std::string scalarText(const nlohmann::json &value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+}  // namespace
+
+StatusOr<TuningDatabase> TuningDatabase::load(const std::string &path) {
+  std::ifstream in(path);
+  if (!in)
+    return Status::error("tuning database " + path + ": cannot be read");
+  TuningDatabase database;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    std::string where = path + ":" + std::to_string(number);
+    nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (record.is_discarded() || !record.is_object())
+      return Status::error("tuning database " + where + ": not a JSON object");
+    for (const char *key : {"kernel", "target", "bucket", "params", "ms"})
+      if (!record.contains(key))
+        return Status::error("tuning database " + where + ": missing key '" + key + "'");
+    if (!record["kernel"].is_string() || !record["target"].is_string() ||
+        !record["bucket"].is_object() || !record["params"].is_object() ||
+        !record["ms"].is_number())
+      return Status::error("tuning database " + where +
+                           ": expects string kernel/target, object bucket/params, number ms");
+    TuningRecord parsed;
+    parsed.kernel = record["kernel"];
+    parsed.target = record["target"];
+    parsed.ms = record["ms"];
+    parsed.origin = where;
+    for (auto &[key, value] : record["bucket"].items())
+      parsed.bucket[key] = scalarText(value);
+    for (auto &[key, value] : record["params"].items()) {
+      if (!value.is_number_integer())
+        return Status::error("tuning database " + where + ": param '" + key +
+                             "' must be an integer");
+      parsed.params[key] = value.get<int64_t>();
+    }
+    database.records_.push_back(std::move(parsed));
+  }
+  return database;
+}
+
+std::optional<TuningRecord>
+TuningDatabase::lookup(const std::string &kernel, const std::string &target,
+                       const std::map<std::string, std::string> &bucket) const {
+  std::optional<TuningRecord> best;
+  for (const TuningRecord &record : records_)
+    if (record.kernel == kernel && record.target == target && record.bucket == bucket &&
+        (!best || record.ms < best->ms))
+      best = record;
+  return best;
+}
+
+}  // namespace sl::compiler

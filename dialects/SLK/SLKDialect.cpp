@@ -1,0 +1,66 @@
+#include "dialects/SLK/SLKDialect.h"
+
+#include "dialects/SL/SLDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+
+using namespace mlir;
+using namespace mlir::slk;
+
+#include "dialects/SLK/SLKOpsDialect.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/SLK/SLKOps.cpp.inc"
+
+void SLKDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/SLK/SLKOps.cpp.inc"
+      >();
+}
+
+LogicalResult ColumnSliceOp::verify() {
+  auto source = llvm::cast<MemRefType>(getSource().getType());
+  auto view = llvm::cast<MemRefType>(getView().getType());
+  if (source.getRank() != 2 || view.getRank() != 2)
+    return emitOpError("expects rank-2 source and view");
+  int64_t columns = source.getDimSize(1), width = view.getDimSize(1);
+  int64_t offset = getOffsetAttr().getInt();
+  if (offset < 0 || ShapedType::isDynamic(width) || offset + width > columns)
+    return emitOpError() << "expects columns [" << offset << ", " << offset + width
+                         << ") within the source's " << columns << " columns";
+  return success();
+}
+
+LogicalResult LaunchOp::verify() {
+  auto kernel = SymbolTable::lookupNearestSymbolFrom<KernelOp>(*this, getKernelAttr());
+  if (!kernel)
+    return emitOpError() << "references unknown kernel " << getKernelAttr();
+  if (getGrid().size() != 9)
+    return emitOpError() << "expects 9 grid integers (mul, add, div for x, y, z), got "
+                         << getGrid().size();
+  for (int d = 0; d < 3; ++d)
+    if (getGrid()[3 * d + 2] <= 0)
+      return emitOpError() << "expects a positive divisor for grid dimension " << d;
+  int64_t operands = getOperands().size();
+  for (Attribute arg : getArgs()) {
+    auto checkIndex = [&](Attribute attr) -> LogicalResult {
+      auto index = llvm::dyn_cast<IntegerAttr>(attr);
+      if (!index || !index.getType().isIndex() || index.getInt() < 0 ||
+          index.getInt() >= operands)
+        return emitOpError() << "argument " << attr << " is not an operand index < " << operands;
+      return success();
+    };
+    if (auto integer = llvm::dyn_cast<IntegerAttr>(arg)) {
+      if (integer.getType().isIndex() && failed(checkIndex(integer)))
+        return failure();
+    } else if (auto part = llvm::dyn_cast<ArrayAttr>(arg)) {
+      if (part.size() != 2 || failed(checkIndex(part[0])) || !llvm::isa<StringAttr>(part[1]))
+        return emitOpError() << "expects a state part as [operand : index, \"part\"], got "
+                             << arg;
+    } else if (!llvm::isa<StringAttr, FloatAttr>(arg)) {
+      return emitOpError() << "unsupported argument " << arg;
+    }
+  }
+  return success();
+}
