@@ -1,10 +1,212 @@
 #include "compiler/CompileCommand.h"
 
-#include <iostream>
+#include "compiler/ArtifactWriter.h"
+#include "compiler/KernelCheck.h"
+#include "compiler/Passes.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+#include <thread>
 
 namespace sl::compiler {
-int runCompileCommand(int, char **) {
-  std::cerr << "slc compile: under construction\n";
+
+namespace cl = llvm::cl;
+using namespace mlir;
+
+namespace {
+
+// The pipeline of docs/pipeline.md, in order; --stop-after names one of these.
+const char *const kPipeline[] = {"canonicalize",
+                                 "sl-decompose-multi-step-attention",
+                                 "sl-fuse-epilogues",
+                                 "sl-specialize-phases",
+                                 "sl-select-tiles",
+                                 "sl-lower-to-slk",
+                                 "sl-plan-buffers",
+                                 "sl-emit-cuda"};
+
+std::vector<std::string> splitList(const std::string &text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                      : comma - start);
+    if (!item.empty())
+      items.push_back(item);
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+int fail(const std::string &message) {
+  llvm::errs() << "slc compile: " << message << "\n";
   return 1;
 }
+
+}  // namespace
+
+int runCompileCommand(int argc, char **argv) {
+  cl::OptionCategory category("slc compile options");
+  auto in = cl::cat(category);
+  cl::opt<std::string> input(cl::Positional, cl::desc("<model.mlir>"), cl::Required, in);
+  cl::opt<std::string> output("o", cl::desc("Output file (artifact; '-' = stdout for --emit)"),
+                              cl::value_desc("file"), cl::init(""), in);
+  cl::opt<std::string> targets("target",
+                               cl::desc("Comma-separated GPU targets every kernel is compiled "
+                                        "and checked for with NVRTC (sm_90a: H100/H200, "
+                                        "sm_100a: B200)"),
+                               cl::init("sm_90a"), in);
+  cl::opt<std::string> emit("emit",
+                            cl::desc("What to write: artifact (default), mlir (the IR after the "
+                                     "pipeline or --stop-after), cuda (every kernel's source)"),
+                            cl::init("artifact"), in);
+  // libLLVM already registers a string option "stop-after" (for its code generator); slc
+  // reuses it rather than registering a clashing one.
+  auto *stopAfterOption = static_cast<cl::opt<std::string> *>(
+      cl::getRegisteredOptions().lookup("stop-after"));
+  std::unique_ptr<cl::opt<std::string>> ownStopAfter;
+  if (!stopAfterOption) {
+    ownStopAfter = std::make_unique<cl::opt<std::string>>("stop-after", cl::init(""));
+    stopAfterOption = ownStopAfter.get();
+  }
+  stopAfterOption->setDescription(
+      "Stop after this pass of the pipeline and print the IR (canonicalize, "
+      "sl-decompose-multi-step-attention, sl-fuse-epilogues, sl-specialize-phases, "
+      "sl-select-tiles, sl-lower-to-slk, sl-plan-buffers, sl-emit-cuda)");
+  stopAfterOption->setValueStr("pass");
+  stopAfterOption->addCategory(category);
+  stopAfterOption->setHiddenFlag(cl::NotHidden);
+  cl::opt<int64_t> prefillChunk("prefill-chunk",
+                                cl::desc("Largest number of tokens of one prefill call"),
+                                cl::init(4096), in);
+  cl::opt<std::string> tuningDb("tuning-db",
+                                cl::desc("Tuning database (JSON lines from sltune) for tile "
+                                         "selection; without it, documented heuristics"),
+                                cl::init(""), in);
+  cl::opt<bool> aot("aot", cl::desc("Ship the NVRTC-compiled cubins in the artifact"),
+                    cl::init(false), in);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "slc compile: sl graph -> passes -> CUDA C++ kernels checked by "
+                              "NVRTC -> flatbuffer artifact (.slpkg)\n\n"
+                              "  The MLIR options --mlir-print-ir-after-all, "
+                              "--mlir-print-ir-before=<pass>,\n  --mlir-print-ir-after=<pass>, "
+                              "--mlir-timing, --mlir-print-op-generic are accepted too.\n");
+  std::string stopAfter = stopAfterOption->getValue();
+
+  if (emit != "artifact" && emit != "mlir" && emit != "cuda")
+    return fail("--emit must be artifact, mlir or cuda, got '" + emit + "'");
+  if (!stopAfter.empty()) {
+    if (std::find(std::begin(kPipeline), std::end(kPipeline), stopAfter) == std::end(kPipeline))
+      return fail("--stop-after: unknown pass '" + stopAfter +
+                  "' (see slc compile --help for the pipeline)");
+    emit = "mlir";
+  }
+  std::vector<std::string> targetList = splitList(targets);
+  if (targetList.empty())
+    return fail("--target needs at least one target such as sm_90a");
+  for (const std::string &target : targetList)
+    if (target.rfind("sm_", 0) != 0)
+      return fail("--target: '" + target + "' is not a real GPU architecture (e.g. sm_90a)");
+  if (emit == "artifact" && output.empty())
+    return fail("missing -o <file.slpkg>");
+  if (output.empty())
+    output = "-";
+
+  DialectRegistry registry;
+  registry.insert<mlir::sl::SLDialect, mlir::slk::SLKDialect, func::FuncDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  std::string error;
+  auto file = openInputFile(input, &error);
+  if (!file)
+    return fail(error);
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return fail("cannot parse " + input + " (see the errors above)");
+
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return fail("invalid pass manager options");
+  auto add = [&](llvm::StringRef name, std::unique_ptr<Pass> pass) {
+    if (pass->getOpName() == func::FuncOp::getOperationName())
+      pm.addNestedPass<func::FuncOp>(std::move(pass));
+    else
+      pm.addPass(std::move(pass));
+    return stopAfter == name;
+  };
+  [&] {
+    if (add("canonicalize", createCanonicalizerPass()))
+      return;
+    if (add("sl-decompose-multi-step-attention",
+            mlir::sl::createSLDecomposeMultiStepAttention()))
+      return;
+    if (add("sl-fuse-epilogues", mlir::sl::createSLFuseEpilogues()))
+      return;
+    if (add("sl-specialize-phases", mlir::sl::createSLSpecializePhases({"forward", prefillChunk})))
+      return;
+    if (add("sl-select-tiles", mlir::sl::createSLSelectTiles({targetList.front(), tuningDb})))
+      return;
+    if (add("sl-lower-to-slk", mlir::sl::createSLLowerToSLK()))
+      return;
+    if (add("sl-plan-buffers", mlir::sl::createSLPlanBuffers()))
+      return;
+    add("sl-emit-cuda", mlir::sl::createSLEmitCuda());
+  }();
+  if (failed(pm.run(*module)))
+    return fail("compilation of " + input + " failed (see the errors above)");
+
+  auto out = openOutputFile(output, &error);
+  if (!out)
+    return fail(error);
+  if (emit == "mlir") {
+    module->print(out->os());
+    out->keep();
+    return 0;
+  }
+  if (emit == "cuda") {
+    for (slk::KernelOp kernel : module->getOps<slk::KernelOp>())
+      out->os() << "// ----- kernel " << kernel.getSymName() << " (" << kernel.getThreads()
+                << " threads, " << kernel.getSmem() << " bytes dynamic shared memory)\n"
+                << kernel.getSource().value_or("") << "\n";
+    out->keep();
+    return 0;
+  }
+
+  // Every kernel is compiled for every target now, so that a kernel that does not build fails
+  // here, naming the kernel, rather than on the GPU machine.
+  std::vector<KernelSource> sources;
+  for (slk::KernelOp kernel : module->getOps<slk::KernelOp>())
+    sources.push_back({kernel.getSymName().str(), kernel.getSource().value_or("").str()});
+  auto cubins = compileKernels(sources, targetList, std::thread::hardware_concurrency());
+  if (!cubins)
+    return fail(cubins.status().message());
+  ArtifactOptions options{input, targetList, aot ? &*cubins : nullptr};
+  auto artifact = writeArtifact(*module, options);
+  if (!artifact)
+    return fail(artifact.status().message());
+  out->os().write(reinterpret_cast<const char *>(artifact->data()), artifact->size());
+  out->keep();
+  return 0;
+}
+
 }  // namespace sl::compiler

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "dialects/SL/SLDialect.h"
+#include "dialects/SLK/SLKDialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"

@@ -116,4 +116,78 @@ def SLSelectTiles : Pass<"sl-select-tiles", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::sl::SLDialect"];
 }
 
+def SLLowerToSLK : Pass<"sl-lower-to-slk", "::mlir::ModuleOp"> {
+  let summary = "Lower specialised sl functions to slk kernel launches over buffers";
+  let description = [{
+    Turns every function of `sl-specialize-phases` into `slk.launch`es of kernel-library
+    specialisations (declared once each as `slk.kernel`), with `slk.alloc` buffers for the
+    values in flight, `slk.weight` bindings and `slk.column_slice` views for `sl.split`.
+    Tensor arguments and results become memrefs; KV caches and Mamba states stay arguments and
+    are updated in place (their results disappear). Every launch argument follows the template
+    signature of docs/kernels*.md; the tiles come from `sl-select-tiles`.
+
+    Before:
+    ```mlir
+    %y = sl.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xbf16>, tensor<64xbf16>
+    ```
+    After:
+    ```mlir
+    slk.kernel @rms_norm_bf16_wbf16_h64_t64 {template_name = "rms_norm", ...}
+    %y = slk.alloc : memref<?x64xbf16>
+    slk.launch @rms_norm_bf16_wbf16_h64_t64(%x, %w, %y)
+        {args = [0 : index, 1 : index, 2 : index, "n", 9.99999974E-6 : f32],
+         grid = array<i64: 1, 0, 1, 0, 1, 1, 0, 1, 1>}
+        : memref<?x64xbf16>, memref<64xbf16>, memref<?x64xbf16>
+    ```
+  }];
+  let dependentDialects = ["::mlir::sl::SLDialect", "::mlir::slk::SLKDialect"];
+}
+
+def SLPlanBuffers : Pass<"sl-plan-buffers", "::mlir::ModuleOp"> {
+  let summary = "Place every slk.alloc in one arena per function by liveness";
+  let description = [{
+    Sizes each `slk.alloc` for the function's `sl.max_tokens` (dynamic token dimension), takes
+    its live range from the launch order (from the alloc to its last use, a view's uses
+    included; returned buffers live to the end) and places it with the greedy best-fit planner
+    (compiler/ArenaPlanner.h): buffers live at the same time never overlap, dead ones are
+    reused. Sets `offset` and `bytes` on every alloc and `slk.arena_bytes` on the function.
+    KV caches and Mamba states are session-owned and not in the arena.
+
+    Before:
+    ```mlir
+    %a = slk.alloc : memref<?x64xbf16>
+    %b = slk.alloc : memref<?x64xbf16>
+    ```
+    After (sl.max_tokens = 64):
+    ```mlir
+    %a = slk.alloc {bytes = 8192 : i64, offset = 0 : i64} : memref<?x64xbf16>
+    %b = slk.alloc {bytes = 8192 : i64, offset = 8192 : i64} : memref<?x64xbf16>
+    ```
+  }];
+  let dependentDialects = ["::mlir::slk::SLKDialect"];
+}
+
+def SLEmitCuda : Pass<"sl-emit-cuda", "::mlir::ModuleOp"> {
+  let summary = "Emit the CUDA C++ source of every kernel specialisation";
+  let description = [{
+    Sets `source` on every `slk.kernel`: an `extern "C" __global__` wrapper, named after the
+    specialisation, that includes the template's library header and calls the template with the
+    kernel's template arguments. `slc compile` then checks every source with NVRTC for every
+    target and ships sources and library headers in the artifact.
+
+    Before:
+    ```mlir
+    slk.kernel @argmax_t256 {header = "sl_sample.cuh", smem = 0 : i64,
+        template_args = ["256"], template_name = "argmax", threads = 256 : i64}
+    ```
+    After:
+    ```mlir
+    slk.kernel @argmax_t256 {..., source = "#include \"sl_sample.cuh\"\n\nextern \"C\" __global__
+        void __launch_bounds__(256)\nargmax_t256(const float * logits, slk::i32 * out, ...) {
+        slk::argmax<256>(logits, out, n, vocab);\n}\n", ...}
+    ```
+  }];
+  let dependentDialects = ["::mlir::slk::SLKDialect"];
+}
+
 #endif // SL_PASSES_TD

@@ -53,7 +53,7 @@ template <typename T> T from_f32(float v);
 template <> inline float from_f32<float>(float v) { return v; }
 template <> inline slk::bf16 from_f32<slk::bf16>(float v) { return to_bf16(v); }
 // The value a T can hold that is nearest to v (what the device sees after conversion).
-template <typename T> inline float round_to(float v) { return to_f32(from_f32<T>(v)); }
+template <typename T> inline float round_to(float v) { return check::to_f32(from_f32<T>(v)); }
 
 // Normal(0, scale) values, already representable in T.
 template <typename T>
@@ -69,7 +69,7 @@ std::vector<T> random_vector(size_t count, float scale, uint64_t seed) {
 template <typename T> std::vector<float> to_float(const std::vector<T> &v) {
   std::vector<float> out(v.size());
   for (size_t i = 0; i < v.size(); ++i)
-    out[i] = to_f32(v[i]);
+    out[i] = check::to_f32(v[i]);
   return out;
 }
 

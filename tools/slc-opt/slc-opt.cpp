@@ -10,7 +10,7 @@ int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   mlir::sl::registerSLPasses();
   mlir::DialectRegistry registry;
-  registry.insert<mlir::sl::SLDialect, mlir::func::FuncDialect>();
+  registry.insert<mlir::sl::SLDialect, mlir::slk::SLKDialect, mlir::func::FuncDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "sl optimizer driver\n", registry));
 }

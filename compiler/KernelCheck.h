@@ -1,0 +1,26 @@
+// NVRTC check of every emitted kernel for every requested target, in parallel. The cubins are
+// kept for `slc compile --aot`.
+#pragma once
+
+#include "runtime/support/Status.h"
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sl::compiler {
+
+struct KernelSource {
+  std::string name;
+  std::string source;
+};
+
+// (kernel name, target) -> cubin. A failure names the kernel and the target and carries
+// NVRTC's log.
+using KernelCubins = std::map<std::pair<std::string, std::string>, std::vector<char>>;
+
+StatusOr<KernelCubins> compileKernels(const std::vector<KernelSource> &kernels,
+                                      const std::vector<std::string> &targets, unsigned threads);
+
+}  // namespace sl::compiler

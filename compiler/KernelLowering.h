@@ -1,0 +1,94 @@
+// Lowering of one sl function to slk: per-op rules that choose kernel-library templates and
+// build their launches (arguments in template order, grid, block, shared memory). Used by
+// sl-lower-to-slk; the launch geometry of every template follows docs/kernels*.md.
+#pragma once
+
+#include "dialects/SL/SLDialect.h"
+#include "dialects/SLK/SLKDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <string>
+#include <vector>
+
+namespace sl::compiler {
+
+// One grid dimension: ceil((mul * n + add) / div), n = tokens of the call.
+struct Extent {
+  int64_t mul = 0, add = 1, div = 1;
+  static Extent fixed(int64_t count) { return {0, count, 1}; }
+  static Extent perTokens(int64_t tokensPerBlock) { return {1, 0, tokensPerBlock}; }
+  static Extent perElements(int64_t elementsPerToken, int64_t elementsPerBlock) {
+    return {elementsPerToken, 0, elementsPerBlock};
+  }
+};
+
+class FunctionLowering;
+
+// Builds one slk.launch: operands and the argument list in the order of the template's
+// parameters.
+class LaunchBuilder {
+public:
+  LaunchBuilder(FunctionLowering &lowering, mlir::Location loc)
+      : lowering_(lowering), loc_(loc) {}
+
+  LaunchBuilder &pointer(mlir::Value buffer);                 // buffer, weight or view
+  LaunchBuilder &statePart(mlir::Value state, llvm::StringRef part);
+  LaunchBuilder &null();                                      // absent optional pointer
+  LaunchBuilder &runtime(llvm::StringRef name);               // "n", "start", ...
+  LaunchBuilder &i32(int64_t value);
+  LaunchBuilder &i64(int64_t value);
+  LaunchBuilder &f32(double value);
+  LaunchBuilder &rowStride(mlir::Value buffer);               // i32 elements between rows
+
+  // Declares (once) the specialisation and adds the launch.
+  void launch(llvm::StringRef templateName, const std::vector<std::string> &templateArgs,
+              int64_t threads, int64_t sharedBytes, Extent x, Extent y = Extent::fixed(1),
+              Extent z = Extent::fixed(1));
+
+private:
+  unsigned operandIndex(mlir::Value value);
+  FunctionLowering &lowering_;
+  mlir::Location loc_;
+  llvm::SmallVector<mlir::Value> operands_;
+  llvm::SmallVector<mlir::Attribute> args_;
+};
+
+class FunctionLowering {
+public:
+  FunctionLowering(mlir::ModuleOp module, mlir::Block *body, int64_t maxTokens);
+
+  void map(mlir::Value from, mlir::Value to) { values_[from] = to; }
+  mlir::Value lookup(mlir::Value value) const { return values_.lookup(value); }
+  int64_t maxTokens() const { return maxTokens_; }
+  mlir::OpBuilder &builder() { return builder_; }
+  mlir::ModuleOp module() { return module_; }
+
+  // Lowers one op of the sl function (appending to the body); emits a diagnostic on failure.
+  mlir::LogicalResult lower(mlir::Operation *op);
+
+  // A new arena buffer for the tensor value `result`, mapped to it.
+  mlir::Value allocate(mlir::Value result);
+  // A scratch buffer of the given shape (dimension 0 may be dynamic: sized for max tokens).
+  mlir::Value scratch(mlir::Location loc, llvm::ArrayRef<int64_t> shape, mlir::Type element);
+
+  // The C++ spelling of an element type in the kernel library, or an error at `loc`.
+  mlir::FailureOr<std::string> elementSpelling(mlir::Location loc, mlir::Type type);
+  // `buffer` as a contiguous row-major buffer, or an error naming `what`.
+  mlir::LogicalResult expectContiguous(mlir::Location loc, mlir::Value buffer,
+                                       llvm::StringRef what);
+
+  mlir::slk::KernelOp declareKernel(llvm::StringRef templateName,
+                                    const std::vector<std::string> &templateArgs,
+                                    int64_t threads, int64_t sharedBytes, mlir::Location loc);
+
+private:
+  mlir::ModuleOp module_;
+  mlir::OpBuilder builder_;
+  int64_t maxTokens_;
+  llvm::DenseMap<mlir::Value, mlir::Value> values_;
+};
+
+}  // namespace sl::compiler

@@ -1,0 +1,6 @@
+// Version of runtime/schema/artifact.fbs; bump on every incompatible change.
+#pragma once
+
+namespace sl::schema {
+constexpr unsigned kSchemaVersion = 1;
+}  // namespace sl::schema
