@@ -1,5 +1,7 @@
 #include "compiler/ArtifactWriter.h"
 
+#include "compiler/LocationText.h"
+
 #include "dialects/SL/SLDialect.h"
 #include "dialects/SLK/SLKDialect.h"
 #include "runtime/kernels/KernelLibrary.h"
@@ -35,13 +37,6 @@ StatusOr<schema::DType> dtypeOf(Type type) {
   std::string text;
   llvm::raw_string_ostream(text) << type;
   return Status::error("artifact: unsupported element type " + text);
-}
-
-std::string locationText(Location loc) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  loc.print(os);
-  return text;
 }
 
 int64_t elementBytes(Type type) { return std::max<unsigned>(1, type.getIntOrFloatBitWidth() / 8); }

@@ -339,6 +339,312 @@ LogicalResult lowerSplit(FunctionLowering &L, sld::SplitOp op) {
   return success();
 }
 
+std::string str(int64_t value) { return std::to_string(value); }
+
+// Templates read fp32 for these small per-head / per-expert parameters.
+LogicalResult expectF32(Operation *op, Value value, StringRef what) {
+  if (getElementTypeOrSelf(value.getType()).isF32())
+    return success();
+  return op->emitError() << "sl-lower-to-slk: the kernels read " << what
+                         << " as f32; the importer binds it so (got "
+                         << getElementTypeOrSelf(value.getType()) << ")";
+}
+
+LogicalResult lowerMoERouter(FunctionLowering &L, sld::MoERouterOp op) {
+  Location loc = op.getLoc();
+  auto t = L.elementSpelling(loc, getElementTypeOrSelf(op.getX().getType()));
+  auto wt = L.elementSpelling(loc, getElementTypeOrSelf(op.getGate().getType()));
+  Value x = L.lookup(op.getX());
+  if (failed(t) || failed(wt) || failed(L.expectContiguous(loc, x, "the MoE router input")) ||
+      failed(expectF32(op, op.getCorrectionBias(), "the router correction bias")))
+    return failure();
+  int64_t experts = featureSize(op.getGate(), 0), hidden = featureSize(op.getX());
+  int64_t topK = op.getTopKAttr().getInt();
+  LaunchBuilder(L, loc)
+      .pointer(x)
+      .pointer(L.lookup(op.getGate()))
+      .pointer(L.lookup(op.getCorrectionBias()))
+      .pointer(L.allocate(op.getWeights()))
+      .pointer(L.allocate(op.getIndices()))
+      .runtime("n")
+      .f32(op.getRoutedScalingFactor().convertToDouble())
+      .i32(op.getNormTopkProb() ? 1 : 0)
+      .launch("moe_router", {*t, *wt, str(hidden), str(experts), str(topK), "256"}, 256, 0,
+              Extent::perTokens(1));
+  return success();
+}
+
+LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
+  Location loc = op.getLoc();
+  auto t = L.elementSpelling(loc, getElementTypeOrSelf(op.getX().getType()));
+  Value x = L.lookup(op.getX());
+  if (failed(t) || failed(L.expectContiguous(loc, x, "the MoE experts input")))
+    return failure();
+  auto kernel = op->getAttrOfType<StringAttr>("sl.kernel");
+  if (!kernel)
+    return op.emitError("sl-lower-to-slk expects tile choices from sl-select-tiles");
+  auto up = llvm::cast<RankedTensorType>(op.getUp().getType());
+  int64_t experts = up.getDimSize(0), inter = up.getDimSize(1), hidden = up.getDimSize(2);
+  int64_t topK = featureSize(op.getWeights());
+  std::string act = activationArg(op.getActivation());
+  bool hasShared = bool(op.getShared()), hasResidual = bool(op.getResidual());
+  Value weights = L.lookup(op.getWeights()), indices = L.lookup(op.getIndices());
+  Type element = getElementTypeOrSelf(op.getX().getType());
+  auto optional = [&](LaunchBuilder &launch, Value value) -> LaunchBuilder & {
+    return value ? launch.pointer(L.lookup(value)) : launch.null();
+  };
+  if (kernel.getValue() == "moe_decode") {
+    int64_t warps = tile(op, "warps");
+    Value h = L.scratch(loc, {L.maxTokens() * topK, inter}, element);
+    LaunchBuilder(L, loc)
+        .pointer(x)
+        .pointer(L.lookup(op.getUp()))
+        .pointer(indices)
+        .pointer(h)
+        .runtime("n")
+        .launch("moe_decode_up", {*t, str(hidden), str(inter), str(topK), str(warps), act},
+                32 * warps, 0, Extent::fixed((inter + warps - 1) / warps),
+                Extent{topK, 0, 1});
+    LaunchBuilder down(L, loc);
+    down.pointer(h).pointer(L.lookup(op.getDown())).pointer(weights).pointer(indices);
+    optional(down, op.getShared());
+    optional(down, op.getResidual());
+    down.pointer(L.allocate(op.getResult())).runtime("n");
+    down.launch("moe_decode_down",
+                {*t, str(hidden), str(inter), str(topK), str(warps), boolArg(hasShared),
+                 boolArg(hasResidual)},
+                32 * warps, 0, Extent::fixed((hidden + warps - 1) / warps),
+                Extent::perTokens(1));
+    return success();
+  }
+  int64_t bm = tile(op, "bm"), bn = tile(op, "bn"), bk = tile(op, "bk"),
+          stages = tile(op, "stages"), wm = tile(op, "warps_m"), wn = tile(op, "warps_n");
+  int64_t maxTiles = (L.maxTokens() * topK + bm - 1) / bm + experts;
+  Type i32 = L.builder().getI32Type();
+  Value sortedPair = L.scratch(loc, {maxTiles * bm}, i32);
+  Value tileExpert = L.scratch(loc, {maxTiles}, i32);
+  Value numTiles = L.scratch(loc, {1}, i32);
+  Value h = L.scratch(loc, {maxTiles * bm, inter}, element);
+  Value slotOut = L.scratch(loc, {L.maxTokens() * topK, hidden}, element);
+  Extent tiles{topK, experts * bm, bm};  // ceil(n * TOPK / BM) + EXPERTS
+  int64_t smem = stages * (bm + bn) * (bk + 8) * (element.isBF16() ? 2 : 4);
+  std::vector<std::string> gemmTiles = {str(bm), str(bn), str(bk), str(stages), str(wm),
+                                        str(wn)};
+  LaunchBuilder(L, loc)
+      .pointer(indices)
+      .runtime("n")
+      .pointer(sortedPair)
+      .pointer(tileExpert)
+      .pointer(numTiles)
+      .launch("moe_align", {str(experts), str(topK), str(bm), "1024"}, 1024, 0,
+              Extent::fixed(1));
+  std::vector<std::string> upArgs = {*t, str(hidden), str(inter), str(topK)};
+  upArgs.insert(upArgs.end(), gemmTiles.begin(), gemmTiles.end());
+  std::vector<std::string> downArgs = upArgs;
+  upArgs.push_back(act);
+  LaunchBuilder(L, loc)
+      .pointer(x)
+      .pointer(L.lookup(op.getUp()))
+      .pointer(sortedPair)
+      .pointer(tileExpert)
+      .pointer(numTiles)
+      .pointer(h)
+      .launch("moe_up", upArgs, 32 * wm * wn, smem, Extent::fixed((inter + bn - 1) / bn),
+              tiles);
+  LaunchBuilder(L, loc)
+      .pointer(h)
+      .pointer(L.lookup(op.getDown()))
+      .pointer(sortedPair)
+      .pointer(tileExpert)
+      .pointer(numTiles)
+      .pointer(slotOut)
+      .launch("moe_down", downArgs, 32 * wm * wn, smem, Extent::fixed((hidden + bn - 1) / bn),
+              tiles);
+  LaunchBuilder combine(L, loc);
+  combine.pointer(slotOut).pointer(weights).pointer(indices);
+  optional(combine, op.getShared());
+  optional(combine, op.getResidual());
+  combine.pointer(L.allocate(op.getResult())).runtime("n");
+  combine.launch("moe_combine",
+                 {*t, str(hidden), str(topK), "256", boolArg(hasShared), boolArg(hasResidual)},
+                 256, 0, Extent::perTokens(1));
+  return success();
+}
+
+LogicalResult lowerCausalConv1d(FunctionLowering &L, sld::CausalConv1dOp op) {
+  Location loc = op.getLoc();
+  sld::MambaStateType state = op.getState().getType();
+  auto t = L.elementSpelling(loc, getElementTypeOrSelf(op.getX().getType()));
+  auto wt = L.elementSpelling(loc, getElementTypeOrSelf(op.getWeight().getType()));
+  auto st = L.elementSpelling(loc, state.getConvType());
+  if (failed(t) || failed(wt) || failed(st))
+    return failure();
+  if (op.getBias() &&
+      getElementTypeOrSelf(op.getBias().getType()) != getElementTypeOrSelf(op.getWeight().getType()))
+    return op.emitError("sl-lower-to-slk: the conv kernels read bias and weight in one type");
+  int64_t channels = state.getConvChannels(), kernel = state.getConvKernel();
+  Value x = L.lookup(op.getX()), stateArg = L.lookup(op.getState());
+  L.map(op.getNewState(), stateArg);
+  Value y = L.allocate(op.getResult());
+  std::vector<std::string> args = {*t, *wt, *st, str(channels), str(kernel),
+                                   boolArg(bool(op.getBias())), activationArg(op.getActivation()),
+                                   "128"};
+  LaunchBuilder conv(L, loc);
+  conv.pointer(x).rowStride(x).pointer(L.lookup(op.getWeight()));
+  op.getBias() ? conv.pointer(L.lookup(op.getBias())) : conv.null();
+  conv.statePart(stateArg, "conv").pointer(y).rowStride(y).runtime("n");
+  Extent channelBlocks = Extent::fixed((channels + 127) / 128);
+  if (L.maxTokens() <= 8) {
+    conv.launch("causal_conv1d_step", args, 128, 0, channelBlocks);
+    return success();
+  }
+  args.push_back("32");
+  conv.launch("causal_conv1d", args, 128, 0, channelBlocks, Extent::perTokens(32));
+  LaunchBuilder(L, loc)
+      .pointer(x)
+      .rowStride(x)
+      .statePart(stateArg, "conv")
+      .runtime("n")
+      .launch("conv_state_update", {*t, *st, str(channels), str(kernel), "128"}, 128, 0,
+              channelBlocks);
+  return success();
+}
+
+LogicalResult lowerSSDScan(FunctionLowering &L, sld::SSDScanOp op) {
+  Location loc = op.getLoc();
+  sld::MambaStateType state = op.getState().getType();
+  auto t = L.elementSpelling(loc, getElementTypeOrSelf(op.getXbc().getType()));
+  if (failed(t) || failed(expectF32(op, op.getALog(), "A_log")) ||
+      failed(expectF32(op, op.getD(), "D")) || failed(expectF32(op, op.getDtBias(), "dt_bias")))
+    return failure();
+  if (!state.getSsmType().isF32())
+    return op.emitError("sl-lower-to-slk: the SSD kernels keep the SSM state in f32");
+  int64_t heads = state.getHeads(), headDim = state.getHeadDim(), groups = state.getGroups(),
+          stateSize = state.getStateSize(), chunk = op.getChunkSizeAttr().getInt();
+  for (int64_t size : {heads, headDim, groups, stateSize, chunk})
+    if (!llvm::isPowerOf2_64(size))
+      return op.emitError() << "sl-lower-to-slk: the SSD kernels need power-of-two heads, "
+                               "head_dim, groups, state_size and chunk_size, got "
+                            << size;
+  if (chunk % 32 != 0 || chunk > 1024)
+    return op.emitError() << "sl-lower-to-slk: the SSD kernels need chunk_size a multiple of 32 "
+                             "and at most 1024, got "
+                          << chunk;
+  double dtMin = op.getDtMin() ? op.getDtMin()->convertToDouble() : 0.0;
+  double dtMax = op.getDtMax() ? op.getDtMax()->convertToDouble() : INFINITY;
+  Value xbc = L.lookup(op.getXbc()), dt = L.lookup(op.getDt());
+  Value stateArg = L.lookup(op.getState());
+  L.map(op.getNewState(), stateArg);
+  Value y = L.allocate(op.getResult());
+  Value aLog = L.lookup(op.getALog()), d = L.lookup(op.getD()), dtBias = L.lookup(op.getDtBias());
+  if (L.maxTokens() <= 8) {
+    int64_t rows = std::min<int64_t>(4, headDim);
+    LaunchBuilder(L, loc)
+        .pointer(xbc).rowStride(xbc).pointer(dt).rowStride(dt)
+        .pointer(aLog).pointer(d).pointer(dtBias)
+        .statePart(stateArg, "ssm")
+        .pointer(y).rowStride(y).runtime("n").f32(dtMin).f32(dtMax)
+        .launch("ssd_step", {*t, str(heads), str(headDim), str(groups), str(stateSize), str(rows)},
+                32 * rows, 0, Extent::fixed(heads), Extent::fixed(headDim / rows));
+    return success();
+  }
+  int64_t chunks = (L.maxTokens() + chunk - 1) / chunk;
+  Type f32 = L.builder().getF32Type();
+  Value dtS = L.scratch(loc, {heads * chunks * chunk}, f32);
+  Value cumS = L.scratch(loc, {heads * chunks * chunk}, f32);
+  Value states = L.scratch(loc, {chunks * heads * headDim * stateSize}, f32);
+  std::vector<std::string> shape = {*t, str(heads), str(headDim), str(groups), str(stateSize),
+                                    str(chunk), "256"};
+  LaunchBuilder(L, loc)
+      .pointer(dt).rowStride(dt).pointer(dtBias).pointer(aLog).pointer(dtS).pointer(cumS)
+      .runtime("n").f32(dtMin).f32(dtMax)
+      .launch("ssd_chunk_cumsum", {*t, str(heads), str(chunk)}, chunk, 0,
+              Extent::perTokens(chunk), Extent::fixed(heads));
+  LaunchBuilder(L, loc)
+      .pointer(xbc).rowStride(xbc).pointer(dtS).pointer(cumS).pointer(states).runtime("n")
+      .launch("ssd_chunk_state", shape, 256, 0, Extent::perTokens(chunk), Extent::fixed(heads));
+  LaunchBuilder(L, loc)
+      .pointer(states).pointer(cumS).statePart(stateArg, "ssm").runtime("n")
+      .launch("ssd_state_pass", {str(heads), str(headDim), str(stateSize), str(chunk), "256"},
+              256, 0, Extent::fixed((heads * headDim * stateSize + 255) / 256));
+  int64_t kt = std::min<int64_t>({32, chunk, stateSize});
+  int64_t scanSmem =
+      4 * (chunk * (chunk + 1) + 2 * kt * (std::max(chunk, headDim) + 1) + 2 * chunk);
+  LaunchBuilder(L, loc)
+      .pointer(xbc).rowStride(xbc).pointer(d).pointer(dtS).pointer(cumS).pointer(states)
+      .pointer(y).rowStride(y).runtime("n")
+      .launch("ssd_chunk_scan", shape, 256, scanSmem, Extent::perTokens(chunk),
+              Extent::fixed(heads));
+  return success();
+}
+
+// Appends k, v to the cache (token t of the call at position start + t).
+LogicalResult appendToCache(FunctionLowering &L, Location loc, Value k, Value v,
+                            sld::KVCacheType cache, Value stateArg) {
+  auto t = L.elementSpelling(loc, cache.getElementType());
+  if (failed(t))
+    return failure();
+  Value keys = L.lookup(k), values = L.lookup(v);
+  LaunchBuilder(L, loc)
+      .pointer(keys).rowStride(keys).pointer(values).rowStride(values)
+      .statePart(stateArg, "k").statePart(stateArg, "v")
+      .runtime("capacity").runtime("start").runtime("n")
+      .launch("kv_append", {*t, str(cache.getKvHeads()), str(cache.getHeadDim()), "128"}, 128,
+              0, Extent::perTokens(1));
+  return success();
+}
+
+LogicalResult lowerDenseAttention(FunctionLowering &L, sld::DenseAttentionOp op) {
+  Location loc = op.getLoc();
+  sld::KVCacheType cache = op.getCache().getType();
+  Value stateArg = L.lookup(op.getCache());
+  L.map(op.getNewCache(), stateArg);
+  if (failed(appendToCache(L, loc, op.getK(), op.getV(), cache, stateArg)))
+    return failure();
+  auto kernel = op->getAttrOfType<StringAttr>("sl.kernel");
+  if (!kernel)
+    return op.emitError("sl-lower-to-slk expects tile choices from sl-select-tiles");
+  auto t = L.elementSpelling(loc, cache.getElementType());
+  if (failed(t))
+    return failure();
+  bool bf16 = cache.getElementType().isBF16();
+  int64_t heads = op.getNumHeadsAttr().getInt(), kvHeads = cache.getKvHeads(),
+          headDim = cache.getHeadDim(), group = heads / kvHeads;
+  Value q = L.lookup(op.getQ());
+  Value out = L.allocate(op.getResult());
+  if (kernel.getValue() == "attention_decode") {
+    int64_t splits = tile(op, "splits"), bn = tile(op, "bn"), warps = tile(op, "warps");
+    Type f32 = L.builder().getF32Type();
+    Value partO = L.scratch(loc, {splits * L.maxTokens() * heads * headDim}, f32);
+    Value partLse = L.scratch(loc, {splits * L.maxTokens() * heads}, f32);
+    int64_t smem = bf16 ? 16 * (headDim + 8) * 2 + std::max(warps * 4 * bn * (headDim + 8) * 2,
+                                                             warps * 16 * (headDim + 2) * 4)
+                        : 16 * headDim * 4 + std::max(warps * bn * (2 * headDim + 1) * 4,
+                                                      warps * 16 * (headDim + 2) * 4);
+    LaunchBuilder(L, loc)
+        .pointer(q).rowStride(q).statePart(stateArg, "k").statePart(stateArg, "v")
+        .runtime("capacity").pointer(partO).pointer(partLse).runtime("n").runtime("cache_len")
+        .launch("attention_decode_partial",
+                {*t, str(heads), str(kvHeads), str(headDim), str(splits), str(bn), str(warps)},
+                32 * warps, smem, Extent::fixed(splits), Extent::fixed(kvHeads),
+                Extent{group, 0, 16});
+    LaunchBuilder(L, loc)
+        .pointer(partO).pointer(partLse).pointer(out).rowStride(out).runtime("n")
+        .launch("attention_decode_combine", {*t, str(heads), str(headDim), str(splits)},
+                headDim, 0, Extent::perTokens(1), Extent::fixed(heads));
+    return success();
+  }
+  int64_t bm = tile(op, "bm"), bn = tile(op, "bn");
+  int64_t smem = bf16 ? (bm + 4 * bn) * (headDim + 8) * 2
+                      : 4 * (bm * headDim + bn * (2 * headDim + 1));
+  LaunchBuilder(L, loc)
+      .pointer(q).rowStride(q).statePart(stateArg, "k").statePart(stateArg, "v")
+      .runtime("capacity").pointer(out).rowStride(out).runtime("n").runtime("cache_len")
+      .launch("attention_prefill", {*t, str(heads), str(kvHeads), str(headDim), str(bm), str(bn)},
+              32 * bm / 16, smem, Extent::perTokens(bm), Extent::fixed(heads));
+  return success();
+}
+
 }  // namespace
 
 LogicalResult FunctionLowering::lower(Operation *op) {
@@ -371,6 +677,17 @@ LogicalResult FunctionLowering::lower(Operation *op) {
         return lowerElementwise(*this, act, "activation", {act.getX()}, act.getKind());
       })
       .Case([&](sld::SampleOp sample) { return lowerSample(*this, sample); })
+      .Case([&](sld::MoERouterOp router) { return lowerMoERouter(*this, router); })
+      .Case([&](sld::MoEExpertsOp experts) { return lowerMoEExperts(*this, experts); })
+      .Case([&](sld::CausalConv1dOp conv) { return lowerCausalConv1d(*this, conv); })
+      .Case([&](sld::SSDScanOp scan) { return lowerSSDScan(*this, scan); })
+      .Case([&](sld::DenseAttentionOp attention) { return lowerDenseAttention(*this, attention); })
+      .Case([&](sld::KVAppendOp append) {
+        Value stateArg = lookup(append.getCache());
+        map(append.getNewCache(), stateArg);
+        return appendToCache(*this, append.getLoc(), append.getK(), append.getV(),
+                             append.getCache().getType(), stateArg);
+      })
       .Default([&](Operation *other) {
         return other->emitError() << "sl-lower-to-slk: no kernel lowering for "
                                   << other->getName();

@@ -1,5 +1,6 @@
 // sl-lower-to-slk: specialised sl functions -> slk kernel launches over buffers.
 #include "compiler/KernelLowering.h"
+#include "compiler/LocationText.h"
 #include "compiler/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -38,6 +39,15 @@ LogicalResult lowerFunction(func::FuncOp func, ModuleOp module) {
   lowered->setAttrs(func->getAttrs());
   lowered.setFunctionType(builder.getFunctionType(inputs, outputs));
   Block *entry = lowered.addEntryBlock();
+
+  // Each state argument remembers the layer that owns it, for the artifact and diagnostics.
+  for (BlockArgument arg : func.getArguments()) {
+    if (!isState(arg.getType()) || arg.use_empty())
+      continue;
+    Location owner = (*arg.getUsers().begin())->getLoc();
+    lowered.setArgAttr(arg.getArgNumber(), "sl.location",
+                       builder.getStringAttr(::sl::compiler::locationText(owner)));
+  }
 
   FunctionLowering lowering(module, entry, maxTokens.getInt());
   for (auto [oldArg, newArg] : llvm::zip(func.getArguments(), entry->getArguments()))

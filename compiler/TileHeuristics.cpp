@@ -52,9 +52,62 @@ TileProblem projectionProblem(Value x, Value weight, int64_t maxTokens) {
   return problem;
 }
 
+// Routed experts: grouped tensor-core GEMMs for prefill, weight-streaming GEMVs for decode.
+TileProblem expertsProblem(mlir::sl::MoEExpertsOp op, int64_t maxTokens) {
+  auto up = llvm::cast<RankedTensorType>(op.getUp().getType());
+  int64_t experts = up.getDimSize(0), inter = up.getDimSize(1), hidden = up.getDimSize(2);
+  int64_t topK = llvm::cast<RankedTensorType>(op.getWeights().getType()).getDimSize(1);
+  TileProblem problem;
+  problem.bucket = {{"experts", std::to_string(experts)}, {"inter", std::to_string(inter)},
+                    {"hidden", std::to_string(hidden)}, {"top_k", std::to_string(topK)},
+                    {"dtype", dtypeName(up.getElementType())}};
+  if (maxTokens <= 8) {
+    problem.kernel = "moe_decode";
+    problem.bucket["m"] = std::to_string(maxTokens);
+    problem.heuristic = {{"warps", 8}};
+    return problem;
+  }
+  problem.kernel = "moe_grouped";
+  problem.bucket["m"] = std::to_string(llvm::PowerOf2Ceil(static_cast<uint64_t>(maxTokens)));
+  if (up.getElementType().isBF16()) {
+    // Fewer than ~100 rows per expert: 64-row tiles waste less padding.
+    int64_t bm = maxTokens * topK / experts < 100 ? 64 : 128;
+    problem.heuristic = {{"bm", bm},       {"bn", 128},     {"bk", 64},
+                         {"stages", 3}, {"warps_m", 2}, {"warps_n", 4}};
+  } else {
+    problem.heuristic = {{"bm", 64},     {"bn", 64},      {"bk", 16},
+                         {"stages", 2}, {"warps_m", 2}, {"warps_n", 2}};
+  }
+  return problem;
+}
+
+// Dense attention: FlashAttention-style prefill, split-K flash-decode.
+TileProblem attentionProblem(mlir::sl::DenseAttentionOp op, int64_t maxTokens) {
+  auto cache = op.getCache().getType();
+  TileProblem problem;
+  problem.bucket = {{"heads", std::to_string(op.getNumHeadsAttr().getInt())},
+                    {"kv_heads", std::to_string(cache.getKvHeads())},
+                    {"head_dim", std::to_string(cache.getHeadDim())},
+                    {"dtype", dtypeName(cache.getElementType())}};
+  if (maxTokens <= 8) {
+    problem.kernel = "attention_decode";
+    problem.bucket["m"] = std::to_string(maxTokens);
+    problem.heuristic = {{"splits", 64}, {"bn", 32}, {"warps", 4}};
+    return problem;
+  }
+  problem.kernel = "attention_prefill";
+  problem.bucket["m"] = std::to_string(llvm::PowerOf2Ceil(static_cast<uint64_t>(maxTokens)));
+  problem.heuristic = {{"bm", 64}, {"bn", 64}};
+  return problem;
+}
+
 }  // namespace
 
 std::optional<TileProblem> tileProblem(Operation *op, int64_t maxTokens) {
+  if (auto experts = llvm::dyn_cast<mlir::sl::MoEExpertsOp>(op))
+    return expertsProblem(experts, maxTokens);
+  if (auto attention = llvm::dyn_cast<mlir::sl::DenseAttentionOp>(op))
+    return attentionProblem(attention, maxTokens);
   if (auto linear = llvm::dyn_cast<mlir::sl::LinearOp>(op))
     return projectionProblem(linear.getX(), linear.getWeight(), maxTokens);
   if (auto head = llvm::dyn_cast<mlir::sl::LMHeadOp>(op))

@@ -14,7 +14,7 @@
                          conv_type = bf16, ssm_type = f32>
 !kv = !sl.kv_cache<kv_heads = 2, head_dim = 16, element_type = bf16>
 
-module attributes {sl.model = "tiny-hybrid", sl.layers = "ME*"} {
+module attributes {sl.model_type = "superlinear-exp", sl.layers = "ME*"} {
   func.func @forward(%tokens: tensor<?xi32>, %mamba0: !mamba, %cache2: !kv)
       -> (tensor<?x256xf32>, tensor<?xi32>, !mamba, !kv) {
     %embeddings = sl.weight "backbone.embeddings.weight" : tensor<256x64xbf16>

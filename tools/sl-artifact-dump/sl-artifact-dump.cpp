@@ -1,0 +1,104 @@
+// sl-artifact-dump: verifies an artifact (.slpkg) and prints its contents: kernels, weights,
+// states and every function's launch list. Links no MLIR: it reads the artifact exactly as the
+// runtime does.
+#include "runtime/schema/ArtifactVersion.h"
+#include "runtime/schema/artifact_generated.h"
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <vector>
+
+namespace schema = sl::schema;
+
+static std::string argText(const schema::Arg &arg) {
+  switch (arg.kind()) {
+  case schema::ArgKind::buffer:
+    return "buf" + std::to_string(arg.index()) +
+           (arg.byte_offset() ? "+" + std::to_string(arg.byte_offset()) : "");
+  case schema::ArgKind::weight:
+    return "w" + std::to_string(arg.index());
+  case schema::ArgKind::input:
+    return "in" + std::to_string(arg.index()) +
+           (arg.byte_offset() ? "+" + std::to_string(arg.byte_offset()) : "");
+  case schema::ArgKind::state_part:
+    return "state" + std::to_string(arg.index()) + "." + arg.part()->str();
+  case schema::ArgKind::runtime:
+    return arg.name()->str() + (arg.index() >= 0 ? ":" + std::to_string(arg.index()) : "");
+  case schema::ArgKind::const_i32:
+  case schema::ArgKind::const_i64:
+    return std::to_string(arg.int_value());
+  case schema::ArgKind::const_f32:
+    return std::to_string(arg.float_value());
+  }
+  return "?";
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    std::cerr << "usage: sl-artifact-dump model.slpkg\n";
+    return 2;
+  }
+  std::ifstream in(argv[1], std::ios::binary);
+  if (!in) {
+    std::cerr << "sl-artifact-dump: cannot read " << argv[1] << "\n";
+    return 1;
+  }
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size(), 64, 100000000);
+  if (!schema::ArtifactBufferHasIdentifier(bytes.data()) || !schema::VerifyArtifactBuffer(verifier)) {
+    std::cerr << "sl-artifact-dump: " << argv[1] << " is not a valid artifact\n";
+    return 1;
+  }
+  const schema::Artifact *artifact = schema::GetArtifact(bytes.data());
+  std::cout << "schema " << artifact->schema_version() << " (this build reads "
+            << sl::schema::kSchemaVersion << "), " << artifact->producer()->str() << ", from "
+            << artifact->source_name()->str() << "\nmodel " << artifact->model()->str()
+            << "\ntargets";
+  for (const auto *target : *artifact->targets())
+    std::cout << " " << target->str();
+  std::cout << "\nlibrary headers " << artifact->headers()->size() << "\n";
+  std::cout << "kernels " << artifact->kernels()->size() << "\n";
+  for (const auto *kernel : *artifact->kernels())
+    std::cout << "  " << kernel->name()->str() << " threads " << kernel->threads() << " smem "
+              << kernel->shared_bytes() << " cubins " << kernel->cubins()->size() << "\n";
+  std::cout << "weights " << artifact->weights()->size() << "\n";
+  for (const auto *weight : *artifact->weights()) {
+    std::cout << "  " << weight->name()->str() << " " << schema::EnumNameDType(weight->dtype())
+              << " [";
+    for (size_t i = 0; i < weight->shape()->size(); ++i)
+      std::cout << (i ? "x" : "") << weight->shape()->Get(i);
+    std::cout << "]\n";
+  }
+  std::cout << "states " << artifact->states()->size() << "\n";
+  for (const auto *state : *artifact->states()) {
+    std::cout << "  " << schema::EnumNameStateKind(state->kind()) << " "
+              << state->location()->str();
+    if (state->msa())
+      std::cout << " msa(window " << state->msa()->window() << ", k "
+                << state->msa()->num_spans() << ")";
+    std::cout << "\n";
+  }
+  for (const auto *function : *artifact->functions()) {
+    std::cout << "function " << function->name()->str() << " phase " << function->phase()->str()
+              << " max_tokens " << function->max_tokens() << " arena " << function->arena_bytes()
+              << " buffers " << function->buffers()->size() << " launches "
+              << function->launches()->size() << "\n";
+    for (const auto *launch : *function->launches()) {
+      std::cout << "  " << artifact->kernels()->Get(launch->kernel())->name()->str() << " grid(";
+      for (size_t d = 0; d < 3; ++d) {
+        const auto *e = launch->grid()->Get(d);
+        std::cout << (d ? ", " : "");
+        if (e->mul() == 0)
+          std::cout << (e->add() + e->div() - 1) / e->div();
+        else
+          std::cout << "ceil((" << e->mul() << "n+" << e->add() << ")/" << e->div() << ")";
+      }
+      std::cout << ") args(";
+      for (size_t i = 0; i < launch->args()->size(); ++i)
+        std::cout << (i ? ", " : "") << argText(*launch->args()->Get(i));
+      std::cout << ")\n";
+    }
+  }
+  return 0;
+}
