@@ -2,6 +2,8 @@
 
 #include "compiler/KernelRegistry.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -158,7 +160,13 @@ slk::KernelOp FunctionLowering::declareKernel(StringRef templateName,
   std::string symbol = kernelSymbol(*kernel, templateArgs);
   if (auto existing = module_.lookupSymbol<slk::KernelOp>(symbol))
     return existing;
-  OpBuilder moduleBuilder = OpBuilder::atBlockBegin(module_.getBody());
+  // Kernels precede the functions, in the order they are first used.
+  OpBuilder moduleBuilder(module_.getContext());
+  auto functions = module_.getOps<func::FuncOp>();
+  if (functions.empty())
+    moduleBuilder.setInsertionPointToEnd(module_.getBody());
+  else
+    moduleBuilder.setInsertionPoint(*functions.begin());
   SmallVector<StringRef> args(templateArgs.begin(), templateArgs.end());
   return moduleBuilder.create<slk::KernelOp>(
       loc, moduleBuilder.getStringAttr(symbol), moduleBuilder.getStringAttr(kernel->name),

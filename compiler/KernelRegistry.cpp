@@ -18,9 +18,6 @@ std::vector<KernelTemplate> buildRegistry() {
       {"rms_norm", "sl_norm.cuh", {"T", "WT", "HIDDEN", "THREADS"}, {"", "w", "h", "t"},
        {{"const T *", "x"}, {"const WT *", "weight"}, {"T *", "y"}, {"i32", "n"},
         {"float", "eps"}}},
-      {"add_rms_norm", "sl_norm.cuh", {"T", "WT", "HIDDEN", "THREADS"}, {"", "w", "h", "t"},
-       {{"const T *", "x"}, {"const T *", "residual"}, {"T *", "sum"}, {"const WT *", "weight"},
-        {"T *", "y"}, {"i32", "n"}, {"float", "eps"}}},
       {"gated_rms_norm", "sl_norm.cuh", {"T", "WT", "CHANNELS", "GROUP", "THREADS"},
        {"", "w", "c", "g", "t"},
        {{"const T *", "y"}, {"i32", "ldy"}, {"const T *", "gate"}, {"i32", "ldg"},
@@ -224,8 +221,10 @@ std::string kernelWrapperSource(const KernelTemplate &kernel,
          << "extern \"C\" __global__ void __launch_bounds__(" << threads << ")\n"
          << symbol.str() << "(";
   for (size_t i = 0; i < kernel.params.size(); ++i)
-    source << (i ? ", " : "") << substitute(kernel.params[i].type) << " "
-           << kernel.params[i].name;
+  {
+    std::string type = substitute(kernel.params[i].type);
+    source << (i ? ", " : "") << type << (type.back() == '*' ? "" : " ") << kernel.params[i].name;
+  }
   source << ") {\n  slk::" << kernel.name << "<" << llvm::join(args, ", ") << ">(";
   for (size_t i = 0; i < kernel.params.size(); ++i)
     source << (i ? ", " : "") << kernel.params[i].name;
