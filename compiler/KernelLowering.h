@@ -9,6 +9,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ public:
   LaunchBuilder &statePart(mlir::Value state, llvm::StringRef part);
   LaunchBuilder &null();                                      // absent optional pointer
   LaunchBuilder &runtime(llvm::StringRef name);               // "n", "start", ...
+  // A host table of the multi-step config of `state` ("anchor_offsets", "num_stripes",
+  // "span_reach"): the runtime builds it from the state's config.
+  LaunchBuilder &stateTable(llvm::StringRef table, mlir::Value state);
   LaunchBuilder &i32(int64_t value);
   LaunchBuilder &i64(int64_t value);
   LaunchBuilder &f32(double value);
@@ -80,6 +84,9 @@ public:
   mlir::LogicalResult expectContiguous(mlir::Location loc, mlir::Value buffer,
                                        llvm::StringRef what);
 
+  // Buffers one lowering rule leaves for a later one (multi-step attention stages), by role.
+  llvm::DenseMap<mlir::Operation *, llvm::StringMap<mlir::Value>> &handoff() { return handoff_; }
+
   mlir::slk::KernelOp declareKernel(llvm::StringRef templateName,
                                     const std::vector<std::string> &templateArgs,
                                     int64_t threads, int64_t sharedBytes, mlir::Location loc);
@@ -89,6 +96,7 @@ private:
   mlir::OpBuilder builder_;
   int64_t maxTokens_;
   llvm::DenseMap<mlir::Value, mlir::Value> values_;
+  llvm::DenseMap<mlir::Operation *, llvm::StringMap<mlir::Value>> handoff_;
 };
 
 }  // namespace sl::compiler

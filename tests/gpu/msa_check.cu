@@ -389,6 +389,7 @@ std::vector<int> sampled_positions(int a, int b, int count, uint64_t seed) {
 template <typename T, int H, int KVH, int D, int K, int W>
 void run_suite(const std::string &nm, Cfg cfg, int L, float atol, float rtol, uint64_t seed) {
   Problem<T, H, KVH, D, K, W> pb(nm, cfg, L, seed);
+  std::printf("---- %s, L = %d\n", nm.c_str(), L);
   pb.prefill({0, L});
   pb.verify("prefill one call", all_positions(0, L), atol, rtol);
   pb.prefill({0, 7, L / 3, L / 3 + 1, L / 2 + 5, L});
@@ -604,6 +605,7 @@ void bench(int L, int CH) {
 }
 
 int main(int argc, char **argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc > 1 && std::string(argv[1]) == "--bench") {
     bench(argc > 2 ? std::atoi(argv[2]) : 1000000, argc > 3 ? std::atoi(argv[3]) : 4096);
     return 0;
