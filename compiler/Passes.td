@@ -62,7 +62,8 @@ def SLSpecializePhases : Pass<"sl-specialize-phases", "::mlir::ModuleOp"> {
       stays dynamic; `sl.max_tokens` records the bound the buffers are planned for);
     - `decode`: one token, every token dimension fixed to 1, so the runtime can capture the step
       once in a CUDA graph and replay it.
-    Both carry `sl.phase` and `sl.max_tokens`.
+    Both carry `sl.phase` and `sl.max_tokens`. Any other function (e.g. a hand-written test of
+    one op) keeps its name and gets `sl.phase = "function"`, planned for `prefill-chunk` tokens.
 
     Before:
     ```mlir

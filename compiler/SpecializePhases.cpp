@@ -41,18 +41,23 @@ struct SpecializePhases : impl::SLSpecializePhasesBase<SpecializePhases> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto forward = module.lookupSymbol<func::FuncOp>(function);
-    if (!forward) {
-      module.emitError() << "sl-specialize-phases: no function named '" << function
-                         << "' to specialise";
-      return signalPassFailure();
-    }
     if (prefillChunk < 1) {
       module.emitError() << "sl-specialize-phases: prefill-chunk must be >= 1, got "
                          << prefillChunk;
       return signalPassFailure();
     }
-    OpBuilder builder(forward);
+    OpBuilder builder(module.getContext());
+    // Other functions (hand-written tests of single ops) keep their name and are planned for
+    // prefill-chunk tokens.
+    for (func::FuncOp func : module.getOps<func::FuncOp>())
+      if (func.getSymName() != function && !func->hasAttr("sl.phase")) {
+        func->setAttr("sl.phase", builder.getStringAttr("function"));
+        func->setAttr("sl.max_tokens", builder.getI64IntegerAttr(prefillChunk));
+      }
+    auto forward = module.lookupSymbol<func::FuncOp>(function);
+    if (!forward)
+      return;
+    builder.setInsertionPoint(forward);
     auto annotate = [&](func::FuncOp func, StringRef name, StringRef phase, int64_t tokens) {
       func.setSymName(name);
       func->setAttr("sl.phase", builder.getStringAttr(phase));
