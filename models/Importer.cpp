@@ -766,10 +766,12 @@ bool readConfig(const json &root, const std::string &path, ModelConfig &cfg,
 
   cfg.hidden = r.integer("hidden_size", std::nullopt);
   cfg.vocab = r.integer("vocab_size", std::nullopt);
-  int64_t numLayers = r.integer("num_hidden_layers", std::nullopt);
+  // transformers 5 writes only layers_block_type; num_hidden_layers is then its length.
+  bool hasLayerCount = r.present("num_hidden_layers") || !r.present("layers_block_type");
+  int64_t numLayers = hasLayerCount ? r.integer("num_hidden_layers", std::nullopt) : 0;
   if (r.ok())
     readPattern(r, cfg);
-  if (r.ok() && int64_t(cfg.pattern.size()) != numLayers)
+  if (r.ok() && hasLayerCount && int64_t(cfg.pattern.size()) != numLayers)
     r.fail("num_hidden_layers", "is " + str(numLayers) + " but the layer pattern '" +
                                     cfg.pattern + "' has " + str(cfg.pattern.size()) +
                                     " layers");

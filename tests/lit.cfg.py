@@ -1,5 +1,6 @@
 # lit configuration of the IR-level tests (run through build/tests/lit.site.cfg.py).
 import os
+import sys
 
 import lit.formats
 
@@ -8,8 +9,10 @@ config.test_format = lit.formats.ShTest(True)
 config.suffixes = [".mlir", ".cu", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sl_obj_root, "tests")
-config.excludes = ["unit", "gpu", "Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
+config.excludes = ["unit", "gpu", "golden", "Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
 config.environment["PATH"] = os.pathsep.join(
     [config.sl_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
 config.substitutions.append(("%models", os.path.join(config.sl_src_root, "models")))
 config.substitutions.append(("%kernels", os.path.join(config.sl_src_root, "runtime", "kernels")))
+config.substitutions.append(("%golden", os.path.join(config.sl_src_root, "tests", "golden")))
+config.substitutions.append(("%python", sys.executable))

@@ -1060,7 +1060,9 @@ __device__ void msa_decode_attention(const T *q2, i32 ldq2, const T *k_cache, co
   for (int e = 0; e < 8; ++e)
     acc[e] = 0.0f;
   constexpr int STEP = NW * KPW;
-  for (int k0 = lo + warp * KPW + grp; k0 <= hi; k0 += STEP * U) {
+  // The loop bound is warp-uniform (shuffles inside use the full mask); keys past hi are masked.
+  for (int kb = lo + warp * KPW; kb <= hi; kb += STEP * U) {
+    const int k0 = kb + grp;
     float kf[U][8], vf[U][8];
 #pragma unroll
     for (int u = 0; u < U; ++u) {

@@ -265,8 +265,13 @@ template <typename T, int H, int KVH, int D, int K, int W> struct Problem {
         CUDA_CHECK(cudaGetLastError());
         check::compare(name + " span attention with row_order == natural order",
                        host_float(dos2.download()), host_float(os_nat), 1e-2f, 1e-2f);
-        check::compare(name + " span lse with row_order == natural order", dls2.download(),
-                       dls.download(), 1e-4f, 1e-5f);
+        auto finite = [](std::vector<float> v) {  // -inf (empty span) compares as a sentinel
+          for (float &x : v)
+            x = std::isinf(x) ? -1e30f : x;
+          return v;
+        };
+        check::compare(name + " span lse with row_order == natural order",
+                       finite(dls2.download()), finite(dls.download()), 1e-4f, 1e-5f);
       }
       k_gate<T, H, D, K><<<n, 256>>>(dow.ptr, dlw.ptr, dos.ptr, dls.ptr, dts.ptr, dout.ptr, H * D,
                                      n);
@@ -504,8 +509,9 @@ void run_needle(const std::string &nm, Cfg cfg, int L) {
 
 // --bench: timings at the real shape (32/2/128, k 3, W 2032) with a random cache of L positions:
 // the decode step at L and one prefill chunk of CH queries ending at L. Not a check.
-void bench(int L, int CH) {
-  constexpr int H = 32, KVH = 2, D = 128, K = 3, W = 2032, G = 16, SR = 32, SW = 8, SS = 16;
+template <int SS> void bench(int L, int CH) {
+  constexpr int H = 32, KVH = 2, D = 128, K = 3, W = 2032, G = 16, SR = 32, SW = 8;
+  std::printf("BENCH SPLIT_S = %d\n", SS);
   const Cfg cfg{65, 0.55, 0.55, 3.0, 1.0};
   std::vector<i64> off;
   for (int64_t i = cfg.sw + 1;; ++i) {
@@ -607,21 +613,23 @@ void bench(int L, int CH) {
 int main(int argc, char **argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc > 1 && std::string(argv[1]) == "--bench") {
-    bench(argc > 2 ? std::atoi(argv[2]) : 1000000, argc > 3 ? std::atoi(argv[3]) : 4096);
+    const int L = argc > 2 ? std::atoi(argv[2]) : 1000000, CH = argc > 3 ? std::atoi(argv[3]) : 4096;
+    bench<16>(L, CH);
+    bench<32>(L, CH);
     return 0;
   }
   const Cfg c3{3, 0.5, 0.5, 3.0, 1.0};      // W = 15
-  const Cfg c5{5, 0.55, 0.55, 3.0, 1.0};    // W = 25
+  const Cfg c5{5, 0.55, 0.55, 3.0, 1.0};    // W = 24
   const Cfg c8{8, 0.5, 0.55, 3.0, 1.0};     // W = 80
-  const Cfg c6{6, 0.55, 0.5, 2.0, 1.0};     // W = 34
+  const Cfg c6{6, 0.55, 0.5, 2.0, 1.0};     // W = 33
   const Cfg real{65, 0.55, 0.55, 3.0, 1.0}; // W = 2032
   // Tiny shapes, float and bf16, k = 1, 2, 3.
   run_suite<float, 4, 2, 16, 2, 15>("f32 h4/2 d16 k2 sw3 p.5", c3, 2000, 1e-4f, 1e-3f, 1);
-  run_suite<float, 4, 2, 16, 3, 25>("f32 h4/2 d16 k3 sw5 p.55", c5, 3000, 1e-4f, 1e-3f, 2);
+  run_suite<float, 4, 2, 16, 3, 24>("f32 h4/2 d16 k3 sw5 p.55", c5, 3000, 1e-4f, 1e-3f, 2);
   run_suite<float, 4, 1, 16, 1, 80>("f32 h4/1 d16 k1 sw8 p.5", c8, 5000, 1e-4f, 1e-3f, 3);
   run_suite<bf16, 4, 2, 16, 2, 15>("bf16 h4/2 d16 k2 sw3 p.5", c3, 2000, 2e-2f, 2e-2f, 4);
-  run_suite<bf16, 32, 2, 64, 3, 34>("bf16 h32/2 d64 k3 sw6 p.55", c6, 2500, 2e-2f, 2e-2f, 5);
-  run_suite<bf16, 8, 1, 128, 2, 25>("bf16 h8/1 d128 k2 sw5 p.55", c5, 2200, 2e-2f, 2e-2f, 6);
+  run_suite<bf16, 32, 2, 64, 3, 33>("bf16 h32/2 d64 k3 sw6 p.55", c6, 2500, 2e-2f, 2e-2f, 5);
+  run_suite<bf16, 8, 1, 128, 2, 24>("bf16 h8/1 d128 k2 sw5 p.55", c5, 2200, 2e-2f, 2e-2f, 6);
   // Sequences shorter than the window: dense causal attention.
   run_short<float, 4, 2, 16, 2, 80>("f32 short", c8, 60, 1e-4f, 1e-3f);
   run_short<bf16, 4, 2, 16, 3, 80>("bf16 short", c8, 79, 2e-2f, 2e-2f);

@@ -1,0 +1,370 @@
+#include "runtime/cli/Slrun.h"
+
+#include "runtime/core/Engine.h"
+#include "runtime/io/Npy.h"
+
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace sl::runtime {
+
+namespace {
+
+const char *kUsage =
+    "usage: slrun <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  logits   --artifact A --weights DIR --tokens=@prompt.npy --output=@logits.npy\n"
+    "           [--device=cpu] [--chunk=N]\n"
+    "           float32 logits [T, vocab] of every prompt position (prompt: int32 .npy)\n"
+    "  generate --artifact A --weights DIR --tokens=@prompt.npy --max-new-tokens=N\n"
+    "           [--greedy | --temperature=X [--top-p=P] [--top-k=K] --seed=S]\n"
+    "           --output=@tokens.npy [--device=cpu] [--chunk=N]\n"
+    "           prefill of the prompt (in chunks of N), then N new tokens by decode steps\n"
+    "  run      --artifact A --function=NAME --input=@a.npy ... --output=@o.npy ...\n"
+    "           [--weights DIR] [--device=cpu]\n"
+    "           runs one function of an artifact compiled from a hand-written .mlir; inputs\n"
+    "           and outputs in the function's order; its state starts empty\n"
+    "\n"
+    "Options take '--name value' or '--name=value'; '@file' names a .npy file.\n"
+    "--max-context=N sets the session capacity (default: the tokens the command needs).\n";
+
+// --name value / --name=value options; repeated options keep every value.
+class Options {
+public:
+  static StatusOr<Options> parse(int argc, char **argv, const std::set<std::string> &flags,
+                                 const std::set<std::string> &valued) {
+    Options options;
+    for (int i = 0; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg.rfind("--", 0) != 0)
+        return Status::error("unexpected argument '" + arg + "' (options start with --)");
+      std::string name = arg.substr(2), value;
+      size_t eq = name.find('=');
+      if (eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      if (flags.count(name)) {
+        if (eq != std::string::npos)
+          return Status::error("option --" + name + " takes no value");
+        options.values_[name].push_back("");
+        continue;
+      }
+      if (!valued.count(name))
+        return Status::error("unknown option --" + name);
+      if (eq == std::string::npos) {
+        if (i + 1 >= argc)
+          return Status::error("option --" + name + " needs a value");
+        value = argv[++i];
+      }
+      options.values_[name].push_back(value);
+    }
+    return options;
+  }
+  bool has(const std::string &name) const { return values_.count(name) > 0; }
+  std::optional<std::string> get(const std::string &name) const {
+    auto it = values_.find(name);
+    if (it == values_.end())
+      return std::nullopt;
+    return it->second.back();
+  }
+  std::vector<std::string> all(const std::string &name) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? std::vector<std::string>{} : it->second;
+  }
+
+private:
+  std::map<std::string, std::vector<std::string>> values_;
+};
+
+StatusOr<std::string> required(const Options &options, const std::string &name) {
+  auto value = options.get(name);
+  if (!value || value->empty())
+    return Status::error("missing --" + name);
+  return *value;
+}
+
+// "@file" -> "file".
+StatusOr<std::string> fileArg(const Options &options, const std::string &name) {
+  auto value = required(options, name);
+  if (!value)
+    return value;
+  return value->rfind("@", 0) == 0 ? value->substr(1) : *value;
+}
+
+StatusOr<int64_t> integerArg(const Options &options, const std::string &name, int64_t fallback,
+                             int64_t minimum) {
+  auto value = options.get(name);
+  if (!value)
+    return fallback;
+  char *end = nullptr;
+  long long parsed = std::strtoll(value->c_str(), &end, 10);
+  if (value->empty() || *end || parsed < minimum)
+    return Status::error("--" + name + " expects an integer >= " + std::to_string(minimum) +
+                         ", got '" + *value + "'");
+  return parsed;
+}
+
+StatusOr<double> numberArg(const Options &options, const std::string &name, double fallback) {
+  auto value = options.get(name);
+  if (!value)
+    return fallback;
+  char *end = nullptr;
+  double parsed = std::strtod(value->c_str(), &end);
+  if (value->empty() || *end)
+    return Status::error("--" + name + " expects a number, got '" + *value + "'");
+  return parsed;
+}
+
+Status checkDevice(const Options &options) {
+  std::string device = options.get("device").value_or("cpu");
+  if (device == "cpu")
+    return Status::success();
+  if (device == "cuda")
+    return Status::error("--device=cuda: this slrun has no CUDA backend yet; use --device=cpu");
+  return Status::error("--device must be cpu or cuda, got '" + device + "'");
+}
+
+StatusOr<std::vector<int32_t>> readTokens(const std::string &path) {
+  auto array = io::readNpy(path);
+  if (!array)
+    return array.status();
+  if (array->dtype != io::NpyDType::I32 && array->dtype != io::NpyDType::I64)
+    return Status::error(path + ": expected int32 token ids, got dtype " +
+                         io::npyDTypeDescr(array->dtype));
+  if (array->shape.size() > 2 || (array->shape.size() == 2 && array->shape[0] != 1))
+    return Status::error(path + ": expected a 1-D array of token ids (or [1, T])");
+  std::vector<int32_t> tokens(array->numel());
+  for (int64_t i = 0; i < array->numel(); ++i)
+    tokens[i] = array->dtype == io::NpyDType::I32
+                    ? reinterpret_cast<const int32_t *>(array->data.data())[i]
+                    : static_cast<int32_t>(reinterpret_cast<const int64_t *>(array->data.data())[i]);
+  if (tokens.empty())
+    return Status::error(path + ": the prompt is empty");
+  return tokens;
+}
+
+const std::set<std::string> kModelOptions = {"artifact", "weights", "device", "chunk",
+                                             "max-context", "tokens", "output"};
+
+int fail(const Status &status) {
+  std::cerr << "slrun: " << status.message() << "\n";
+  return 1;
+}
+
+int logitsCommand(int argc, char **argv) {
+  auto options = Options::parse(argc, argv, {}, kModelOptions);
+  if (!options)
+    return fail(options.status());
+  auto artifact = required(*options, "artifact");
+  auto weights = required(*options, "weights");
+  auto tokensPath = fileArg(*options, "tokens");
+  auto outputPath = fileArg(*options, "output");
+  auto chunk = integerArg(*options, "chunk", 0, 1);
+  for (const Status &status : {artifact.status(), weights.status(), tokensPath.status(),
+                               outputPath.status(), chunk.status(), checkDevice(*options)})
+    if (!status)
+      return fail(status);
+  auto tokens = readTokens(*tokensPath);
+  if (!tokens)
+    return fail(tokens.status());
+  auto model = Model::load(*artifact, *weights);
+  if (!model)
+    return fail(model.status());
+  auto capacity = integerArg(*options, "max-context", tokens->size(), 1);
+  if (!capacity)
+    return fail(capacity.status());
+  Engine engine(**model);
+  if (Status status = engine.checkTokens(*tokens); !status)
+    return fail(Status::error(*tokensPath + ": " + status.message()));
+  Session session((*model)->artifact(), *capacity);
+  auto logits = engine.prefill(session, *tokens, *chunk, /*allPositions=*/true);
+  if (!logits)
+    return fail(logits.status());
+  Status written = io::writeNpy(*outputPath, io::NpyDType::F32,
+                                {int64_t(tokens->size()), engine.vocab()}, logits->data(),
+                                logits->size() * sizeof(float));
+  return written ? 0 : fail(written);
+}
+
+int generateCommand(int argc, char **argv) {
+  std::set<std::string> valued = kModelOptions;
+  valued.insert({"max-new-tokens", "temperature", "top-p", "top-k", "seed"});
+  auto options = Options::parse(argc, argv, {"greedy"}, valued);
+  if (!options)
+    return fail(options.status());
+  auto artifact = required(*options, "artifact");
+  auto weights = required(*options, "weights");
+  auto tokensPath = fileArg(*options, "tokens");
+  auto outputPath = fileArg(*options, "output");
+  auto chunk = integerArg(*options, "chunk", 0, 1);
+  auto newTokens = integerArg(*options, "max-new-tokens", -1, 1);
+  auto temperature = numberArg(*options, "temperature", 0.0);
+  auto topP = numberArg(*options, "top-p", 1.0);
+  auto topK = integerArg(*options, "top-k", 0, 0);
+  auto seed = integerArg(*options, "seed", 0, 0);
+  for (const Status &status :
+       {artifact.status(), weights.status(), tokensPath.status(), outputPath.status(),
+        chunk.status(), newTokens.status(), temperature.status(), topP.status(), topK.status(),
+        seed.status(), checkDevice(*options)})
+    if (!status)
+      return fail(status);
+  if (*newTokens < 1)
+    return fail(Status::error("missing --max-new-tokens=N"));
+  bool greedy = options->has("greedy");
+  if (greedy && (options->has("temperature") || options->has("top-p") || options->has("top-k")))
+    return fail(Status::error("--greedy excludes --temperature, --top-p and --top-k"));
+  if (!greedy && !options->has("temperature"))
+    return fail(Status::error("choose --greedy or --temperature=X (with --top-p, --top-k, --seed)"));
+  SamplingParams params;
+  if (!greedy)
+    params = SamplingParams{*temperature, static_cast<int32_t>(*topK), *topP,
+                            static_cast<uint64_t>(*seed)};
+  auto sampler = Sampler::create(params);
+  if (!sampler)
+    return fail(sampler.status());
+  auto tokens = readTokens(*tokensPath);
+  if (!tokens)
+    return fail(tokens.status());
+  auto model = Model::load(*artifact, *weights);
+  if (!model)
+    return fail(model.status());
+  auto capacity = integerArg(*options, "max-context", tokens->size() + *newTokens, 1);
+  if (!capacity)
+    return fail(capacity.status());
+  Engine engine(**model);
+  if (Status status = engine.checkTokens(*tokens); !status)
+    return fail(Status::error(*tokensPath + ": " + status.message()));
+  Session session((*model)->artifact(), *capacity);
+  auto generated = engine.generate(session, *tokens, *newTokens, *sampler, *chunk);
+  if (!generated)
+    return fail(generated.status());
+  Status written = io::writeNpy(*outputPath, io::NpyDType::I32, {int64_t(generated->size())},
+                                generated->data(), generated->size() * sizeof(int32_t));
+  return written ? 0 : fail(written);
+}
+
+StatusOr<io::NpyDType> npyDTypeOf(sl::schema::DType dtype) {
+  switch (dtype) {
+  case sl::schema::DType::f32:
+    return io::NpyDType::F32;
+  case sl::schema::DType::i32:
+    return io::NpyDType::I32;
+  case sl::schema::DType::i64:
+    return io::NpyDType::I64;
+  case sl::schema::DType::f16:
+    return io::NpyDType::F16;
+  case sl::schema::DType::bf16:
+    return io::NpyDType::U16;  // raw bf16 bits
+  }
+  return Status::error("unsupported dtype");
+}
+
+int runCommand(int argc, char **argv) {
+  auto options = Options::parse(argc, argv, {},
+                                {"artifact", "weights", "function", "input", "output", "device",
+                                 "max-context"});
+  if (!options)
+    return fail(options.status());
+  auto artifact = required(*options, "artifact");
+  auto functionName = required(*options, "function");
+  for (const Status &status : {artifact.status(), functionName.status(), checkDevice(*options)})
+    if (!status)
+      return fail(status);
+  auto model = Model::load(*artifact, options->get("weights").value_or(""));
+  if (!model)
+    return fail(model.status());
+  const auto *function = (*model)->artifact().function(*functionName);
+  if (!function)
+    return fail(Status::error("artifact " + *artifact + " has no function '" + *functionName +
+                              "'"));
+  std::vector<std::string> inputPaths = options->all("input"), outputPaths = options->all("output");
+  if (inputPaths.size() != function->inputs()->size())
+    return fail(Status::error(*functionName + " takes " +
+                              std::to_string(function->inputs()->size()) + " inputs, got " +
+                              std::to_string(inputPaths.size()) + " --input"));
+  if (outputPaths.size() != function->outputs()->size())
+    return fail(Status::error(*functionName + " has " +
+                              std::to_string(function->outputs()->size()) + " outputs, got " +
+                              std::to_string(outputPaths.size()) + " --output"));
+  std::vector<io::NpyArray> inputs;
+  std::vector<const void *> pointers;
+  int64_t tokens = -1;
+  for (size_t i = 0; i < inputPaths.size(); ++i) {
+    std::string path = inputPaths[i].rfind("@", 0) == 0 ? inputPaths[i].substr(1) : inputPaths[i];
+    auto array = io::readNpy(path);
+    if (!array)
+      return fail(array.status());
+    const auto *spec = function->inputs()->Get(i);
+    auto want = npyDTypeOf(spec->dtype());
+    if (!want || array->dtype != *want)
+      return fail(Status::error(path + ": input " + std::to_string(i) + " of " + *functionName +
+                                " expects dtype " + io::npyDTypeDescr(*want) + ", got " +
+                                io::npyDTypeDescr(array->dtype)));
+    bool shapeOk = array->shape.size() == spec->shape()->size();
+    for (size_t d = 0; shapeOk && d < array->shape.size(); ++d) {
+      int64_t expected = spec->shape()->Get(d);
+      if (expected < 0) {
+        if (tokens >= 0 && tokens != array->shape[d])
+          shapeOk = false;
+        tokens = array->shape[d];
+      } else if (expected != array->shape[d]) {
+        shapeOk = false;
+      }
+    }
+    if (!shapeOk)
+      return fail(Status::error(path + ": input " + std::to_string(i) + " of " + *functionName +
+                                " has the wrong shape (or a token count that differs from the "
+                                "other inputs)"));
+    inputs.push_back(std::move(*array));
+  }
+  for (const io::NpyArray &array : inputs)
+    pointers.push_back(array.data.data());
+  if (tokens < 0)
+    tokens = function->max_tokens();
+  auto capacity = integerArg(*options, "max-context", tokens, 1);
+  if (!capacity)
+    return fail(capacity.status());
+  Session session((*model)->artifact(), *capacity);
+  CpuExecutor executor((*model)->artifact(), (*model)->weights());
+  auto outputs = executor.call(*function, session, pointers, tokens);
+  if (!outputs)
+    return fail(outputs.status());
+  for (size_t i = 0; i < outputs->size(); ++i) {
+    const Tensor &tensor = (*outputs)[i];
+    std::string path =
+        outputPaths[i].rfind("@", 0) == 0 ? outputPaths[i].substr(1) : outputPaths[i];
+    auto dtype = npyDTypeOf(tensor.dtype);
+    if (!dtype)
+      return fail(dtype.status());
+    if (Status status = io::writeNpy(path, *dtype, tensor.shape, tensor.bytes.data(),
+                                     tensor.bytes.size());
+        !status)
+      return fail(status);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int runSlrun(int argc, char **argv) {
+  std::string command = argc > 1 ? argv[1] : "";
+  if (command.empty() || command == "--help" || command == "-h") {
+    std::cout << kUsage;
+    return command.empty() ? 2 : 0;
+  }
+  if (command == "logits")
+    return logitsCommand(argc - 2, argv + 2);
+  if (command == "generate")
+    return generateCommand(argc - 2, argv + 2);
+  if (command == "run")
+    return runCommand(argc - 2, argv + 2);
+  std::cerr << "slrun: unknown command '" << command << "'\n\n" << kUsage;
+  return 2;
+}
+
+}  // namespace sl::runtime

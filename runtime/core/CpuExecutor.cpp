@@ -1,0 +1,170 @@
+#include "runtime/core/CpuExecutor.h"
+
+#include "runtime/cpu/CpuKernel.h"
+#include "runtime/math/SuperlinearMath.h"
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+
+namespace sl::runtime {
+
+using sl::schema::ArgKind;
+
+namespace {
+
+struct AlignedFree {
+  void operator()(uint8_t *p) const { std::free(p); }
+};
+
+// The multi-step tables of one state slot for one call.
+struct CallTables {
+  std::vector<int32_t> spanReach;  // [tokens][2]
+};
+
+}  // namespace
+
+StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &function,
+                                                Session &session,
+                                                const std::vector<const void *> &inputs,
+                                                int64_t tokens) {
+  const std::string name = function.name()->str();
+  auto fail = [&](const std::string &message) {
+    return Status::error("slrun: " + name + ": " + message);
+  };
+  if (tokens < 1 || tokens > function.max_tokens())
+    return fail("called with " + std::to_string(tokens) + " tokens; the function takes 1 to " +
+                std::to_string(function.max_tokens()));
+  if (inputs.size() != function.inputs()->size())
+    return fail("expects " + std::to_string(function.inputs()->size()) + " inputs, got " +
+                std::to_string(inputs.size()));
+  const int64_t start = session.length();
+  const bool stateful = function.states()->size() > 0;
+  if (stateful && start + tokens > session.capacity())
+    return fail("the session holds " + std::to_string(start) + " tokens; " +
+                std::to_string(tokens) + " more exceed its capacity of " +
+                std::to_string(session.capacity()) + " (raise --max-context)");
+
+  std::unique_ptr<uint8_t, AlignedFree> arena(static_cast<uint8_t *>(
+      std::aligned_alloc(256, std::max<int64_t>(256, (function.arena_bytes() + 255) / 256 * 256))));
+  if (!arena)
+    return fail("cannot allocate the " + std::to_string(function.arena_bytes()) +
+                "-byte arena");
+  int32_t errorFlag = 0;
+  std::map<int32_t, CallTables> tables;
+  auto spanReach = [&](int32_t slot) -> int32_t * {
+    CallTables &table = tables[slot];
+    if (table.spanReach.empty()) {
+      const auto *msa = artifact_.root().states()->Get(slot)->msa();
+      for (int64_t j = 0; j < tokens; ++j) {
+        int64_t pos = start + j;
+        table.spanReach.push_back(static_cast<int32_t>(
+            sl::math::spanReach(pos, msa->backward_factor(), msa->span_power())));
+        table.spanReach.push_back(static_cast<int32_t>(
+            sl::math::spanReach(pos, msa->forward_factor(), msa->span_power())));
+      }
+    }
+    return table.spanReach.data();
+  };
+
+  const auto &kernels = *artifact_.root().kernels();
+  std::vector<std::string> templateArgs;
+  std::vector<cpu::KernelArg> args;
+  for (const auto *launch : *function.launches()) {
+    const auto *kernel = kernels.Get(launch->kernel());
+    cpu::KernelFn fn = cpu::lookupKernel(kernel->template_name()->str());
+    if (!fn)
+      return fail("the CPU backend has no kernel '" + kernel->template_name()->str() + "'");
+    templateArgs.clear();
+    for (const auto *arg : *kernel->template_args())
+      templateArgs.push_back(arg->str());
+    args.clear();
+    for (const auto *arg : *launch->args()) {
+      cpu::KernelArg value;
+      switch (arg->kind()) {
+      case ArgKind::buffer: {
+        const auto *buffer = function.buffers()->Get(arg->index());
+        value.pointer = arena.get() + buffer->offset() + arg->byte_offset();
+        break;
+      }
+      case ArgKind::weight:
+        value.pointer = const_cast<uint8_t *>(weights_.at(arg->index()).data());
+        break;
+      case ArgKind::input:
+        value.pointer = const_cast<uint8_t *>(static_cast<const uint8_t *>(inputs.at(arg->index()))) +
+                        arg->byte_offset();
+        break;
+      case ArgKind::state_part: {
+        StateBuffers &state = session.state(arg->index());
+        std::string part = arg->part()->str();
+        std::vector<uint8_t> *bytes = part == "k"      ? &state.k
+                                      : part == "v"    ? &state.v
+                                      : part == "conv" ? &state.conv
+                                                       : &state.ssm;
+        value.pointer = bytes->data();
+        break;
+      }
+      case ArgKind::runtime: {
+        std::string what = arg->name()->str();
+        if (what == "n")
+          value.integer = tokens;
+        else if (what == "start")
+          value.integer = start;
+        else if (what == "cache_len")
+          value.integer = start + tokens;
+        else if (what == "capacity")
+          value.integer = session.capacity();
+        else if (what == "null")
+          value.pointer = nullptr;
+        else if (what == "error_flag")
+          value.pointer = &errorFlag;
+        else if (what == "anchor_offsets")
+          value.pointer = session.state(arg->index()).anchorOffsets.data();
+        else if (what == "num_stripes")
+          value.integer = static_cast<int64_t>(session.state(arg->index()).anchorOffsets.size());
+        else if (what == "span_reach")
+          value.pointer = spanReach(arg->index());
+        else
+          return fail("unknown run-time argument '" + what + "' (artifact from another slc?)");
+        break;
+      }
+      case ArgKind::const_i32:
+      case ArgKind::const_i64:
+        value.integer = arg->int_value();
+        break;
+      case ArgKind::const_f32:
+        value.real = arg->float_value();
+        break;
+      }
+      args.push_back(value);
+    }
+    Status status = fn(cpu::KernelCall{templateArgs, args});
+    if (!status)
+      return fail("kernel " + kernel->name()->str() + " (" + launch->location()->str() +
+                  "): " + status.message());
+    if (errorFlag)
+      return fail("token id at position " + std::to_string(start + errorFlag - 1) +
+                  " is outside the vocabulary");
+  }
+  if (stateful)
+    session.advance(tokens);
+
+  std::vector<Tensor> outputs;
+  for (size_t i = 0; i < function.outputs()->size(); ++i) {
+    const auto *spec = function.outputs()->Get(i);
+    Tensor tensor;
+    tensor.dtype = spec->dtype();
+    int64_t elements = 1;
+    for (int64_t dim : *spec->shape()) {
+      tensor.shape.push_back(dim < 0 ? tokens : dim);
+      elements *= tensor.shape.back();
+    }
+    const auto *buffer = function.buffers()->Get(function.output_buffers()->Get(i));
+    const uint8_t *data = arena.get() + buffer->offset();
+    tensor.bytes.assign(data, data + elements * dtypeBytes(tensor.dtype));
+    outputs.push_back(std::move(tensor));
+  }
+  return outputs;
+}
+
+}  // namespace sl::runtime

@@ -1,0 +1,42 @@
+// Prefill (in chunks) and decode of a model on the CPU backend: logits of every prompt position,
+// and token generation with the sampler.
+#pragma once
+
+#include "runtime/core/CpuExecutor.h"
+#include "runtime/core/Model.h"
+#include "runtime/core/Sampler.h"
+#include "runtime/core/Session.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace sl::runtime {
+
+class Engine {
+public:
+  explicit Engine(const Model &model) : model_(model), executor_(model.artifact(), model.weights()) {}
+
+  // Feeds `tokens` to the session in chunks of at most `chunk` tokens (0: the prefill
+  // function's capacity). Returns the fp32 logits [tokens, vocab] of every position when
+  // `allPositions`, else those of the last position only.
+  StatusOr<std::vector<float>> prefill(Session &session, const std::vector<int32_t> &tokens,
+                                       int64_t chunk, bool allPositions);
+  // One decode step of `token`; returns its logits [vocab].
+  StatusOr<std::vector<float>> decode(Session &session, int32_t token);
+  // Prefill of the prompt, then `newTokens` tokens drawn by `sampler` (decode steps).
+  StatusOr<std::vector<int32_t>> generate(Session &session, const std::vector<int32_t> &prompt,
+                                          int64_t newTokens, Sampler &sampler, int64_t chunk);
+
+  int64_t vocab() const;
+  // A token id outside [0, vocab) is an error naming its position.
+  Status checkTokens(const std::vector<int32_t> &tokens) const;
+
+  CpuExecutor &executor() { return executor_; }
+
+private:
+  StatusOr<const sl::schema::Function *> function(const char *name) const;
+  const Model &model_;
+  CpuExecutor executor_;
+};
+
+}  // namespace sl::runtime

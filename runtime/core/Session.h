@@ -1,0 +1,41 @@
+// A session: the per-sequence state of one model (KV caches, Mamba conv/SSM states, the number
+// of tokens seen) plus the host tables of its multi-step attention layers. Owned by the caller;
+// prefill and decode calls advance it.
+#pragma once
+
+#include "runtime/core/Artifact.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace sl::runtime {
+
+// Bytes of one element of a schema dtype.
+int64_t dtypeBytes(sl::schema::DType dtype);
+
+struct StateBuffers {
+  std::vector<uint8_t> k, v;        // KV cache: [kv_heads][capacity][head_dim] each
+  std::vector<uint8_t> conv, ssm;   // Mamba: conv [channels][kernel-1], ssm [heads][head_dim][state]
+  std::vector<int64_t> anchorOffsets;  // multi-step layers: floor_power(sw_index+1+i) - 1
+};
+
+class Session {
+public:
+  // State for every slot of `artifact`, for sequences of up to `capacity` tokens.
+  Session(const Artifact &artifact, int64_t capacity);
+
+  int64_t length() const { return length_; }
+  int64_t capacity() const { return capacity_; }
+  StateBuffers &state(size_t slot) { return states_.at(slot); }
+  void advance(int64_t tokens) { length_ += tokens; }
+  // Back to an empty sequence (zero state).
+  void reset();
+
+private:
+  const Artifact &artifact_;
+  int64_t capacity_;
+  int64_t length_ = 0;
+  std::vector<StateBuffers> states_;
+};
+
+}  // namespace sl::runtime

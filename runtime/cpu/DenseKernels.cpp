@@ -1,0 +1,754 @@
+// CPU reference of the dense and MoE templates: sl_norm.cuh, sl_gemm.cuh, sl_embedding.cuh,
+// sl_sample.cuh, sl_elementwise.cuh, sl_moe.cuh (docs/kernels-dense.md, docs/kernels-moe.md).
+//
+// Every value is rounded to T exactly where the device rounds it; dot products and norm
+// statistics are summed in double (products of fp32 values are exact in double), so the only
+// difference to the device is the summation order of those sums (well below one ulp of T).
+// Template arguments are read by index in the order of compiler/KernelRegistry.cpp; tile
+// parameters are ignored except moe_align's BM, which defines the padded row layout that
+// moe_up / moe_down read.
+#include "runtime/cpu/CpuKernel.h"
+#include "runtime/cpu/Elements.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <thread>
+
+namespace sl::cpu {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Reading a call: template arguments by index, run-time arguments by index. Anything invalid
+// throws KernelError; guarded() turns it into a Status naming the template.
+// ---------------------------------------------------------------------------------------------
+struct KernelError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void fail(const std::string &message) { throw KernelError(message); }
+
+class Launch {
+public:
+  explicit Launch(const KernelCall &call) : call_(call) {}
+
+  // Checks the argument counts against the template's signature; call first.
+  void expect(const char *name, size_t templateCount, size_t argCount) {
+    name_ = name;
+    if (call_.templateArgs.size() != templateCount)
+      fail("expected " + std::to_string(templateCount) + " template arguments, got " +
+           std::to_string(call_.templateArgs.size()));
+    if (call_.args.size() != argCount)
+      fail("expected " + std::to_string(argCount) + " run-time arguments, got " +
+           std::to_string(call_.args.size()));
+  }
+  const std::string &name() const { return name_; }
+
+  Elem elem(size_t i, const char *param) const {
+    const std::string &spelling = call_.templateArgs[i];
+    if (spelling != "slk::bf16" && spelling != "float")
+      fail(std::string("template parameter ") + param + ": unsupported element type '" + spelling +
+           "' (expected slk::bf16 or float)");
+    return elemOf(spelling);
+  }
+  // A positive integer template argument (sizes, TOPK, BM).
+  int64_t dim(size_t i, const char *param) const {
+    const std::string &spelling = call_.templateArgs[i];
+    size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(spelling, &used);
+    } catch (const std::exception &) {
+      used = 0;
+    }
+    if (used == 0 || used != spelling.size() || value <= 0)
+      fail(std::string("template parameter ") + param + ": expected a positive integer, got '" +
+           spelling + "'");
+    return value;
+  }
+  bool flag(size_t i, const char *param) const {
+    const std::string &spelling = call_.templateArgs[i];
+    if (spelling != "true" && spelling != "false")
+      fail(std::string("template parameter ") + param + ": expected true or false, got '" +
+           spelling + "'");
+    return spelling == "true";
+  }
+  // An activation spelling, validated; evaluate with Elements.h's activate().
+  const std::string &act(size_t i, const char *param) const {
+    const std::string &spelling = call_.templateArgs[i];
+    if (spelling != "slk::kActNone" && spelling != "slk::kActSilu" && spelling != "slk::kActRelu2")
+      fail(std::string("template parameter ") + param + ": unknown activation '" + spelling + "'");
+    return spelling;
+  }
+
+  // A pointer argument that must be present.
+  template <typename P = void> P *ptr(size_t i, const char *param) const {
+    void *p = call_.args[i].pointer;
+    if (p == nullptr)
+      fail(std::string("argument ") + param + " is null");
+    return static_cast<P *>(p);
+  }
+  // A pointer argument that may be absent (null).
+  template <typename P = void> P *optionalPtr(size_t i) const {
+    return static_cast<P *>(call_.args[i].pointer);
+  }
+  int64_t integer(size_t i) const { return call_.args[i].integer; }
+  // An integer argument that must be >= 0 (token counts, sizes, strides).
+  int64_t count(size_t i, const char *param) const {
+    int64_t v = call_.args[i].integer;
+    if (v < 0)
+      fail(std::string("argument ") + param + " is negative (" + std::to_string(v) + ")");
+    return v;
+  }
+  float real(size_t i) const { return call_.args[i].real; }
+
+private:
+  const KernelCall &call_;
+  std::string name_ = "kernel";
+};
+
+template <void (*Run)(Launch &)> Status guarded(const KernelCall &call) {
+  Launch launch(call);
+  try {
+    Run(launch);
+  } catch (const std::exception &e) {
+    return Status::error("cpu kernel " + launch.name() + ": " + e.what());
+  }
+  return Status::success();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: rows of fp32 values, threads, dot products.
+// ---------------------------------------------------------------------------------------------
+void loadRow(Elem elem, const void *base, int64_t offset, int64_t count, float *dst) {
+  if (elem == Elem::f32) {
+    std::memcpy(dst, static_cast<const float *>(base) + offset, size_t(count) * sizeof(float));
+    return;
+  }
+  const uint16_t *src = static_cast<const uint16_t *>(base) + offset;
+  for (int64_t i = 0; i < count; ++i)
+    dst[i] = bf16ToFloat(src[i]);
+}
+
+size_t elemSize(Elem elem) { return elem == Elem::bf16 ? 2 : 4; }
+
+// body(begin, end) over [0, count), split into contiguous chunks over the hardware threads;
+// inline when the whole job (count · costPerItem operations) is too small to be worth threads.
+// body must not throw (validate before).
+template <typename Body> void parallelFor(int64_t count, int64_t costPerItem, Body &&body) {
+  if (count <= 0)
+    return;
+  const int64_t kMinWorkPerThread = 1 << 16;
+  const int64_t hardware = std::max(1u, std::thread::hardware_concurrency());
+  const int64_t byWork = std::max<int64_t>(1, count * std::max<int64_t>(costPerItem, 1) /
+                                                  kMinWorkPerThread);
+  const int64_t threads = std::min({hardware, count, byWork});
+  if (threads <= 1) {
+    body(int64_t(0), count);
+    return;
+  }
+  std::vector<std::thread> pool;
+  const int64_t chunk = (count + threads - 1) / threads;
+  for (int64_t begin = 0; begin < count; begin += chunk)
+    pool.emplace_back([&body, begin, end = std::min(count, begin + chunk)] { body(begin, end); });
+  for (std::thread &t : pool)
+    t.join();
+}
+
+// Rows of an operand: row r has k elements starting at element offsets[r] of base.
+struct Rows {
+  Elem elem;
+  const void *base;
+  std::vector<int64_t> offsets;
+};
+
+Rows stridedRows(Elem elem, const void *base, int64_t count, int64_t ld) {
+  Rows rows{elem, base, std::vector<int64_t>(size_t(count))};
+  for (int64_t r = 0; r < count; ++r)
+    rows.offsets[size_t(r)] = r * ld;
+  return rows;
+}
+
+// sink(r, j, dot) for every row r of `a` and weight row j < cols, dot = sum_k a_r[k]·w_j[k]
+// in double; weight row j is the k elements at wOffset + j·k of w (checkpoint [out, in]).
+// Threads split the weight rows; sink is called concurrently for distinct (r, j).
+template <typename Sink>
+void dotProducts(const Rows &a, Elem wElem, const void *w, int64_t wOffset, int64_t cols, int64_t k,
+                 Sink &&sink) {
+  const int64_t rows = int64_t(a.offsets.size());
+  if (rows == 0 || cols == 0)
+    return;
+  std::vector<float> af(static_cast<size_t>(rows * k));
+  for (int64_t r = 0; r < rows; ++r)
+    loadRow(a.elem, a.base, a.offsets[size_t(r)], k, af.data() + r * k);
+  constexpr int64_t kBlock = 16;  // weight rows converted and kept hot together
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+  parallelFor(blocks, kBlock * rows * k, [&](int64_t b0, int64_t b1) {
+    std::vector<float> wf(static_cast<size_t>(kBlock * k));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t j0 = b * kBlock, j1 = std::min(cols, j0 + kBlock);
+      for (int64_t j = j0; j < j1; ++j)
+        loadRow(wElem, w, wOffset + j * k, k, wf.data() + (j - j0) * k);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float *ar = af.data() + r * k;
+        for (int64_t j = j0; j < j1; ++j) {
+          const float *wr = wf.data() + (j - j0) * k;
+          double acc = 0.0;
+          for (int64_t q = 0; q < k; ++q)
+            acc += double(ar[q]) * double(wr[q]);
+          sink(r, j, acc);
+        }
+      }
+    }
+  });
+}
+
+// fl(a·b) and fl(a + b) in fp32 with no FMA contraction (the device's __fmul_rn / __fadd_rn):
+// the double product of two floats is exact, so rounding it to float is the fp32 product.
+float mulRn(float a, float b) { return float(double(a) * double(b)); }
+float addRn(float a, float b) { return float(double(a) + double(b)); }
+
+// ---------------------------------------------------------------------------------------------
+// Norms (sl_norm.cuh): y = T(weight · T(x · rstd)), rstd = rsqrt(mean(x²) + eps) in fp32.
+// ---------------------------------------------------------------------------------------------
+float rstdOf(const float *v, int64_t count, float eps) {
+  double ss = 0.0;
+  for (int64_t i = 0; i < count; ++i)
+    ss += double(v[i]) * double(v[i]);
+  const float mean = float(ss / double(count));
+  return float(1.0 / std::sqrt(double(mean + eps)));
+}
+
+// out[i] = T(weight[i] · T(v[i] · rstd)).
+void normalize(Elem t, Elem wt, const float *v, int64_t count, float rstd, const void *weight,
+               int64_t weightOffset, void *out, int64_t outOffset) {
+  for (int64_t i = 0; i < count; ++i) {
+    const float normed = roundTo(t, v[i] * rstd);
+    store(t, out, outOffset + i, load(wt, weight, weightOffset + i) * normed);
+  }
+}
+
+// rms_norm<T, WT, HIDDEN, THREADS>(x, weight, y, n, eps) and add_rms_norm<T, WT, HIDDEN,
+// THREADS>(x, residual, sum, weight, y, n, eps): sum = T(x + residual), y = rms_norm(sum).
+// Each row is read completely before it is written, so y / sum may alias x / residual.
+void runRmsNormImpl(Launch &L, bool add) {
+  L.expect(add ? "add_rms_norm" : "rms_norm", 4, add ? 7 : 5);
+  const Elem t = L.elem(0, "T"), wt = L.elem(1, "WT");
+  const int64_t hidden = L.dim(2, "HIDDEN");
+  const size_t base = add ? 2 : 0;  // add_rms_norm has residual and sum before weight
+  const int64_t n = L.count(base + 3, "n");
+  if (n == 0)
+    return;
+  const void *x = L.ptr(0, "x");
+  const void *residual = add ? L.ptr(1, "residual") : nullptr;
+  void *sum = add ? L.ptr(2, "sum") : nullptr;
+  const void *weight = L.ptr(base + 1, "weight");
+  void *y = L.ptr(base + 2, "y");
+  const float eps = L.real(base + 4);
+  parallelFor(n, 4 * hidden, [&](int64_t r0, int64_t r1) {
+    std::vector<float> v(static_cast<size_t>(hidden)), res(static_cast<size_t>(hidden));
+    for (int64_t row = r0; row < r1; ++row) {
+      const int64_t off = row * hidden;
+      loadRow(t, x, off, hidden, v.data());
+      if (add) {
+        loadRow(t, residual, off, hidden, res.data());
+        for (int64_t i = 0; i < hidden; ++i)
+          v[size_t(i)] = roundTo(t, v[size_t(i)] + res[size_t(i)]);
+        for (int64_t i = 0; i < hidden; ++i)
+          store(t, sum, off + i, v[size_t(i)]);
+      }
+      normalize(t, wt, v.data(), hidden, rstdOf(v.data(), hidden, eps), weight, 0, y, off);
+    }
+  });
+}
+void runRmsNorm(Launch &L) { runRmsNormImpl(L, false); }
+void runAddRmsNorm(Launch &L) { runRmsNormImpl(L, true); }
+
+// gated_rms_norm<T, WT, CHANNELS, GROUP, THREADS>(y, ldy, gate, ldg, weight, out, n, eps):
+// per group of GROUP channels, h = y · silu(gate) in fp32, out = T(weight · T(h · rstd_group));
+// y and gate are strided views, out is contiguous [n, CHANNELS].
+void runGatedRmsNorm(Launch &L) {
+  L.expect("gated_rms_norm", 5, 8);
+  const Elem t = L.elem(0, "T"), wt = L.elem(1, "WT");
+  const int64_t channels = L.dim(2, "CHANNELS"), group = L.dim(3, "GROUP");
+  if (channels % group != 0)
+    fail("CHANNELS (" + std::to_string(channels) + ") must be a multiple of GROUP (" +
+         std::to_string(group) + ")");
+  const int64_t n = L.count(6, "n");
+  if (n == 0)
+    return;
+  const void *y = L.ptr(0, "y");
+  const int64_t ldy = L.count(1, "ldy");
+  const void *gate = L.ptr(2, "gate");
+  const int64_t ldg = L.count(3, "ldg");
+  const void *weight = L.ptr(4, "weight");
+  void *out = L.ptr(5, "out");
+  const float eps = L.real(7);
+  if (n > 1 && (ldy < channels || ldg < channels))
+    fail("ldy / ldg must be >= CHANNELS");
+  parallelFor(n, 8 * channels, [&](int64_t r0, int64_t r1) {
+    std::vector<float> yv(static_cast<size_t>(channels)), gv(static_cast<size_t>(channels)), h(static_cast<size_t>(channels));
+    for (int64_t row = r0; row < r1; ++row) {
+      loadRow(t, y, row * ldy, channels, yv.data());
+      loadRow(t, gate, row * ldg, channels, gv.data());
+      for (int64_t c = 0; c < channels; ++c)
+        h[size_t(c)] = yv[size_t(c)] * activate("slk::kActSilu", gv[size_t(c)]);
+      for (int64_t g0 = 0; g0 < channels; g0 += group) {
+        const float rstd = rstdOf(h.data() + g0, group, eps);
+        normalize(t, wt, h.data() + g0, group, rstd, weight, g0, out, row * channels + g0);
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Linear layers (sl_gemm.cuh): c = act(a·w^T + bias) + residual, epilogue
+// v = T(acc + bias); v = T(act(v)); v = v + residual (fp32); stored as OUT_T.
+// ---------------------------------------------------------------------------------------------
+void runLinear(Launch &L, bool gemv) {
+  // gemm<T, OUT_T, BM, BN, BK, STAGES, WARPS_M, WARPS_N, ACT, HAS_BIAS, HAS_RESIDUAL>
+  // gemv<T, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>
+  L.expect(gemv ? "gemv" : "gemm", gemv ? 7 : 11, 10);
+  const size_t f = gemv ? 4 : 8;  // index of ACT
+  const Elem t = L.elem(0, "T"), outT = L.elem(1, "OUT_T");
+  const std::string &act = L.act(f, "ACT");
+  const bool hasBias = L.flag(f + 1, "HAS_BIAS"), hasResidual = L.flag(f + 2, "HAS_RESIDUAL");
+  const int64_t m = L.count(7, "m"), n = L.count(8, "n"), k = L.count(9, "k");
+  if (gemv && m > L.dim(3, "MAX_M"))
+    fail("m = " + std::to_string(m) + " exceeds MAX_M = " + std::to_string(L.dim(3, "MAX_M")));
+  if (m == 0 || n == 0)
+    return;
+  const void *a = L.ptr(0, "a");
+  const int64_t lda = L.count(1, "lda");
+  const void *w = L.ptr(2, "w");
+  const void *bias = hasBias ? L.ptr(3, "bias") : nullptr;
+  const void *residual = hasResidual ? L.ptr(4, "residual") : nullptr;
+  void *c = L.ptr(5, "c");
+  const int64_t ldc = L.count(6, "ldc");
+  if (m > 1 && (lda < k || ldc < n))
+    fail("lda must be >= k and ldc >= n (lda " + std::to_string(lda) + ", k " +
+         std::to_string(k) + ", ldc " + std::to_string(ldc) + ", n " + std::to_string(n) + ")");
+  dotProducts(stridedRows(t, a, m, lda), t, w, 0, n, k, [&](int64_t i, int64_t j, double dot) {
+    float v = float(dot + (hasBias ? double(load(t, bias, j)) : 0.0));
+    v = roundTo(t, v);
+    if (act != "slk::kActNone")
+      v = roundTo(t, activate(act, v));
+    if (hasResidual)
+      v += load(t, residual, i * ldc + j);
+    store(outT, c, i * ldc + j, v);
+  });
+}
+void runGemm(Launch &L) { runLinear(L, false); }
+void runGemv(Launch &L) { runLinear(L, true); }
+
+// ---------------------------------------------------------------------------------------------
+// embedding<T, HIDDEN, THREADS>(tokens, table, out, n, vocab, error): out[i] = table[tokens[i]];
+// a bad id writes a zero row and records i + 1 in *error if it is still 0 (here: the first bad
+// index, the device records any of them); the call then fails.
+// ---------------------------------------------------------------------------------------------
+void runEmbedding(Launch &L) {
+  L.expect("embedding", 3, 6);
+  const Elem t = L.elem(0, "T");
+  const int64_t hidden = L.dim(1, "HIDDEN");
+  const int64_t n = L.count(3, "n"), vocab = L.count(4, "vocab");
+  if (n == 0)
+    return;
+  const int32_t *tokens = L.ptr<const int32_t>(0, "tokens");
+  const char *table = L.ptr<const char>(1, "table");
+  char *out = L.ptr<char>(2, "out");
+  int32_t *error = L.optionalPtr<int32_t>(5);
+  const size_t rowBytes = size_t(hidden) * elemSize(t);
+  int64_t firstBad = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t id = tokens[i];
+    char *dst = out + size_t(i) * rowBytes;
+    if (id >= 0 && id < vocab) {
+      std::memcpy(dst, table + size_t(id) * rowBytes, rowBytes);
+    } else {
+      std::memset(dst, 0, rowBytes);
+      if (firstBad < 0)
+        firstBad = i;
+    }
+  }
+  if (firstBad >= 0) {
+    if (error != nullptr && *error == 0)
+      *error = int32_t(firstBad + 1);
+    fail("token id " + std::to_string(tokens[firstBad]) + " at index " + std::to_string(firstBad) +
+         " is outside [0, " + std::to_string(vocab) + ")");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// argmax<THREADS>(logits, out, n, vocab): larger wins, NaN beats every number (first NaN wins),
+// ties -> lowest index; a row of -inf (or vocab 0) gives 0.
+// ---------------------------------------------------------------------------------------------
+void runArgmax(Launch &L) {
+  L.expect("argmax", 1, 4);
+  const int64_t n = L.count(2, "n"), vocab = L.count(3, "vocab");
+  if (n == 0)
+    return;
+  const float *logits = L.ptr<const float>(0, "logits");
+  int32_t *out = L.ptr<int32_t>(1, "out");
+  parallelFor(n, vocab, [&](int64_t r0, int64_t r1) {
+    for (int64_t row = r0; row < r1; ++row) {
+      const float *lr = logits + row * vocab;
+      int64_t best = 0;
+      for (int64_t i = 1; i < vocab; ++i) {
+        const float v = lr[i], b = lr[best];
+        const bool better = std::isnan(v) ? !std::isnan(b) : (!std::isnan(b) && v > b);
+        if (better)
+          best = i;
+      }
+      out[row] = int32_t(best);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise (sl_elementwise.cuh), contiguous [n, COLS]: add: out = T(a + b);
+// activation: out = T(act(x)).
+// ---------------------------------------------------------------------------------------------
+void runAdd(Launch &L) {
+  L.expect("add", 3, 4);
+  const Elem t = L.elem(0, "T");
+  const int64_t count = L.dim(1, "COLS") * L.count(3, "n");
+  if (count == 0)
+    return;
+  const void *a = L.ptr(0, "a"), *b = L.ptr(1, "b");
+  void *out = L.ptr(2, "out");
+  for (int64_t i = 0; i < count; ++i)
+    store(t, out, i, load(t, a, i) + load(t, b, i));
+}
+
+void runActivation(Launch &L) {
+  L.expect("activation", 4, 3);
+  const Elem t = L.elem(0, "T");
+  const std::string &act = L.act(2, "ACT");
+  const int64_t count = L.dim(1, "COLS") * L.count(2, "n");
+  if (count == 0)
+    return;
+  const void *x = L.ptr(0, "x");
+  void *out = L.ptr(1, "out");
+  for (int64_t i = 0; i < count; ++i)
+    store(t, out, i, activate(act, load(t, x, i)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// MoE (sl_moe.cuh). Pair p = token·TOPK + slot.
+// ---------------------------------------------------------------------------------------------
+
+// moe_router<T, WT, HIDDEN, EXPERTS, TOPK, THREADS>(x, gate_w, correction_bias, weights,
+//   indices, n, routed_scaling_factor, norm_topk_prob): logits in fp32, s = sigmoid (expf),
+// top-k of s + correction_bias (ties -> lower expert id) in descending order; weight = s,
+// / (sum of the k s + 1e-20) when norm_topk_prob, · routed_scaling_factor.
+void runMoeRouter(Launch &L) {
+  L.expect("moe_router", 6, 8);
+  const Elem t = L.elem(0, "T"), wt = L.elem(1, "WT");
+  const int64_t hidden = L.dim(2, "HIDDEN"), experts = L.dim(3, "EXPERTS"),
+                topk = L.dim(4, "TOPK");
+  if (topk > experts || topk > 32)
+    fail("TOPK must be <= min(EXPERTS, 32)");
+  const int64_t n = L.count(5, "n");
+  if (n == 0)
+    return;
+  const void *x = L.ptr(0, "x");
+  const void *gateW = L.ptr(1, "gate_w");
+  const float *bias = L.ptr<const float>(2, "correction_bias");
+  float *weights = L.ptr<float>(3, "weights");
+  int32_t *indices = L.ptr<int32_t>(4, "indices");
+  const float scale = L.real(6);
+  const bool normalizeTopk = L.integer(7) != 0;
+
+  std::vector<float> logits(static_cast<size_t>(n * experts));
+  dotProducts(stridedRows(t, x, n, hidden), wt, gateW, 0, experts, hidden,
+              [&](int64_t row, int64_t e, double dot) { logits[size_t(row * experts + e)] = float(dot); });
+  for (int64_t row = 0; row < n; ++row) {
+    std::vector<float> score(static_cast<size_t>(experts)), choice(static_cast<size_t>(experts));
+    for (int64_t e = 0; e < experts; ++e) {
+      score[size_t(e)] = 1.0f / (1.0f + std::exp(-logits[size_t(row * experts + e)]));
+      choice[size_t(e)] = score[size_t(e)] + bias[e];
+    }
+    std::vector<bool> taken(static_cast<size_t>(experts), false);
+    std::vector<float> selScore(static_cast<size_t>(topk));
+    std::vector<int32_t> selIdx(static_cast<size_t>(topk));
+    float sum = 0.0f;
+    for (int64_t j = 0; j < topk; ++j) {
+      int64_t best = -1;  // ascending scan: strictly larger wins, so ties keep the lower id
+      for (int64_t e = 0; e < experts; ++e)
+        if (!taken[size_t(e)] && (best < 0 || choice[size_t(e)] > choice[size_t(best)]))
+          best = e;
+      taken[size_t(best)] = true;
+      selScore[size_t(j)] = score[size_t(best)];
+      selIdx[size_t(j)] = int32_t(best);
+      sum += score[size_t(best)];
+    }
+    const float denom = sum + 1e-20f;
+    for (int64_t j = 0; j < topk; ++j) {
+      const float wv = normalizeTopk ? selScore[size_t(j)] / denom : selScore[size_t(j)];
+      weights[row * topk + j] = wv * scale;
+      indices[row * topk + j] = selIdx[size_t(j)];
+    }
+  }
+}
+
+// moe_align<EXPERTS, TOPK, BM, THREADS>(indices, n, sorted_pair, tile_expert, num_tiles):
+// expert e owns rows [start_e, start_e + ceil(count_e/BM)·BM) (experts ascending, start_0 = 0);
+// its pairs fill the first count_e rows (here in ascending pair order; the device's order is
+// unspecified), the rest are -1; tile_expert[tile] = expert of rows [tile·BM, (tile+1)·BM).
+void runMoeAlign(Launch &L) {
+  L.expect("moe_align", 4, 5);
+  const int64_t experts = L.dim(0, "EXPERTS"), topk = L.dim(1, "TOPK"), bm = L.dim(2, "BM");
+  const int64_t n = L.count(1, "n");
+  const int32_t *indices = n > 0 ? L.ptr<const int32_t>(0, "indices") : nullptr;
+  int32_t *sortedPair = L.ptr<int32_t>(2, "sorted_pair");
+  int32_t *tileExpert = L.ptr<int32_t>(3, "tile_expert");
+  int32_t *numTiles = L.ptr<int32_t>(4, "num_tiles");
+  const int64_t pairs = n * topk;
+  std::vector<int64_t> count(static_cast<size_t>(experts), 0);
+  for (int64_t p = 0; p < pairs; ++p) {
+    if (indices[p] < 0 || indices[p] >= experts)
+      fail("expert id " + std::to_string(indices[p]) + " of pair " + std::to_string(p) +
+           " is outside [0, " + std::to_string(experts) + ")");
+    ++count[size_t(indices[p])];
+  }
+  std::vector<int64_t> fill(static_cast<size_t>(experts));
+  int64_t rows = 0;
+  for (int64_t e = 0; e < experts; ++e) {
+    fill[size_t(e)] = rows;
+    const int64_t tiles = (count[size_t(e)] + bm - 1) / bm;
+    for (int64_t tile = 0; tile < tiles; ++tile)
+      tileExpert[rows / bm + tile] = int32_t(e);
+    rows += tiles * bm;
+  }
+  *numTiles = int32_t(rows / bm);
+  std::fill(sortedPair, sortedPair + rows, -1);
+  for (int64_t p = 0; p < pairs; ++p)
+    sortedPair[fill[size_t(indices[p])]++] = int32_t(p);
+}
+
+// The real rows (sorted_pair >= 0) of the tiles moe_align produced, grouped by expert.
+std::map<int32_t, std::vector<int64_t>> rowsByExpert(const int32_t *sortedPair,
+                                                     const int32_t *tileExpert,
+                                                     const int32_t *numTiles, int64_t bm) {
+  if (*numTiles < 0)
+    fail("num_tiles is negative (" + std::to_string(*numTiles) + ")");
+  std::map<int32_t, std::vector<int64_t>> rows;
+  for (int64_t tile = 0; tile < *numTiles; ++tile) {
+    const int32_t e = tileExpert[tile];
+    if (e < 0)
+      fail("tile_expert[" + std::to_string(tile) + "] = " + std::to_string(e) + " is negative");
+    for (int64_t row = tile * bm; row < (tile + 1) * bm; ++row)
+      if (sortedPair[row] >= 0)
+        rows[e].push_back(row);
+  }
+  return rows;
+}
+
+// moe_up<T, HIDDEN, INTER, TOPK, BM, BN, BK, STAGES, WARPS_M, WARPS_N, ACT>(x, up, sorted_pair,
+//   tile_expert, num_tiles, h): h[row, i] = T(act(T(x[pair / TOPK] · up[e, i]))) for the real
+// rows; padding rows are not written.
+void runMoeUp(Launch &L) {
+  L.expect("moe_up", 11, 6);
+  const Elem t = L.elem(0, "T");
+  const int64_t hidden = L.dim(1, "HIDDEN"), inter = L.dim(2, "INTER"), topk = L.dim(3, "TOPK"),
+                bm = L.dim(4, "BM");
+  const std::string &act = L.act(10, "ACT");
+  const void *x = L.ptr(0, "x");
+  const void *up = L.ptr(1, "up");
+  const int32_t *sortedPair = L.ptr<const int32_t>(2, "sorted_pair");
+  const int32_t *tileExpert = L.ptr<const int32_t>(3, "tile_expert");
+  const int32_t *numTiles = L.ptr<const int32_t>(4, "num_tiles");
+  void *h = L.ptr(5, "h");
+  for (const auto &group : rowsByExpert(sortedPair, tileExpert, numTiles, bm)) {
+    const int32_t e = group.first;
+    const std::vector<int64_t> &rows = group.second;  // (C++17 lambdas cannot capture bindings)
+    Rows a{t, x, {}};
+    for (int64_t row : rows)
+      a.offsets.push_back(int64_t(sortedPair[row] / topk) * hidden);
+    dotProducts(a, t, up, int64_t(e) * inter * hidden, inter, hidden,
+                [&](int64_t r, int64_t i, double dot) {
+                  const float u = roundTo(t, float(dot));
+                  store(t, h, rows[size_t(r)] * inter + i, activate(act, u));
+                });
+  }
+}
+
+// moe_down<T, HIDDEN, INTER, TOPK, BM, BN, BK, STAGES, WARPS_M, WARPS_N>(h, down, sorted_pair,
+//   tile_expert, num_tiles, slot_out): slot_out[pair, j] = T(h[row] · down[e, j]), unweighted,
+// in pair order.
+void runMoeDown(Launch &L) {
+  L.expect("moe_down", 10, 6);
+  const Elem t = L.elem(0, "T");
+  const int64_t hidden = L.dim(1, "HIDDEN"), inter = L.dim(2, "INTER"), bm = L.dim(4, "BM");
+  L.dim(3, "TOPK");
+  const void *h = L.ptr(0, "h");
+  const void *down = L.ptr(1, "down");
+  const int32_t *sortedPair = L.ptr<const int32_t>(2, "sorted_pair");
+  const int32_t *tileExpert = L.ptr<const int32_t>(3, "tile_expert");
+  const int32_t *numTiles = L.ptr<const int32_t>(4, "num_tiles");
+  void *slotOut = L.ptr(5, "slot_out");
+  for (const auto &group : rowsByExpert(sortedPair, tileExpert, numTiles, bm)) {
+    const int32_t e = group.first;
+    const std::vector<int64_t> &rows = group.second;  // (C++17 lambdas cannot capture bindings)
+    Rows a{t, h, {}};
+    for (int64_t row : rows)
+      a.offsets.push_back(row * inter);
+    dotProducts(a, t, down, int64_t(e) * hidden * inter, hidden, inter,
+                [&](int64_t r, int64_t j, double dot) {
+                  store(t, slotOut, int64_t(sortedPair[rows[size_t(r)]]) * hidden + j, float(dot));
+                });
+  }
+}
+
+// The routed sum and epilogue shared by moe_combine and moe_decode_down, for token `token`:
+// out = T(T(T(sum over slots in ascending expert id (stable) of fl(w · y)) + shared) + residual),
+// y(slot, col) the T-valued expert output of that slot.
+template <typename ExpertOut>
+void combineToken(Elem t, int64_t hidden, int64_t topk, int64_t token, const float *weights,
+                  const int32_t *indices, const void *shared, const void *residual, void *out,
+                  ExpertOut &&y) {
+  std::vector<int64_t> order(static_cast<size_t>(topk));
+  for (int64_t j = 0; j < topk; ++j)
+    order[size_t(j)] = j;
+  const int32_t *idx = indices + token * topk;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return idx[a] < idx[b]; });
+  for (int64_t col = 0; col < hidden; ++col) {
+    float routed = 0.0f;
+    for (int64_t slot : order)
+      routed = addRn(routed, mulRn(weights[token * topk + slot], y(slot, col)));
+    const int64_t off = token * hidden + col;
+    float v = roundTo(t, routed);
+    if (shared != nullptr)
+      v = roundTo(t, v + load(t, shared, off));
+    if (residual != nullptr)
+      v = roundTo(t, v + load(t, residual, off));
+    store(t, out, off, v);
+  }
+}
+
+// moe_combine<T, HIDDEN, TOPK, THREADS, HAS_SHARED, HAS_RESIDUAL>(slot_out, weights, indices,
+//   shared_out, residual, out, n). out may alias shared_out / residual (read before written).
+void runMoeCombine(Launch &L) {
+  L.expect("moe_combine", 6, 7);
+  const Elem t = L.elem(0, "T");
+  const int64_t hidden = L.dim(1, "HIDDEN"), topk = L.dim(2, "TOPK");
+  const bool hasShared = L.flag(4, "HAS_SHARED"), hasResidual = L.flag(5, "HAS_RESIDUAL");
+  const int64_t n = L.count(6, "n");
+  if (n == 0)
+    return;
+  const void *slotOut = L.ptr(0, "slot_out");
+  const float *weights = L.ptr<const float>(1, "weights");
+  const int32_t *indices = L.ptr<const int32_t>(2, "indices");
+  const void *shared = hasShared ? L.ptr(3, "shared_out") : nullptr;
+  const void *residual = hasResidual ? L.ptr(4, "residual") : nullptr;
+  void *out = L.ptr(5, "out");
+  parallelFor(n, topk * hidden, [&](int64_t t0, int64_t t1) {
+    for (int64_t token = t0; token < t1; ++token)
+      combineToken(t, hidden, topk, token, weights, indices, shared, residual, out,
+                   [&](int64_t slot, int64_t col) {
+                     return load(t, slotOut, (token * topk + slot) * hidden + col);
+                   });
+  });
+}
+
+// The pairs p < pairs grouped by their expert indices[p] (ids must be >= 0).
+std::map<int32_t, std::vector<int64_t>> pairsByExpert(const int32_t *indices, int64_t pairs) {
+  std::map<int32_t, std::vector<int64_t>> groups;
+  for (int64_t p = 0; p < pairs; ++p) {
+    if (indices[p] < 0)
+      fail("expert id " + std::to_string(indices[p]) + " of pair " + std::to_string(p) +
+           " is negative");
+    groups[indices[p]].push_back(p);
+  }
+  return groups;
+}
+
+// moe_decode_up<T, HIDDEN, INTER, TOPK, WARPS, ACT>(x, up, indices, h, n):
+// h[p, i] = T(act(T(x[p / TOPK] · up[indices[p], i]))).
+void runMoeDecodeUp(Launch &L) {
+  L.expect("moe_decode_up", 6, 5);
+  const Elem t = L.elem(0, "T");
+  const int64_t hidden = L.dim(1, "HIDDEN"), inter = L.dim(2, "INTER"), topk = L.dim(3, "TOPK");
+  const std::string &act = L.act(5, "ACT");
+  const int64_t n = L.count(4, "n");
+  if (n == 0)
+    return;
+  const void *x = L.ptr(0, "x");
+  const void *up = L.ptr(1, "up");
+  const int32_t *indices = L.ptr<const int32_t>(2, "indices");
+  void *h = L.ptr(3, "h");
+  for (const auto &group : pairsByExpert(indices, n * topk)) {
+    const int32_t e = group.first;
+    const std::vector<int64_t> &pairs = group.second;  // (C++17 lambdas cannot capture bindings)
+    Rows a{t, x, {}};
+    for (int64_t p : pairs)
+      a.offsets.push_back((p / topk) * hidden);
+    dotProducts(a, t, up, int64_t(e) * inter * hidden, inter, hidden,
+                [&](int64_t r, int64_t i, double dot) {
+                  const float u = roundTo(t, float(dot));
+                  store(t, h, pairs[size_t(r)] * inter + i, activate(act, u));
+                });
+  }
+}
+
+// moe_decode_down<T, HIDDEN, INTER, TOPK, WARPS, HAS_SHARED, HAS_RESIDUAL>(h, down, weights,
+//   indices, shared_out, residual, out, n): y[p, j] = T(h[p] · down[indices[p], j]), then the
+// routed sum / shared / residual epilogue of moe_combine.
+void runMoeDecodeDown(Launch &L) {
+  L.expect("moe_decode_down", 7, 8);
+  const Elem t = L.elem(0, "T");
+  const int64_t hidden = L.dim(1, "HIDDEN"), inter = L.dim(2, "INTER"), topk = L.dim(3, "TOPK");
+  const bool hasShared = L.flag(5, "HAS_SHARED"), hasResidual = L.flag(6, "HAS_RESIDUAL");
+  const int64_t n = L.count(7, "n");
+  if (n == 0)
+    return;
+  const void *h = L.ptr(0, "h");
+  const void *down = L.ptr(1, "down");
+  const float *weights = L.ptr<const float>(2, "weights");
+  const int32_t *indices = L.ptr<const int32_t>(3, "indices");
+  const void *shared = hasShared ? L.ptr(4, "shared_out") : nullptr;
+  const void *residual = hasResidual ? L.ptr(5, "residual") : nullptr;
+  void *out = L.ptr(6, "out");
+  std::vector<float> y(static_cast<size_t>(n * topk * hidden));  // T-rounded expert outputs, pair order
+  for (const auto &group : pairsByExpert(indices, n * topk)) {
+    const int32_t e = group.first;
+    const std::vector<int64_t> &pairs = group.second;  // (C++17 lambdas cannot capture bindings)
+    Rows a{t, h, {}};
+    for (int64_t p : pairs)
+      a.offsets.push_back(p * inter);
+    dotProducts(a, t, down, int64_t(e) * hidden * inter, hidden, inter,
+                [&](int64_t r, int64_t j, double dot) {
+                  y[size_t(pairs[size_t(r)] * hidden + j)] = roundTo(t, float(dot));
+                });
+  }
+  for (int64_t token = 0; token < n; ++token)
+    combineToken(t, hidden, topk, token, weights, indices, shared, residual, out,
+                 [&](int64_t slot, int64_t col) { return y[size_t((token * topk + slot) * hidden + col)]; });
+}
+
+}  // namespace
+
+std::vector<KernelEntry> denseKernels() {
+  return {
+      {"rms_norm", guarded<runRmsNorm>},
+      {"add_rms_norm", guarded<runAddRmsNorm>},
+      {"gated_rms_norm", guarded<runGatedRmsNorm>},
+      {"gemm", guarded<runGemm>},
+      {"gemv", guarded<runGemv>},
+      {"embedding", guarded<runEmbedding>},
+      {"argmax", guarded<runArgmax>},
+      {"add", guarded<runAdd>},
+      {"activation", guarded<runActivation>},
+      {"moe_router", guarded<runMoeRouter>},
+      {"moe_align", guarded<runMoeAlign>},
+      {"moe_up", guarded<runMoeUp>},
+      {"moe_down", guarded<runMoeDown>},
+      {"moe_combine", guarded<runMoeCombine>},
+      {"moe_decode_up", guarded<runMoeDecodeUp>},
+      {"moe_decode_down", guarded<runMoeDecodeDown>},
+  };
+}
+
+}  // namespace sl::cpu

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Builds the golden fixtures of the end-to-end tests with transformers' own NemotronHForCausalLM.
+
+Run on a machine with torch and transformers 5.x (the H200 machine has them; the model runs on
+the CPU in fp32):  python3 tests/golden/make_golden.py OUT_DIR
+For each tiny config below it writes OUT_DIR/<name>/: config.json + model.safetensors
+(save_pretrained), prompt.npy (int32 [T]), logits.npy (float32 [T, vocab], every prompt
+position), greedy.npy (int32 [16], the greedy continuation by full forward passes) and
+meta.json (versions, seeds). Weights are random and non-trivial: A_log, D, dt_bias, every norm,
+the conv bias and the router correction bias are drawn away from their default 0/1 values, so a
+wrong formula cannot hide behind zeros and ones.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import transformers
+from transformers import NemotronHConfig, NemotronHForCausalLM
+
+CONFIGS = {
+    # Mamba, MoE, attention; two Mamba and two MoE layers carry state/routing across layers.
+    "tiny-mem-a": dict(
+        vocab_size=256, hidden_size=64, num_hidden_layers=5, hybrid_override_pattern="MEM*E",
+        mamba_num_heads=8, mamba_head_dim=8, n_groups=2, ssm_state_size=16, conv_kernel=4,
+        chunk_size=32, n_routed_experts=8, num_experts_per_tok=2, moe_intermediate_size=32,
+        moe_shared_expert_intermediate_size=48, n_shared_experts=1, routed_scaling_factor=2.5,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=16, prompt_length=45, seed=11),
+    # An MLP layer, two attention layers with a GQA group of 3, a wider Mamba head, vocab not a
+    # power of two.
+    "tiny-mlp-b": dict(
+        vocab_size=300, hidden_size=96, num_hidden_layers=6, hybrid_override_pattern="M*-E*M",
+        mamba_num_heads=4, mamba_head_dim=32, n_groups=1, ssm_state_size=32, conv_kernel=4,
+        chunk_size=32, intermediate_size=128, n_routed_experts=4, num_experts_per_tok=2,
+        moe_intermediate_size=48, moe_shared_expert_intermediate_size=64, n_shared_experts=1,
+        routed_scaling_factor=1.5, num_attention_heads=6, num_key_value_heads=2, head_dim=16,
+        prompt_length=37, seed=23),
+}
+NEW_TOKENS = 16
+
+
+def perturb(model, generator):
+    """Moves the parameters that default to 0/1 away from them."""
+    def rand(shape, scale, offset=0.0):
+        return torch.randn(shape, generator=generator) * scale + offset
+
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("A_log"):
+                param.copy_(torch.log(torch.rand(param.shape, generator=generator) * 7 + 1))
+            elif name.endswith(".D"):
+                param.copy_(rand(param.shape, 0.5, 1.0))
+            elif name.endswith("dt_bias"):
+                param.copy_(rand(param.shape, 0.5, -2.0))
+            elif "norm" in name and name.endswith("weight"):
+                param.copy_(rand(param.shape, 0.2, 1.0))
+            elif "conv1d.bias" in name:
+                param.copy_(rand(param.shape, 0.2))
+        for name, buffer in model.named_buffers():
+            if name.endswith("e_score_correction_bias"):
+                buffer.copy_(rand(buffer.shape, 0.2))
+        for name, param in model.named_parameters():
+            if name.endswith("e_score_correction_bias"):
+                param.copy_(rand(param.shape, 0.2))
+
+
+def build(name, spec, out_dir):
+    spec = dict(spec)
+    prompt_length, seed = spec.pop("prompt_length"), spec.pop("seed")
+    torch.manual_seed(seed)
+    config = NemotronHConfig(
+        **spec, mlp_hidden_act="relu2", layer_norm_epsilon=1e-5, use_conv_bias=True,
+        initializer_range=0.08, tie_word_embeddings=False, use_mamba_kernels=False,
+        bos_token_id=1, eos_token_id=2, pad_token_id=0, torch_dtype="float32")
+    model = NemotronHForCausalLM(config).float().eval()
+    generator = torch.Generator().manual_seed(seed + 1)
+    perturb(model, generator)
+    prompt = torch.randint(3, config.vocab_size, (1, prompt_length), generator=generator)
+    with torch.no_grad():
+        logits = model(prompt).logits[0].float().numpy()
+        ids = prompt.clone()
+        for _ in range(NEW_TOKENS):
+            step = model(ids).logits[0, -1]
+            ids = torch.cat([ids, step.argmax().view(1, 1)], dim=1)
+        greedy = ids[0, prompt_length:].numpy().astype(np.int32)
+    target = os.path.join(out_dir, name)
+    model.save_pretrained(target, safe_serialization=True)
+    np.save(os.path.join(target, "prompt.npy"), prompt[0].numpy().astype(np.int32))
+    np.save(os.path.join(target, "logits.npy"), logits.astype(np.float32))
+    np.save(os.path.join(target, "greedy.npy"), greedy)
+    meta = {"transformers": transformers.__version__, "torch": torch.__version__,
+            "seed": seed, "prompt_length": prompt_length, "new_tokens": NEW_TOKENS,
+            "logit_scale": float(np.abs(logits).max()),
+            "tensors": sorted(n for n, _ in model.state_dict().items())}
+    with open(os.path.join(target, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    print(f"{name}: logits {logits.shape}, |logits| max {meta['logit_scale']:.3f}, "
+          f"greedy {greedy.tolist()}")
+
+
+def main():
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else "golden-out"
+    os.makedirs(out_dir, exist_ok=True)
+    for name, spec in CONFIGS.items():
+        build(name, spec, out_dir)
+
+
+if __name__ == "__main__":
+    main()
