@@ -16,3 +16,4 @@ config.substitutions.append(("%models", os.path.join(config.sl_src_root, "models
 config.substitutions.append(("%kernels", os.path.join(config.sl_src_root, "runtime", "kernels")))
 config.substitutions.append(("%golden", os.path.join(config.sl_src_root, "tests", "golden")))
 config.substitutions.append(("%python", sys.executable))
+config.substitutions.append(("%bin", config.sl_tools_dir))

@@ -211,7 +211,7 @@ struct TopK {
   explicit TopK(int64_t k) : score(k, kNegInf), stripe(k, -1) {}
 
   static bool better(float a, int32_t ai, float b, int32_t bi) {
-    return a > b || (a == b && ai < bi);
+    return a > b || (a == b && ai > bi);
   }
   void offer(float s, int32_t i) {
     for (size_t k = 0; k < score.size(); ++k)

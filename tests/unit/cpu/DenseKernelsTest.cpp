@@ -93,11 +93,15 @@ void expectClose(float got, float want, Elem e, const std::string &what) {
 // --------------------------------------------------------------------------------------------
 // Norms
 // --------------------------------------------------------------------------------------------
+// rsqrt(mean(v²) + eps): the statistic in double, the fp32 mean + eps, the correctly rounded
+// reciprocal square root (the device's rsqrtf is within 2 ulp of it). With this rstd the
+// expected norm outputs are bitwise those of the reference, so the tests compare exactly and
+// catch a missing rounding to T.
 float rstdOf(const std::vector<float> &v, size_t begin, size_t count, float eps) {
   double ss = 0;
   for (size_t i = begin; i < begin + count; ++i)
     ss += double(v[i]) * v[i];
-  return 1.0f / std::sqrt(float(ss / count) + eps);
+  return float(1.0 / std::sqrt(double(float(ss / double(count)) + eps)));
 }
 
 TEST(DenseNorm, RmsNormMatchesFormula) {
@@ -117,8 +121,8 @@ TEST(DenseNorm, RmsNormMatchesFormula) {
             row[c] = x.get(size_t(r) * hidden + c);
           const float rstd = rstdOf(row, 0, hidden, eps);
           for (int c = 0; c < hidden; ++c)
-            expectClose(y.get(size_t(r) * hidden + c), rt(t, w.get(c) * rt(t, row[c] * rstd)), t,
-                        std::string("rms_norm ") + tag(t) + "/" + tag(wt));
+            ASSERT_EQ(y.get(size_t(r) * hidden + c), rt(t, w.get(c) * rt(t, row[c] * rstd)))
+                << "rms_norm " << tag(t) << "/" << tag(wt) << " row " << r << " col " << c;
         }
         // In place (y aliases x) gives the same values.
         ASSERT_TRUE(run("rms_norm", targs, {P(x.data()), P(w.data()), P(x.data()), I(n), R(eps)}));
@@ -148,7 +152,7 @@ TEST(DenseNorm, AddRmsNormRoundsTheSum) {
       const float rstd = rstdOf(s, size_t(r) * hidden, hidden, eps);
       for (int c = 0; c < hidden; ++c) {
         const size_t i = size_t(r) * hidden + c;
-        expectClose(y.get(i), rt(t, w.get(c) * rt(t, s[i] * rstd)), t, "add_rms_norm");
+        ASSERT_EQ(y.get(i), rt(t, w.get(c) * rt(t, s[i] * rstd))) << "add_rms_norm " << i;
       }
     }
     // sum aliasing residual, y aliasing x.
@@ -183,8 +187,8 @@ TEST(DenseNorm, GatedRmsNormStridedGroups) {
       for (int g = 0; g < channels; g += group) {
         const float rstd = rstdOf(h, g, group, eps);
         for (int c = g; c < g + group; ++c)
-          expectClose(out.get(size_t(r) * channels + c), rt(t, w.get(c) * rt(t, h[c] * rstd)), t,
-                      "gated_rms_norm");
+          ASSERT_EQ(out.get(size_t(r) * channels + c), rt(t, w.get(c) * rt(t, h[c] * rstd)))
+              << "gated_rms_norm " << tag(t) << " row " << r << " col " << c;
       }
     }
   }
@@ -654,6 +658,23 @@ TEST(DenseMoe, CombineOutputMayAliasResidual) {
     for (size_t i = 0; i < separate.size(); ++i)
       ASSERT_EQ(inPlace.get(i), separate.get(i));
   }
+}
+
+// The routed sum runs over the slots in ascending expert id (stable for a repeated id), in fp32:
+// values chosen so that any other order gives a different float result.
+TEST(DenseMoe, CombineSumsInAscendingExpertOrder) {
+  const int H = 1, K = 3, n = 2;
+  std::vector<float> slot = {1.0f, 1e8f, -1e8f,   // token 0: experts 5, 1, 3
+                             1e8f, 1.0f, -1e8f};  // token 1: experts 2, 2, 1
+  std::vector<float> wts(size_t(n) * K, 1.0f);
+  std::vector<int32_t> idx = {5, 1, 3, 2, 2, 1};
+  std::vector<float> out(n, -5.0f);
+  ASSERT_TRUE(run("moe_combine", {"float", "1", "3", "32", "false", "false"},
+                  {P(slot.data()), P(wts.data()), P(idx.data()), P(nullptr), P(nullptr),
+                   P(out.data()), I(n)}));
+  EXPECT_EQ(out[0], 1.0f);  // (1e8 + -1e8) + 1; slot order would give 0
+  EXPECT_EQ(out[1], 1.0f);  // (-1e8 + 1e8) + 1; reversed tie order would give 0
+  (void)H;
 }
 
 }  // namespace

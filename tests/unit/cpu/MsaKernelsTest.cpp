@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -477,6 +478,7 @@ void expectOutputs(const Problem &p, const std::vector<std::vector<NaiveQuery>> 
         sumErr += err;
       }
   const double meanErr = sumErr / static_cast<double>(n * H * D);
+  std::printf("ERR %-70s max %.3g mean %.3g\n", what.c_str(), maxErr, meanErr);
   EXPECT_LE(maxErr, tolerance(p.elem)) << what << ": worst at pos " << worst;
   EXPECT_LE(meanErr, tolerance(p.elem) / 8) << what;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 using namespace sl::io;
+using sl::Status;
 
 namespace {
 

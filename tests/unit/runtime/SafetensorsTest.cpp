@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 using namespace sl::io;
+using sl::Status;
 
 namespace {
 

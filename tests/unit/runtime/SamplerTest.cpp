@@ -11,6 +11,7 @@
 #include <vector>
 
 using namespace sl::runtime;
+using sl::Status;
 
 #ifndef GOLDEN_PLAIN
 #define GOLDEN_PLAIN 0
