@@ -167,9 +167,13 @@ StatusOr<int32_t> Sampler::sample(const float *logits, int64_t vocab) {
     size_t sorted = 0, cut = cands.size();
     for (size_t chunk = 256; sorted < cands.size() && cut == cands.size(); chunk *= 8) {
       const size_t end = std::min(cands.size(), sorted + chunk);
-      // Everything before `sorted` is already in place and precedes the rest.
-      std::partial_sort(cands.begin() + std::ptrdiff_t(sorted),
-                        cands.begin() + std::ptrdiff_t(end), cands.end(), order);
+      // Everything before `sorted` is already in place and precedes the rest. The order is a
+      // strict total one, so the partition and the sorted chunk do not depend on the library.
+      if (end < cands.size())
+        std::nth_element(cands.begin() + std::ptrdiff_t(sorted),
+                         cands.begin() + std::ptrdiff_t(end), cands.end(), order);
+      std::sort(cands.begin() + std::ptrdiff_t(sorted), cands.begin() + std::ptrdiff_t(end),
+                order);
       for (size_t i = sorted; i < end; ++i) {
         cumulative += cands[i].weight;
         if ((cumulative << 32) >= threshold) {

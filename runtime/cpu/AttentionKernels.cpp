@@ -85,9 +85,11 @@ int64_t strideArg(const KernelCall &call, size_t index, const char *what, int64_
   return v;
 }
 
-void parallelFor(int64_t count, const std::function<void(int64_t)> &body) {
+void parallelFor(int64_t count, int64_t workPerItem,
+                 const std::function<void(int64_t)> &body) {
   const int64_t hw = std::max(1u, std::thread::hardware_concurrency());
-  const int64_t workers = std::min(count, hw);
+  const int64_t byWork = std::max<int64_t>(1, count * workPerItem / (1 << 18));  // ~0.1 ms each
+  const int64_t workers = std::min({count, hw, byWork});
   std::atomic<int64_t> next{0};
   auto work = [&] {
     for (int64_t i; (i = next++) < count;)
@@ -265,7 +267,7 @@ Status attentionPrefill(const KernelCall &call) {
     void *out = pointerArg(call, 5, "out");
     const int64_t ldo = strideArg(call, 6, "ldo", a.heads * a.headDim);
     const int64_t pos0 = v.cacheLen - v.n;
-    parallelFor(v.n * a.heads, [&](int64_t row) {
+    parallelFor(v.n * a.heads, v.cacheLen * a.headDim, [&](int64_t row) {
       const int64_t j = row / a.heads, h = row % a.heads;
       const int64_t pos = pos0 + j;
       const std::vector<float> q = loadQuery(a, v, j, h);
@@ -299,7 +301,7 @@ Status attentionDecodePartial(const KernelCall &call) {
     const int64_t D = a.headDim;
     const int64_t pos0 = v.cacheLen - v.n;
     const int64_t tiles = (v.cacheLen + bn - 1) / bn;
-    parallelFor(v.n * a.heads, [&](int64_t row) {
+    parallelFor(v.n * a.heads, 2 * v.cacheLen * a.headDim, [&](int64_t row) {
       const int64_t j = row / a.heads, h = row % a.heads;
       const int64_t pos = pos0 + j;
       const std::vector<float> q = loadQuery(a, v, j, h);

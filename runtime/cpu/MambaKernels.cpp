@@ -89,10 +89,13 @@ int64_t strideArg(const KernelCall &call, size_t index, const char *what, int64_
   return v;
 }
 
-// body(i) for i in [0, count), spread over the hardware threads (the caller participates).
-void parallelFor(int64_t count, const std::function<void(int64_t)> &body) {
+// body(i) for i in [0, count), spread over the hardware threads (the caller participates)
+// when the work (multiply-adds, roughly) is worth a thread.
+void parallelFor(int64_t count, int64_t workPerItem,
+                 const std::function<void(int64_t)> &body) {
   const int64_t hw = std::max(1u, std::thread::hardware_concurrency());
-  const int64_t workers = std::min(count, hw);
+  const int64_t byWork = std::max<int64_t>(1, count * workPerItem / (1 << 18));  // ~0.1 ms each
+  const int64_t workers = std::min({count, hw, byWork});
   std::atomic<int64_t> next{0};
   auto work = [&] {
     for (int64_t i; (i = next++) < count;)
@@ -344,7 +347,7 @@ Status ssdChunkState(const KernelCall &call) {
     const float *cumS = static_cast<const float *>(pointerArg(call, 3, "cum_s"));
     float *states = static_cast<float *>(pointerArg(call, 4, "states"));
     const int64_t nc = chunkCount(n, s.chunk), np = nc * s.chunk;
-    parallelFor(nc * s.heads, [&](int64_t task) {
+    parallelFor(nc * s.heads, s.chunk * s.headDim * s.state, [&](int64_t task) {
       const int64_t c = task / s.heads, h = task % s.heads;
       const int64_t t0 = c * s.chunk, t1 = std::min(t0 + s.chunk, n);
       const float *cum = cumS + h * np;
@@ -419,7 +422,8 @@ Status ssdChunkScan(const KernelCall &call) {
     void *y = pointerArg(call, 6, "y");
     const int64_t ldy = strideArg(call, 7, "ldy", s.heads * s.headDim);
     const int64_t nc = chunkCount(n, s.chunk), np = nc * s.chunk;
-    parallelFor(nc * s.heads, [&](int64_t task) {
+    const int64_t work = s.chunk * (s.chunk * (s.state + s.headDim) / 2 + s.headDim * s.state);
+    parallelFor(nc * s.heads, work, [&](int64_t task) {
       const int64_t c = task / s.heads, h = task % s.heads;
       const int64_t t0 = c * s.chunk, t1 = std::min(t0 + s.chunk, n);
       const float *cum = cumS + h * np;
@@ -484,7 +488,7 @@ Status ssdStep(const KernelCall &call) {
     void *y = pointerArg(call, 8, "y");
     const int64_t ldy = strideArg(call, 9, "ldy", s.heads * s.headDim);
     const float dtMin = call.args[11].real, dtMax = call.args[12].real;
-    parallelFor(s.heads, [&](int64_t h) {
+    parallelFor(s.heads, n * s.headDim * s.state, [&](int64_t h) {
       const float a = -std::exp(aLog[h]);
       float *state = ssmState + h * s.headDim * s.state;  // [HEAD_DIM][STATE]
       for (int64_t t = 0; t < n; ++t) {

@@ -663,18 +663,17 @@ TEST(DenseMoe, CombineOutputMayAliasResidual) {
 // The routed sum runs over the slots in ascending expert id (stable for a repeated id), in fp32:
 // values chosen so that any other order gives a different float result.
 TEST(DenseMoe, CombineSumsInAscendingExpertOrder) {
-  const int H = 1, K = 3, n = 2;
+  const int K = 3, n = 2;
   std::vector<float> slot = {1.0f, 1e8f, -1e8f,   // token 0: experts 5, 1, 3
                              1e8f, 1.0f, -1e8f};  // token 1: experts 2, 2, 1
   std::vector<float> wts(size_t(n) * K, 1.0f);
-  std::vector<int32_t> idx = {5, 1, 3, 2, 2, 1};
+  std::vector<int32_t> idx = {5, 1, 3, 2, 2, 1};  // [n, K]
   std::vector<float> out(n, -5.0f);
   ASSERT_TRUE(run("moe_combine", {"float", "1", "3", "32", "false", "false"},
                   {P(slot.data()), P(wts.data()), P(idx.data()), P(nullptr), P(nullptr),
                    P(out.data()), I(n)}));
   EXPECT_EQ(out[0], 1.0f);  // (1e8 + -1e8) + 1; slot order would give 0
   EXPECT_EQ(out[1], 1.0f);  // (-1e8 + 1e8) + 1; reversed tie order would give 0
-  (void)H;
 }
 
 }  // namespace

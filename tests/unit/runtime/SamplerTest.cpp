@@ -13,11 +13,6 @@
 using namespace sl::runtime;
 using sl::Status;
 
-#ifndef GOLDEN_PLAIN
-#define GOLDEN_PLAIN 0
-#define GOLDEN_RESTRICTED 0
-#endif
-
 namespace {
 
 SamplingParams params(double temperature, int32_t topK, double topP, uint64_t seed) {
@@ -159,8 +154,8 @@ TEST(SamplerDeterminism, GoldenSequence) {
     a.push_back(*plain.sample(logits));
     b.push_back(*restricted.sample(logits));
   }
-  EXPECT_EQ(a, (std::vector<int32_t>{GOLDEN_PLAIN}));
-  EXPECT_EQ(b, (std::vector<int32_t>{GOLDEN_RESTRICTED}));
+  EXPECT_EQ(a, (std::vector<int32_t>{40, 55, 15, 26, 2, 9, 63, 29, 15, 29, 29, 38}));
+  EXPECT_EQ(b, (std::vector<int32_t>{27, 15, 29, 58, 29, 29, 28, 63, 29, 63, 63, 27}));
 }
 
 TEST(SamplerDistribution, MatchesSoftmax) {
@@ -237,10 +232,10 @@ TEST(SamplerRestrictions, TopPOverLargeVocabulary) {
   const int vocab = 5000;
   std::vector<float> logits(vocab, 0.0f);  // uniform: the nucleus is the first ids by tie rule
   Sampler s = makeSampler(params(1.0, 0, 0.5, 8));
-  auto counts = histogram(s, logits, 20000);
+  auto counts = histogram(s, logits, 10000);
   for (const auto &[id, count] : counts)
     EXPECT_LT(id, 2500) << "token " << id << " outside the nucleus (" << count << " draws)";
-  EXPECT_GT(counts.size(), 2000u);
+  EXPECT_GT(counts.size(), 2000u);  // 10000 draws over 2500 ids
 }
 
 TEST(SamplerRestrictions, TopKAndTopPTogether) {
