@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the bundled default: builds, imports the bundled tiny superlinear model
 # (models/tiny/config.json: Mamba-2, MoE and multi-step attention layers), compiles it to an
-# artifact whose kernels NVRTC checks for H100/H200 (sm_90a) and B200 (sm_100a), and shows what
-# the artifact holds. Also verifies and round-trips the hand-written models/tiny_hybrid.mlir.
+# artifact whose kernels NVRTC checks for H100/H200 (sm_90a) and B200 (sm_100a), shows what the
+# artifact holds, and generates tokens with it on the CPU backend (greedy and sampled). Also
+# verifies and round-trips the hand-written models/tiny_hybrid.mlir.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/tools/build.sh"
@@ -30,7 +31,16 @@ grep -E "^(schema|targets|kernels|weights|states|function)" "$out/tiny.dump.txt"
 echo "   decode step:"
 sed -n '/^function decode/,$p' "$out/tiny.dump.txt" | tail -n +2 | cut -c1-110 | sed 's/^/   /'
 
-echo "== 4. the hand-written models/tiny_hybrid.mlir round-trips (custom and generic form)"
+echo "== 4. slrun generate on the CPU backend (random weights: models/tiny/make_weights.py)"
+"$bin/slc" compile "$out/tiny.mlir" --prefill-chunk=256 -o "$out/tiny-cpu.slpkg"
+"$bin/slrun" generate --artifact "$out/tiny-cpu.slpkg" --weights "$root/models/tiny" \
+  --tokens=@"$root/models/tiny/prompt.npy" --max-new-tokens=24 --greedy --chunk=8 \
+  --output=@"$out/generated.npy" | sed 's/^/   /'
+"$bin/slrun" generate --artifact "$out/tiny-cpu.slpkg" --weights "$root/models/tiny" \
+  --tokens=@"$root/models/tiny/prompt.npy" --max-new-tokens=24 --temperature=0.8 --top-p=0.9 \
+  --seed=1 --output=@"$out/sampled.npy" | sed 's/^/   /'
+
+echo "== 5. the hand-written models/tiny_hybrid.mlir round-trips (custom and generic form)"
 "$bin/slc-opt" "$root/models/tiny_hybrid.mlir" -o "$out/tiny_hybrid.mlir"
 "$bin/slc-opt" "$root/models/tiny_hybrid.mlir" --mlir-print-op-generic | "$bin/slc-opt" -o "$out/tiny_hybrid.generic.mlir"
 cmp -s "$out/tiny_hybrid.mlir" "$out/tiny_hybrid.generic.mlir" ||

@@ -3,6 +3,7 @@
 #include "runtime/core/Engine.h"
 #include "runtime/io/Npy.h"
 
+#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -240,9 +241,17 @@ int generateCommand(int argc, char **argv) {
   if (Status status = engine.checkTokens(*tokens); !status)
     return fail(Status::error(*tokensPath + ": " + status.message()));
   Session session((*model)->artifact(), *capacity);
+  auto begin = std::chrono::steady_clock::now();
   auto generated = engine.generate(session, *tokens, *newTokens, *sampler, *chunk);
   if (!generated)
     return fail(generated.status());
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  std::cout << "generated " << generated->size() << " tokens after a " << tokens->size()
+            << "-token prompt in " << seconds * 1e3 << " ms (cpu):";
+  for (int32_t token : *generated)
+    std::cout << " " << token;
+  std::cout << "\n";
   Status written = io::writeNpy(*outputPath, io::NpyDType::I32, {int64_t(generated->size())},
                                 generated->data(), generated->size() * sizeof(int32_t));
   return written ? 0 : fail(written);

@@ -20,7 +20,7 @@ constexpr double kMaxExponent = 45.0;  // exp(-45) * 2^62 < 1: weight 0
 
 uint64_t mulQ62(uint64_t a, uint64_t b) { return uint64_t((u128(a) * b) >> 62); }
 
-// exp(-t) in Q62 for 0 <= t < 1 given in Q62, by its Taylor series in integer arithmetic.
+// exp(-t) in Q62 for 0 <= t < 1 given in Q62, by its Taylor series (table construction only).
 uint64_t expNegSeries(uint64_t t, int terms) {
   i128 sum = kOne;
   uint64_t term = kOne;
@@ -31,30 +31,36 @@ uint64_t expNegSeries(uint64_t t, int terms) {
   return uint64_t(sum);
 }
 
-// 2^(-i/256) in Q62, i = 0 .. 255.
-const std::array<uint64_t, 256> &exp2Table() {
-  static const std::array<uint64_t, 256> table = [] {
-    std::array<uint64_t, 256> t{};
-    for (uint64_t i = 0; i < 256; ++i)
-      t[i] = expNegSeries((u128(kLn2Q62) * i) >> 8, 30);  // t = i * ln2 / 256 < 0.7
-    return t;
-  }();
-  return table;
+// 2^(-i/256) and 2^(-i/65536) in Q62, i = 0 .. 255, computed in integer arithmetic.
+struct Exp2Tables {
+  std::array<uint64_t, 256> hi, mid;
+  Exp2Tables() {
+    for (uint64_t i = 0; i < 256; ++i) {
+      hi[i] = expNegSeries(uint64_t((u128(kLn2Q62) * i) >> 8), 30);    // t < 0.7
+      mid[i] = expNegSeries(uint64_t((u128(kLn2Q62) * i) >> 16), 30);  // t < 0.003
+    }
+  }
+};
+
+const Exp2Tables &exp2Tables() {
+  static const Exp2Tables tables;
+  return tables;
 }
 
-// exp(-a) * 2^62, rounded down, for a >= 0 given in Q32 (a < 64).
-uint64_t fixedExpNeg(uint64_t aQ32) {
-  // y = a * log2(e) in Q40: integer part n, fraction g; exp(-a) = 2^-n * 2^-g.
+// exp(-a) * 2^62, rounded down, for 0 <= a < 64 given in Q32. Integer arithmetic only.
+uint64_t fixedExpNeg(uint64_t aQ32, const Exp2Tables &tables) {
+  // y = a * log2(e) in Q40: integer part n, fraction g; exp(-a) = 2^-n * 2^-g, and
+  // 2^-g = 2^-(hi/256) * 2^-(mid/65536) * exp(-lo * ln2) with lo < 2^-16.
   const u128 y = (u128(aQ32) * kLog2eQ62) >> 54;
   const uint64_t n = uint64_t(y >> 40);
   if (n >= 63)
     return 0;
   const uint64_t g = uint64_t(y) & ((uint64_t(1) << 40) - 1);
-  const uint64_t hi = g >> 32;                              // top 8 bits of the fraction
-  const uint64_t lo = g & ((uint64_t(1) << 32) - 1);        // remainder < 2^-8, Q40
-  const uint64_t t = uint64_t((u128(lo) * kLn2Q62) >> 40);  // lo * ln2 in Q62, < 0.0028
-  const uint64_t v = mulQ62(exp2Table()[hi], expNegSeries(t, 7));
-  return v >> n;
+  const uint64_t hi = g >> 32, mid = (g >> 24) & 0xFF, lo = g & ((uint64_t(1) << 24) - 1);
+  const uint64_t t = uint64_t((u128(lo) * kLn2Q62) >> 40);  // Q62, < 1.1e-5
+  const uint64_t t2 = mulQ62(t, t), t3 = mulQ62(t2, t);     // next term < 2^-68
+  const uint64_t e = kOne - t + t2 / 2 - t3 / 6;
+  return mulQ62(mulQ62(tables.hi[hi], tables.mid[mid]), e) >> n;
 }
 
 // A strict total order: larger logit first, then lower id.
@@ -116,77 +122,106 @@ StatusOr<int32_t> Sampler::sample(const float *logits, int64_t vocab) {
   if (maxLogit == -std::numeric_limits<float>::infinity())
     return Status::error("sampling: every logit is -inf; no token can be sampled");
   const bool maxIsInf = std::isinf(maxLogit);
-
-  // Candidates with non-zero probability, in id order.
-  std::vector<Candidate> &cands = candidates_;
-  cands.clear();
-  const double m = maxLogit, temperature = params_.temperature;
-  for (int64_t i = 0; i < vocab; ++i) {
-    const float l = logits[i];
-    if (maxIsInf) {  // +inf logits share all the probability
-      if (l == maxLogit)
-        cands.push_back({l, int32_t(i), 0});
-      continue;
-    }
-    const double a = (m - double(l)) / temperature;  // >= 0; +inf for -inf logits
-    if (a > kMaxExponent)
-      continue;
-    cands.push_back({l, int32_t(i), uint64_t(std::llround(a * 4294967296.0))});
-  }
   auto order = [](const Candidate &x, const Candidate &y) {
     return before(x.logit, x.id, y.logit, y.id);
   };
 
-  // Top-k: the k largest logits, lowest ids on ties, sorted (a canonical order).
+  // 1. Candidates: the top_k largest logits (lowest ids on ties), or every token. Their order
+  // is canonical: (logit desc, id asc) after top-k, id order otherwise.
+  std::vector<Candidate> &cands = candidates_;
+  cands.clear();
   const size_t k = size_t(params_.top_k);
-  if (k > 0 && k < cands.size()) {
-    std::nth_element(cands.begin(), cands.begin() + std::ptrdiff_t(k), cands.end(), order);
-    cands.resize(k);
+  if (k > 0 && k < size_t(vocab) / 8) {
+    // One pass with a heap whose top is the worst kept candidate.
+    for (int64_t i = 0; i < vocab; ++i) {
+      const float l = logits[i];
+      if (cands.size() < k) {
+        cands.push_back({l, int32_t(i), 0, 0});
+        std::push_heap(cands.begin(), cands.end(), order);
+      } else if (before(l, int32_t(i), cands.front().logit, cands.front().id)) {
+        std::pop_heap(cands.begin(), cands.end(), order);
+        cands.back() = {l, int32_t(i), 0, 0};
+        std::push_heap(cands.begin(), cands.end(), order);
+      }
+    }
     std::sort(cands.begin(), cands.end(), order);
+  } else {
+    for (int64_t i = 0; i < vocab; ++i)
+      cands.push_back({logits[i], int32_t(i), 0, 0});
+    if (k > 0 && k < cands.size()) {
+      std::nth_element(cands.begin(), cands.begin() + std::ptrdiff_t(k), cands.end(), order);
+      cands.resize(k);
+      std::sort(cands.begin(), cands.end(), order);
+    }
   }
 
-  // Weights (the `weight` field held a in Q32 until now).
+  // 2. Weights exp((logit - max) / temperature) in fixed point; drop those that are 0. The
+  // only floating-point steps are one subtraction, one division and an exact scaling by 2^32.
+  const Exp2Tables &tables = exp2Tables();
+  const double m = maxLogit, temperature = params_.temperature;
   size_t kept = 0;
   for (size_t i = 0; i < cands.size(); ++i) {
     Candidate c = cands[i];
-    c.weight = maxIsInf ? kOne : fixedExpNeg(c.weight);
+    if (maxIsInf) {  // the +inf logits share all the probability
+      if (c.logit != maxLogit)
+        continue;
+      c.scaled = 0;
+    } else {
+      const double a = (m - double(c.logit)) / temperature;  // >= 0; +inf for -inf logits
+      if (!(a <= kMaxExponent))
+        continue;
+      c.scaled = uint64_t(a * 4294967296.0);
+    }
+    c.weight = fixedExpNeg(c.scaled, tables);
     if (c.weight)
       cands[kept++] = c;
   }
   cands.resize(kept);  // never empty: the max has weight 2^62
 
-  // Top-p: the shortest prefix, in (logit desc, id asc) order, whose weight reaches top_p of
-  // the total, i.e. cumulative * 2^32 >= P * total with P = top_p in Q32.
+  // 3. Top-p: the shortest prefix, in (logit desc, id asc) order, whose weight reaches top_p
+  // of the total: cumulative * 2^32 >= P * total with P = top_p in Q32. `scaled` is monotone in
+  // that order, so weights are summed per band of `scaled` (1/16 wide); bands before the one
+  // where the threshold is crossed are kept whole, and only that band is sorted.
   if (params_.top_p < 1.0) {
+    constexpr int kBandShift = 28;
+    const size_t bands = size_t((uint64_t(kMaxExponent) << 32) >> kBandShift) + 2;
+    std::vector<u128> &sums = bucketSums_;
+    sums.assign(bands, 0);
     u128 total = 0;
-    for (const Candidate &c : cands)
+    for (const Candidate &c : cands) {
+      sums[c.scaled >> kBandShift] += c.weight;
       total += c.weight;
-    const u128 p = u128(std::llround(params_.top_p * 4294967296.0));
-    const u128 threshold = p * total;  // < 2^33 * 2^80
-    u128 cumulative = 0;
-    size_t sorted = 0, cut = cands.size();
-    for (size_t chunk = 256; sorted < cands.size() && cut == cands.size(); chunk *= 8) {
-      const size_t end = std::min(cands.size(), sorted + chunk);
-      // Everything before `sorted` is already in place and precedes the rest. The order is a
-      // strict total one, so the partition and the sorted chunk do not depend on the library.
-      if (end < cands.size())
-        std::nth_element(cands.begin() + std::ptrdiff_t(sorted),
-                         cands.begin() + std::ptrdiff_t(end), cands.end(), order);
-      std::sort(cands.begin() + std::ptrdiff_t(sorted), cands.begin() + std::ptrdiff_t(end),
-                order);
-      for (size_t i = sorted; i < end; ++i) {
-        cumulative += cands[i].weight;
-        if ((cumulative << 32) >= threshold) {
-          cut = i + 1;
-          break;
-        }
-      }
-      sorted = end;
     }
-    cands.resize(cut);
+    const u128 threshold = u128(std::llround(params_.top_p * 4294967296.0)) * total;
+    u128 cumulative = 0;
+    size_t crossing = 0;
+    for (; crossing + 1 < bands; ++crossing) {
+      if (((cumulative + sums[crossing]) << 32) >= threshold)
+        break;
+      cumulative += sums[crossing];
+    }
+    std::vector<Candidate> &band = bucket_;
+    band.clear();
+    kept = 0;
+    for (size_t i = 0; i < cands.size(); ++i) {
+      const size_t b = size_t(cands[i].scaled >> kBandShift);
+      if (b < crossing)
+        cands[kept++] = cands[i];
+      else if (b == crossing)
+        band.push_back(cands[i]);
+    }
+    cands.resize(kept);
+    std::sort(band.begin(), band.end(), order);
+    for (const Candidate &c : band) {
+      cands.push_back(c);
+      cumulative += c.weight;
+      if ((cumulative << 32) >= threshold)
+        break;
+    }
   }
 
-  // Draw r uniform in [0, total): floor(x * total / 2^64) for one raw 64-bit output x.
+  // 4. Draw r uniform in [0, total): floor(x * total / 2^64) for one raw 64-bit output x, and
+  // take the candidate whose cumulative weight interval holds r.
   u128 total = 0;
   for (const Candidate &c : cands)
     total += c.weight;

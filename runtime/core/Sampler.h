@@ -56,12 +56,15 @@ private:
   struct Candidate {
     float logit;
     int32_t id;
-    uint64_t weight;  // exp((logit - max) / temperature) * 2^62, rounded down
+    uint64_t scaled;  // (max - logit) / temperature in Q32 (truncated)
+    uint64_t weight;  // exp(-scaled) * 2^62, rounded down
   };
 
   SamplingParams params_;
   std::mt19937_64 rng_;
-  std::vector<Candidate> candidates_;  // scratch, reused across calls
+  // Scratch, reused across calls.
+  std::vector<Candidate> candidates_, bucket_;
+  std::vector<unsigned __int128> bucketSums_;
 };
 
 }  // namespace sl::runtime

@@ -142,8 +142,8 @@ template <typename Body> void parallelFor(int64_t count, int64_t costPerItem, Bo
     return;
   const int64_t kMinWorkPerThread = 1 << 16;
   const int64_t hardware = std::max(1u, std::thread::hardware_concurrency());
-  const int64_t byWork = std::max<int64_t>(1, count * std::max<int64_t>(costPerItem, 1) /
-                                                  kMinWorkPerThread);
+  const int64_t byWork =
+      std::max<int64_t>(1, count * std::max<int64_t>(costPerItem, 1) / kMinWorkPerThread);
   const int64_t threads = std::min({hardware, count, byWork});
   if (threads <= 1) {
     body(int64_t(0), count);
@@ -183,7 +183,7 @@ void dotProducts(const Rows &a, Elem wElem, const void *w, int64_t wOffset, int6
   std::vector<float> af(static_cast<size_t>(rows * k));
   for (int64_t r = 0; r < rows; ++r)
     loadRow(a.elem, a.base, a.offsets[size_t(r)], k, af.data() + r * k);
-  constexpr int64_t kBlock = 16;  // weight rows converted and kept hot together
+  constexpr int64_t kBlock = 16; // weight rows converted and kept hot together
   const int64_t blocks = (cols + kBlock - 1) / kBlock;
   parallelFor(blocks, kBlock * rows * k, [&](int64_t b0, int64_t b1) {
     std::vector<float> wf(static_cast<size_t>(kBlock * k));
@@ -237,7 +237,7 @@ void runRmsNormImpl(Launch &L, bool add) {
   L.expect(add ? "add_rms_norm" : "rms_norm", 4, add ? 7 : 5);
   const Elem t = L.elem(0, "T"), wt = L.elem(1, "WT");
   const int64_t hidden = L.dim(2, "HIDDEN");
-  const size_t base = add ? 2 : 0;  // add_rms_norm has residual and sum before weight
+  const size_t base = add ? 2 : 0; // add_rms_norm has residual and sum before weight
   const int64_t n = L.count(base + 3, "n");
   if (n == 0)
     return;
@@ -289,7 +289,8 @@ void runGatedRmsNorm(Launch &L) {
   if (n > 1 && (ldy < channels || ldg < channels))
     fail("ldy / ldg must be >= CHANNELS");
   parallelFor(n, 8 * channels, [&](int64_t r0, int64_t r1) {
-    std::vector<float> yv(static_cast<size_t>(channels)), gv(static_cast<size_t>(channels)), h(static_cast<size_t>(channels));
+    std::vector<float> yv(static_cast<size_t>(channels)), gv(static_cast<size_t>(channels)),
+        h(static_cast<size_t>(channels));
     for (int64_t row = r0; row < r1; ++row) {
       loadRow(t, y, row * ldy, channels, yv.data());
       loadRow(t, gate, row * ldg, channels, gv.data());
@@ -311,7 +312,7 @@ void runLinear(Launch &L, bool gemv) {
   // gemm<T, OUT_T, BM, BN, BK, STAGES, WARPS_M, WARPS_N, ACT, HAS_BIAS, HAS_RESIDUAL>
   // gemv<T, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>
   L.expect(gemv ? "gemv" : "gemm", gemv ? 7 : 11, 10);
-  const size_t f = gemv ? 4 : 8;  // index of ACT
+  const size_t f = gemv ? 4 : 8; // index of ACT
   const Elem t = L.elem(0, "T"), outT = L.elem(1, "OUT_T");
   const std::string &act = L.act(f, "ACT");
   const bool hasBias = L.flag(f + 1, "HAS_BIAS"), hasResidual = L.flag(f + 2, "HAS_RESIDUAL");
@@ -328,8 +329,8 @@ void runLinear(Launch &L, bool gemv) {
   void *c = L.ptr(5, "c");
   const int64_t ldc = L.count(6, "ldc");
   if (m > 1 && (lda < k || ldc < n))
-    fail("lda must be >= k and ldc >= n (lda " + std::to_string(lda) + ", k " +
-         std::to_string(k) + ", ldc " + std::to_string(ldc) + ", n " + std::to_string(n) + ")");
+    fail("lda must be >= k and ldc >= n (lda " + std::to_string(lda) + ", k " + std::to_string(k) +
+         ", ldc " + std::to_string(ldc) + ", n " + std::to_string(n) + ")");
   dotProducts(stridedRows(t, a, m, lda), t, w, 0, n, k, [&](int64_t i, int64_t j, double dot) {
     float v = float(dot + (hasBias ? double(load(t, bias, j)) : 0.0));
     v = roundTo(t, v);
@@ -446,8 +447,7 @@ void runActivation(Launch &L) {
 void runMoeRouter(Launch &L) {
   L.expect("moe_router", 6, 8);
   const Elem t = L.elem(0, "T"), wt = L.elem(1, "WT");
-  const int64_t hidden = L.dim(2, "HIDDEN"), experts = L.dim(3, "EXPERTS"),
-                topk = L.dim(4, "TOPK");
+  const int64_t hidden = L.dim(2, "HIDDEN"), experts = L.dim(3, "EXPERTS"), topk = L.dim(4, "TOPK");
   if (topk > experts || topk > 32)
     fail("TOPK must be <= min(EXPERTS, 32)");
   const int64_t n = L.count(5, "n");
@@ -462,8 +462,9 @@ void runMoeRouter(Launch &L) {
   const bool normalizeTopk = L.integer(7) != 0;
 
   std::vector<float> logits(static_cast<size_t>(n * experts));
-  dotProducts(stridedRows(t, x, n, hidden), wt, gateW, 0, experts, hidden,
-              [&](int64_t row, int64_t e, double dot) { logits[size_t(row * experts + e)] = float(dot); });
+  dotProducts(
+      stridedRows(t, x, n, hidden), wt, gateW, 0, experts, hidden,
+      [&](int64_t row, int64_t e, double dot) { logits[size_t(row * experts + e)] = float(dot); });
   for (int64_t row = 0; row < n; ++row) {
     std::vector<float> score(static_cast<size_t>(experts)), choice(static_cast<size_t>(experts));
     for (int64_t e = 0; e < experts; ++e) {
@@ -475,7 +476,7 @@ void runMoeRouter(Launch &L) {
     std::vector<int32_t> selIdx(static_cast<size_t>(topk));
     float sum = 0.0f;
     for (int64_t j = 0; j < topk; ++j) {
-      int64_t best = -1;  // ascending scan: strictly larger wins, so ties keep the lower id
+      int64_t best = -1; // ascending scan: strictly larger wins, so ties keep the lower id
       for (int64_t e = 0; e < experts; ++e)
         if (!taken[size_t(e)] && (best < 0 || choice[size_t(e)] > choice[size_t(best)]))
           best = e;
@@ -563,7 +564,7 @@ void runMoeUp(Launch &L) {
   void *h = L.ptr(5, "h");
   for (const auto &group : rowsByExpert(sortedPair, tileExpert, numTiles, bm)) {
     const int32_t e = group.first;
-    const std::vector<int64_t> &rows = group.second;  // (C++17 lambdas cannot capture bindings)
+    const std::vector<int64_t> &rows = group.second; // (C++17 lambdas cannot capture bindings)
     Rows a{t, x, {}};
     for (int64_t row : rows)
       a.offsets.push_back(int64_t(sortedPair[row] / topk) * hidden);
@@ -591,7 +592,7 @@ void runMoeDown(Launch &L) {
   void *slotOut = L.ptr(5, "slot_out");
   for (const auto &group : rowsByExpert(sortedPair, tileExpert, numTiles, bm)) {
     const int32_t e = group.first;
-    const std::vector<int64_t> &rows = group.second;  // (C++17 lambdas cannot capture bindings)
+    const std::vector<int64_t> &rows = group.second; // (C++17 lambdas cannot capture bindings)
     Rows a{t, h, {}};
     for (int64_t row : rows)
       a.offsets.push_back(row * inter);
@@ -613,7 +614,8 @@ void combineToken(Elem t, int64_t hidden, int64_t topk, int64_t token, const flo
   for (int64_t j = 0; j < topk; ++j)
     order[size_t(j)] = j;
   const int32_t *idx = indices + token * topk;
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return idx[a] < idx[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return idx[a] < idx[b]; });
   for (int64_t col = 0; col < hidden; ++col) {
     float routed = 0.0f;
     for (int64_t slot : order)
@@ -681,7 +683,7 @@ void runMoeDecodeUp(Launch &L) {
   void *h = L.ptr(3, "h");
   for (const auto &group : pairsByExpert(indices, n * topk)) {
     const int32_t e = group.first;
-    const std::vector<int64_t> &pairs = group.second;  // (C++17 lambdas cannot capture bindings)
+    const std::vector<int64_t> &pairs = group.second; // (C++17 lambdas cannot capture bindings)
     Rows a{t, x, {}};
     for (int64_t p : pairs)
       a.offsets.push_back((p / topk) * hidden);
@@ -711,10 +713,11 @@ void runMoeDecodeDown(Launch &L) {
   const void *shared = hasShared ? L.ptr(4, "shared_out") : nullptr;
   const void *residual = hasResidual ? L.ptr(5, "residual") : nullptr;
   void *out = L.ptr(6, "out");
-  std::vector<float> y(static_cast<size_t>(n * topk * hidden));  // T-rounded expert outputs, pair order
+  std::vector<float> y(
+      static_cast<size_t>(n * topk * hidden)); // T-rounded expert outputs, pair order
   for (const auto &group : pairsByExpert(indices, n * topk)) {
     const int32_t e = group.first;
-    const std::vector<int64_t> &pairs = group.second;  // (C++17 lambdas cannot capture bindings)
+    const std::vector<int64_t> &pairs = group.second; // (C++17 lambdas cannot capture bindings)
     Rows a{t, h, {}};
     for (int64_t p : pairs)
       a.offsets.push_back(p * inter);
@@ -724,11 +727,12 @@ void runMoeDecodeDown(Launch &L) {
                 });
   }
   for (int64_t token = 0; token < n; ++token)
-    combineToken(t, hidden, topk, token, weights, indices, shared, residual, out,
-                 [&](int64_t slot, int64_t col) { return y[size_t((token * topk + slot) * hidden + col)]; });
+    combineToken(
+        t, hidden, topk, token, weights, indices, shared, residual, out,
+        [&](int64_t slot, int64_t col) { return y[size_t((token * topk + slot) * hidden + col)]; });
 }
 
-}  // namespace
+} // namespace
 
 std::vector<KernelEntry> denseKernels() {
   return {
@@ -751,4 +755,4 @@ std::vector<KernelEntry> denseKernels() {
   };
 }
 
-}  // namespace sl::cpu
+} // namespace sl::cpu

@@ -252,17 +252,16 @@ struct Ssd {
   int64_t xbcWidth() const { return heads * headDim + 2 * groups * state; }
 };
 
-void checkSsdShape(const Ssd &s) {
+// Head h reads group h / (HEADS / GROUPS).
+void checkGroups(const Ssd &s) {
   require(s.heads % s.groups == 0, "HEADS (" + std::to_string(s.heads) +
                                        ") must be a multiple of GROUPS (" +
                                        std::to_string(s.groups) + ")");
-  require(isPow2(s.heads) && isPow2(s.headDim) && isPow2(s.groups) && isPow2(s.state),
-          "HEADS, HEAD_DIM, GROUPS and STATE must be powers of two");
 }
 
+// ssd_chunk_cumsum's static_assert.
 void checkChunk(int64_t chunk) {
-  require(chunk % 32 == 0 && chunk <= 1024 && isPow2(chunk),
-          "CHUNK must be a power of two, a multiple of 32 and at most 1024");
+  require(chunk % 32 == 0 && chunk <= 1024, "CHUNK must be a multiple of 32, at most 1024");
 }
 
 // Template arguments <T, HEADS, HEAD_DIM, GROUPS, STATE, CHUNK, THREADS> (chunk_state, scan).
@@ -275,8 +274,11 @@ Ssd parseChunked(const KernelCall &call) {
   s.state = sizeArg(call, 4, "STATE");
   s.chunk = sizeArg(call, 5, "CHUNK");
   sizeArg(call, 6, "THREADS");
-  checkSsdShape(s);
+  checkGroups(s);
   checkChunk(s.chunk);
+  // The register tiles of ssd_chunk_state / ssd_chunk_scan (SsdTile) need powers of two.
+  require(isPow2(s.headDim) && isPow2(s.state) && isPow2(s.chunk),
+          "HEAD_DIM, STATE and CHUNK must be powers of two");
   return s;
 }
 
@@ -379,8 +381,6 @@ Status ssdStatePass(const KernelCall &call) {
     s.state = sizeArg(call, 2, "STATE");
     s.chunk = sizeArg(call, 3, "CHUNK");
     sizeArg(call, 4, "THREADS");
-    checkSsdShape(s);
-    checkChunk(s.chunk);
     const int64_t n = countArg(call, 3, "n");
     if (n == 0)
       return;
@@ -472,7 +472,7 @@ Status ssdStep(const KernelCall &call) {
     s.groups = sizeArg(call, 3, "GROUPS");
     s.state = sizeArg(call, 4, "STATE");
     const int64_t rowsPerBlock = sizeArg(call, 5, "ROWS");
-    checkSsdShape(s);
+    checkGroups(s);
     require(s.headDim % rowsPerBlock == 0, "ROWS must divide HEAD_DIM");
     const int64_t n = countArg(call, 10, "n");
     if (n == 0)

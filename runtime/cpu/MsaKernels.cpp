@@ -602,21 +602,24 @@ Status spanAttention(const KernelCall &call) {
                            " lies outside the cache (cache_len " + std::to_string(cacheLen) +
                            ")");
 
-  // The rows each kv head computes: all of them in the natural order, or the ids listed in
-  // row_order ((j*GROUP + hh)*K + slot; negative ids are padding). The order never changes a
-  // result, only which rows a device block groups together.
+  // The rows each kv head computes, ids (j*GROUP + hh)*K + slot: the natural order, or the
+  // permutation row_order. The order never changes a result, only which rows a device block
+  // groups together; a row_order that is not a permutation would leave rows unwritten (and a
+  // negative id makes the device read before span_start), so it is rejected.
   const int64_t rowsPerKvHead = n * group * k;
   std::vector<std::vector<int64_t>> rows(kvHeads);
-  for (int64_t kvh = 0; kvh < kvHeads; ++kvh)
+  for (int64_t kvh = 0; kvh < kvHeads; ++kvh) {
+    std::vector<bool> seen(rowsPerKvHead, false);
     for (int64_t r = 0; r < rowsPerKvHead; ++r) {
       const int64_t id = rowOrder ? rowOrder[kvh * rowsPerKvHead + r] : r;
-      if (id >= rowsPerKvHead)
-        return Status::error(kernel + ": row_order entry " + std::to_string(id) +
-                             " is out of range (rows per kv head: " +
-                             std::to_string(rowsPerKvHead) + ")");
-      if (id >= 0)
-        rows[kvh].push_back(id);
+      if (id < 0 || id >= rowsPerKvHead || seen[id])
+        return Status::error(kernel + ": row_order of kv head " + std::to_string(kvh) +
+                             " is not a permutation of 0.." + std::to_string(rowsPerKvHead - 1) +
+                             " (entry " + std::to_string(r) + " = " + std::to_string(id) + ")");
+      seen[id] = true;
+      rows[kvh].push_back(id);
     }
+  }
 
   const Queries queries{q2, ldq2, p.elem, dim};
   const Cache cache{kCache, vCache, p.elem, capacity, dim};

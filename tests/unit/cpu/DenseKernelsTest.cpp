@@ -140,9 +140,9 @@ TEST(DenseNorm, AddRmsNormRoundsTheSum) {
     Tensor w = randomTensor(Elem::f32, hidden, 1.0f, 5);
     Tensor sum(t, size_t(n) * hidden), y(t, size_t(n) * hidden);
     const std::vector<std::string> targs = {spell(t), "float", std::to_string(hidden), "128"};
-    ASSERT_TRUE(run("add_rms_norm", targs,
-                    {P(x.data()), P(res.data()), P(sum.data()), P(w.data()), P(y.data()), I(n),
-                     R(eps)}));
+    ASSERT_TRUE(
+        run("add_rms_norm", targs,
+            {P(x.data()), P(res.data()), P(sum.data()), P(w.data()), P(y.data()), I(n), R(eps)}));
     std::vector<float> s(sum.size());
     for (size_t i = 0; i < s.size(); ++i) {
       s[i] = rt(t, x.get(i) + res.get(i));
@@ -157,9 +157,9 @@ TEST(DenseNorm, AddRmsNormRoundsTheSum) {
     }
     // sum aliasing residual, y aliasing x.
     Tensor y2 = x, s2 = res;
-    ASSERT_TRUE(run("add_rms_norm", targs,
-                    {P(y2.data()), P(s2.data()), P(s2.data()), P(w.data()), P(y2.data()), I(n),
-                     R(eps)}));
+    ASSERT_TRUE(
+        run("add_rms_norm", targs,
+            {P(y2.data()), P(s2.data()), P(s2.data()), P(w.data()), P(y2.data()), I(n), R(eps)}));
     for (size_t i = 0; i < s.size(); ++i) {
       ASSERT_EQ(s2.get(i), sum.get(i));
       ASSERT_EQ(y2.get(i), y.get(i));
@@ -260,8 +260,8 @@ TEST(DenseGemm, EpilogueVariantsStrided) {
             checkLinear("gemm", {t, out, act, bias, residual}, 7, 13, 24, 30, 17, seed++);
           }
   // Larger than one thread's share of work, odd sizes.
-  checkLinear("gemm", {Elem::bf16, Elem::bf16, "slk::kActRelu2", true, true}, 37, 150, 72, 80,
-              151, 99);
+  checkLinear("gemm", {Elem::bf16, Elem::bf16, "slk::kActRelu2", true, true}, 37, 150, 72, 80, 151,
+              99);
   checkLinear("gemm", {Elem::f32, Elem::f32, "slk::kActNone", false, false}, 33, 97, 45, 45, 97,
               100);
 }
@@ -273,11 +273,11 @@ TEST(DenseGemm, ResidualMayAliasOutput) {
     Tensor w = randomTensor(t, size_t(n) * k, 0.25f, 21);
     Tensor res = randomTensor(t, size_t(m) * ldc, 1.0f, 22);
     Tensor separate(t, size_t(m) * ldc), inPlace = res;
-    const std::vector<std::string> targs = {spell(t), spell(t), "64", "64", "32", "2", "2", "2",
-                                            "slk::kActNone", "false", "true"};
+    const std::vector<std::string> targs = {
+        spell(t), spell(t), "64", "64", "32", "2", "2", "2", "slk::kActNone", "false", "true"};
     ASSERT_TRUE(run("gemm", targs,
-                    {P(a.data()), I(k), P(w.data()), P(nullptr), P(res.data()),
-                     P(separate.data()), I(ldc), I(m), I(n), I(k)}));
+                    {P(a.data()), I(k), P(w.data()), P(nullptr), P(res.data()), P(separate.data()),
+                     I(ldc), I(m), I(n), I(k)}));
     ASSERT_TRUE(run("gemm", targs,
                     {P(a.data()), I(k), P(w.data()), P(nullptr), P(inPlace.data()),
                      P(inPlace.data()), I(ldc), I(m), I(n), I(k)}));
@@ -291,14 +291,13 @@ TEST(DenseGemm, GemvMatchesFormulaAndChecksMaxM) {
   uint32_t seed = 40;
   for (Elem t : {Elem::bf16, Elem::f32})
     for (bool bias : {false, true})
-      checkLinear("gemv", {t, Elem::f32, "slk::kActNone", bias, !bias}, 3, 21, 40, 48, 23,
-                  seed++);
-  checkLinear("gemv", {Elem::bf16, Elem::bf16, "slk::kActSilu", true, true}, 8, 19, 24, 24, 19,
-              50);
+      checkLinear("gemv", {t, Elem::f32, "slk::kActNone", bias, !bias}, 3, 21, 40, 48, 23, seed++);
+  checkLinear("gemv", {Elem::bf16, Elem::bf16, "slk::kActSilu", true, true}, 8, 19, 24, 24, 19, 50);
   // m > MAX_M is an invalid launch.
   float buf[256] = {};
-  sl::Status s = run("gemv", {"float", "float", "8", "2", "slk::kActNone", "false", "false"},
-                     {P(buf), I(4), P(buf), P(nullptr), P(nullptr), P(buf), I(4), I(3), I(4), I(4)});
+  sl::Status s =
+      run("gemv", {"float", "float", "8", "2", "slk::kActNone", "false", "false"},
+          {P(buf), I(4), P(buf), P(nullptr), P(nullptr), P(buf), I(4), I(3), I(4), I(4)});
   EXPECT_FALSE(s);
   EXPECT_NE(s.message().find("MAX_M"), std::string::npos) << s.message();
 }
@@ -306,25 +305,26 @@ TEST(DenseGemm, GemvMatchesFormulaAndChecksMaxM) {
 TEST(DenseGemm, InvalidTemplateArgumentsAreErrors) {
   float buf[64] = {};
   const std::vector<KernelArg> args = {P(buf), I(4), P(buf), P(nullptr), P(nullptr),
-                                       P(buf), I(4), I(2), I(2), I(4)};
-  sl::Status half = run("gemm", {"half", "float", "64", "64", "32", "2", "2", "2", "slk::kActNone",
-                                 "false", "false"},
-                        args);
+                                       P(buf), I(4), I(2),   I(2),       I(4)};
+  sl::Status half = run(
+      "gemm", {"half", "float", "64", "64", "32", "2", "2", "2", "slk::kActNone", "false", "false"},
+      args);
   EXPECT_FALSE(half);
   EXPECT_NE(half.message().find("half"), std::string::npos) << half.message();
-  EXPECT_FALSE(run("gemm", {"float", "float", "64", "64", "32", "2", "2", "2", "slk::kActGelu",
-                            "false", "false"},
-                   args));
-  EXPECT_FALSE(run("gemm", {"float", "float", "64", "64", "32", "2", "2", "2", "slk::kActNone",
-                            "yes", "false"},
-                   args));
-  EXPECT_FALSE(run("gemm", {"float", "float"}, args));  // too few template arguments
-  EXPECT_FALSE(run("rms_norm", {"float", "float", "x16", "256"},
-                   {P(buf), P(buf), P(buf), I(1), R(1e-5f)}));
+  EXPECT_FALSE(
+      run("gemm",
+          {"float", "float", "64", "64", "32", "2", "2", "2", "slk::kActGelu", "false", "false"},
+          args));
+  EXPECT_FALSE(run(
+      "gemm", {"float", "float", "64", "64", "32", "2", "2", "2", "slk::kActNone", "yes", "false"},
+      args));
+  EXPECT_FALSE(run("gemm", {"float", "float"}, args)); // too few template arguments
+  EXPECT_FALSE(
+      run("rms_norm", {"float", "float", "x16", "256"}, {P(buf), P(buf), P(buf), I(1), R(1e-5f)}));
   // A required pointer that is null.
-  EXPECT_FALSE(run("gemm", {"float", "float", "64", "64", "32", "2", "2", "2", "slk::kActNone",
-                            "true", "false"},
-                   args));
+  EXPECT_FALSE(run(
+      "gemm", {"float", "float", "64", "64", "32", "2", "2", "2", "slk::kActNone", "true", "false"},
+      args));
 }
 
 // --------------------------------------------------------------------------------------------
@@ -347,10 +347,11 @@ TEST(DenseEmbedding, CopiesRowsAndFlagsBadIds) {
 
     tokens = {3, 0, 7, -1, 9, 2};
     Tensor bad(t, tokens.size() * hidden, 9.0f);
-    sl::Status s = run("embedding", targs,
-                       {P(tokens.data()), P(table.data()), P(bad.data()), I(6), I(vocab), P(&error)});
+    sl::Status s =
+        run("embedding", targs,
+            {P(tokens.data()), P(table.data()), P(bad.data()), I(6), I(vocab), P(&error)});
     EXPECT_FALSE(s);
-    EXPECT_EQ(error, 4);  // index 3 + 1: the first bad token
+    EXPECT_EQ(error, 4); // index 3 + 1: the first bad token
     EXPECT_NE(s.message().find("-1"), std::string::npos) << s.message();
     for (size_t i = 0; i < tokens.size(); ++i)
       for (int c = 0; c < hidden; ++c) {
@@ -359,8 +360,9 @@ TEST(DenseEmbedding, CopiesRowsAndFlagsBadIds) {
       }
     // An error recorded earlier is kept.
     error = 2;
-    EXPECT_FALSE(run("embedding", targs,
-                     {P(tokens.data()), P(table.data()), P(bad.data()), I(6), I(vocab), P(&error)}));
+    EXPECT_FALSE(
+        run("embedding", targs,
+            {P(tokens.data()), P(table.data()), P(bad.data()), I(6), I(vocab), P(&error)}));
     EXPECT_EQ(error, 2);
   }
 }
@@ -370,12 +372,12 @@ TEST(DenseArgmax, TiesNanAndInfinity) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const int vocab = 5;
   std::vector<float> logits = {
-      1, 5, 2, 5, 0,                 // tie -> 1
-      -inf, -inf, -inf, -inf, -inf,  // all -inf -> 0
-      1, nan, 7, nan, 2,             // first NaN -> 1
-      3, 3, 3, 3, 3,                 // all equal -> 0
-      -2, -1, -3, -1, -7,            // -> 1
-      0, 0, 0, 0, 4,                 // last -> 4
+      1,    5,    2,    5,    0,    // tie -> 1
+      -inf, -inf, -inf, -inf, -inf, // all -inf -> 0
+      1,    nan,  7,    nan,  2,    // first NaN -> 1
+      3,    3,    3,    3,    3,    // all equal -> 0
+      -2,   -1,   -3,   -1,   -7,   // -> 1
+      0,    0,    0,    0,    4,    // last -> 4
   };
   const int n = int(logits.size()) / vocab;
   std::vector<int32_t> out(n, -5);
@@ -392,9 +394,9 @@ TEST(DenseArgmax, TiesNanAndInfinity) {
   std::vector<int32_t> got(rows);
   ASSERT_TRUE(run("argmax", {"256"}, {P(big.data()), P(got.data()), I(rows), I(wide)}));
   for (int r = 0; r < rows; ++r)
-    EXPECT_EQ(got[r], std::max_element(big.begin() + size_t(r) * wide,
-                                       big.begin() + size_t(r + 1) * wide) -
-                          (big.begin() + size_t(r) * wide));
+    EXPECT_EQ(got[r],
+              std::max_element(big.begin() + size_t(r) * wide, big.begin() + size_t(r + 1) * wide) -
+                  (big.begin() + size_t(r) * wide));
 }
 
 TEST(DenseElementwise, AddAndActivation) {
@@ -453,7 +455,7 @@ TEST(DenseMoe, RouterTiesPickTheLowerExpert) {
   Tensor x = randomTensor(Elem::f32, size_t(n) * h, 1.0f, 90);
   Tensor gw = randomTensor(Elem::f32, size_t(e) * h, 0.3f, 91);
   for (int q = 0; q < h; ++q)
-    gw.set(size_t(3) * h + q, gw.get(size_t(1) * h + q));  // experts 1 and 3 identical
+    gw.set(size_t(3) * h + q, gw.get(size_t(1) * h + q)); // experts 1 and 3 identical
   std::vector<float> cb = {0.0f, 4.0f, 0.0f, 4.0f, 0.0f};
   std::vector<float> wts(size_t(n) * k);
   std::vector<int32_t> idx(size_t(n) * k);
@@ -467,7 +469,7 @@ TEST(DenseMoe, RouterTiesPickTheLowerExpert) {
     for (int q = 0; q < h; ++q)
       dot += double(x.get(size_t(t) * h + q)) * gw.get(size_t(1) * h + q);
     const float s = 1.0f / (1.0f + std::exp(-float(dot)));
-    EXPECT_EQ(wts[size_t(t) * k], s * 2.0f);  // norm_topk_prob = 0: weight = s · scale
+    EXPECT_EQ(wts[size_t(t) * k], s * 2.0f); // norm_topk_prob = 0: weight = s · scale
     EXPECT_EQ(wts[size_t(t) * k + 1], s * 2.0f);
   }
 }
@@ -551,23 +553,23 @@ void checkMoe(Elem t, bool hasShared, bool hasResidual, uint32_t seed) {
   Tensor hbuf(t, size_t(maxTiles) * BM * INTER, 77.0f);
   Tensor slot(t, size_t(pairs) * H);
   Tensor out(t, size_t(n) * H);
-  ASSERT_TRUE(run("moe_up", upArgs,
-                  {P(x.data()), P(up.data()), P(sp.data()), P(te.data()), P(nt.data()),
-                   P(hbuf.data())}));
+  ASSERT_TRUE(
+      run("moe_up", upArgs,
+          {P(x.data()), P(up.data()), P(sp.data()), P(te.data()), P(nt.data()), P(hbuf.data())}));
   for (size_t r = 0; r < sp.size(); ++r) {
     if (sp[r] < 0) {
       for (int i = 0; i < INTER; ++i)
         ASSERT_EQ(hbuf.get(r * INTER + i), 77.0f) << what << ": padding row written";
     }
   }
-  ASSERT_TRUE(run("moe_down", downArgs,
-                  {P(hbuf.data()), P(down.data()), P(sp.data()), P(te.data()), P(nt.data()),
-                   P(slot.data())}));
+  ASSERT_TRUE(run(
+      "moe_down", downArgs,
+      {P(hbuf.data()), P(down.data()), P(sp.data()), P(te.data()), P(nt.data()), P(slot.data())}));
   const std::string sh = hasShared ? "true" : "false", rs = hasResidual ? "true" : "false";
-  ASSERT_TRUE(run("moe_combine", {T, sH, sK, "256", sh, rs},
-                  {P(slot.data()), P(wts.data()), P(idx.data()),
-                   P(hasShared ? shared.data() : nullptr),
-                   P(hasResidual ? residual.data() : nullptr), P(out.data()), I(n)}));
+  ASSERT_TRUE(
+      run("moe_combine", {T, sH, sK, "256", sh, rs},
+          {P(slot.data()), P(wts.data()), P(idx.data()), P(hasShared ? shared.data() : nullptr),
+           P(hasResidual ? residual.data() : nullptr), P(out.data()), I(n)}));
 
   // The per-token formula (transformers' NemotronHMoE numerics).
   for (int tok = 0; tok < n; ++tok) {
@@ -593,7 +595,7 @@ void checkMoe(Elem t, bool hasShared, bool hasResidual, uint32_t seed) {
           acc += double(a[i]) * down.get((size_t(e) * H + c) * INTER + i);
         const float y = rt(t, float(acc));
         expectClose(slot.get((size_t(tok) * K + j) * H + c), y, t, what + " slot_out");
-        volatile float product = wts[size_t(tok) * K + j] * y;  // no FMA: rounded product
+        volatile float product = wts[size_t(tok) * K + j] * y; // no FMA: rounded product
         routed[c] = routed[c] + product;
       }
     }
@@ -645,10 +647,10 @@ TEST(DenseMoe, CombineOutputMayAliasResidual) {
     Tensor shared = randomTensor(t, size_t(n) * H, 1.0f, 151);
     Tensor residual = randomTensor(t, size_t(n) * H, 1.0f, 152);
     std::vector<float> wts = {0.5f, 1.5f, 0.25f, 0.75f, 1.0f, 2.0f};
-    std::vector<int32_t> idx = {3, 1, 0, 2, 5, 5};  // includes a repeated expert id
+    std::vector<int32_t> idx = {3, 1, 0, 2, 5, 5}; // includes a repeated expert id
     Tensor separate(t, size_t(n) * H), inPlace = residual;
-    const std::vector<std::string> targs = {spell(t), std::to_string(H), std::to_string(K), "128",
-                                            "true", "true"};
+    const std::vector<std::string> targs = {
+        spell(t), std::to_string(H), std::to_string(K), "128", "true", "true"};
     ASSERT_TRUE(run("moe_combine", targs,
                     {P(slot.data()), P(wts.data()), P(idx.data()), P(shared.data()),
                      P(residual.data()), P(separate.data()), I(n)}));
@@ -664,16 +666,16 @@ TEST(DenseMoe, CombineOutputMayAliasResidual) {
 // values chosen so that any other order gives a different float result.
 TEST(DenseMoe, CombineSumsInAscendingExpertOrder) {
   const int K = 3, n = 2;
-  std::vector<float> slot = {1.0f, 1e8f, -1e8f,   // token 0: experts 5, 1, 3
-                             1e8f, 1.0f, -1e8f};  // token 1: experts 2, 2, 1
+  std::vector<float> slot = {1.0f, 1e8f, -1e8f,  // token 0: experts 5, 1, 3
+                             1e8f, 1.0f, -1e8f}; // token 1: experts 2, 2, 1
   std::vector<float> wts(size_t(n) * K, 1.0f);
-  std::vector<int32_t> idx = {5, 1, 3, 2, 2, 1};  // [n, K]
+  std::vector<int32_t> idx = {5, 1, 3, 2, 2, 1}; // [n, K]
   std::vector<float> out(n, -5.0f);
-  ASSERT_TRUE(run("moe_combine", {"float", "1", "3", "32", "false", "false"},
-                  {P(slot.data()), P(wts.data()), P(idx.data()), P(nullptr), P(nullptr),
-                   P(out.data()), I(n)}));
-  EXPECT_EQ(out[0], 1.0f);  // (1e8 + -1e8) + 1; slot order would give 0
-  EXPECT_EQ(out[1], 1.0f);  // (-1e8 + 1e8) + 1; reversed tie order would give 0
+  ASSERT_TRUE(run(
+      "moe_combine", {"float", "1", "3", "32", "false", "false"},
+      {P(slot.data()), P(wts.data()), P(idx.data()), P(nullptr), P(nullptr), P(out.data()), I(n)}));
+  EXPECT_EQ(out[0], 1.0f); // (1e8 + -1e8) + 1; slot order would give 0
+  EXPECT_EQ(out[1], 1.0f); // (-1e8 + 1e8) + 1; reversed tie order would give 0
 }
 
-}  // namespace
+} // namespace

@@ -799,6 +799,18 @@ TEST_P(MsaKernels, SpanAttentionRowOrderIsOnlyAnOrder) {
     ASSERT_EQ(o1.get(e), o2.get(e));
   for (int64_t e = 0; e < n * H * K; ++e)
     ASSERT_EQ(l1[e], l2[e]);
+  // Not a permutation (a repeated row, a negative id): an error, not unwritten rows.
+  for (int32_t bad : {order[1], -1}) {
+    std::vector<int32_t> broken = order;
+    broken[0] = bad;
+    const sl::Status status =
+        callKernel("msa_span_attention", {T, S(H), S(c.kvHeads), S(D), S(K), "4"},
+                   {P(s.q2.at(from * s.ldq)), I(s.ldq), P(s.kCache.at(0)), P(s.vCache.at(0)),
+                    I(p.capacity), I(p.L), I(n), P(pre.routing.start.data()),
+                    P(pre.routing.end.data()), P(broken.data()), P(o2.at(0)), P(l2.data())});
+    EXPECT_FALSE(status.ok());
+    EXPECT_NE(status.message().find("permutation"), std::string::npos) << status.message();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Msa, MsaKernels, ::testing::Values(Elem::f32, Elem::bf16),
