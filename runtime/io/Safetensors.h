@@ -33,7 +33,9 @@ struct TensorView {
   std::string name;
   WeightDType dtype = WeightDType::F32;
   std::vector<int64_t> shape;
-  const uint8_t *data = nullptr;  // little-endian elements, C order; valid while the store lives
+  // Little-endian elements, C order, valid while the store lives; not necessarily aligned
+  // (read with memcpy).
+  const uint8_t *data = nullptr;
   size_t nbytes = 0;
   std::string file;  // the file that holds it (for messages)
 

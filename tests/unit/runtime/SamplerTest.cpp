@@ -149,11 +149,14 @@ TEST(SamplerDeterminism, GoldenSequence) {
   const std::vector<float> logits = pseudoRandomLogits(64, 3);
   Sampler plain = makeSampler(params(1.0, 0, 1.0, 2024));
   Sampler restricted = makeSampler(params(0.7, 10, 0.8, 2024));
-  std::vector<int32_t> a, b;
+  Sampler nucleus = makeSampler(params(1.2, 0, 0.6, 99));
+  std::vector<int32_t> a, b, c;
   for (int i = 0; i < 12; ++i) {
     a.push_back(*plain.sample(logits));
     b.push_back(*restricted.sample(logits));
+    c.push_back(*nucleus.sample(logits));
   }
+  EXPECT_EQ(c, (std::vector<int32_t>{28, 55, 44, 5, 44, 29, 58, 27, 15, 28, 28, 63}));
   EXPECT_EQ(a, (std::vector<int32_t>{40, 55, 15, 26, 2, 9, 63, 29, 15, 29, 29, 38}));
   EXPECT_EQ(b, (std::vector<int32_t>{27, 15, 29, 58, 29, 29, 28, 63, 29, 63, 63, 27}));
 }
@@ -228,14 +231,37 @@ TEST(SamplerRestrictions, TopPNeverLeavesTheNucleus) {
 }
 
 TEST(SamplerRestrictions, TopPOverLargeVocabulary) {
-  // A large vocabulary exercises the incremental partial sort (more than one chunk).
   const int vocab = 5000;
-  std::vector<float> logits(vocab, 0.0f);  // uniform: the nucleus is the first ids by tie rule
-  Sampler s = makeSampler(params(1.0, 0, 0.5, 8));
-  auto counts = histogram(s, logits, 10000);
-  for (const auto &[id, count] : counts)
-    EXPECT_LT(id, 2500) << "token " << id << " outside the nucleus (" << count << " draws)";
-  EXPECT_GT(counts.size(), 2000u);  // 10000 draws over 2500 ids
+  {
+    // Uniform: the nucleus is exactly the first half of the ids (the tie rule).
+    std::vector<float> logits(vocab, 0.0f);
+    Sampler s = makeSampler(params(1.0, 0, 0.5, 8));
+    auto counts = histogram(s, logits, 3000);
+    for (const auto &[id, count] : counts)
+      EXPECT_LT(id, 2500) << "token " << id << " outside the nucleus (" << count << " draws)";
+    EXPECT_GT(counts.size(), 1500u);  // about 1750 distinct ids expected
+  }
+  {
+    // Descending over many bands of the fixed-point exponent: ids in order of probability.
+    std::vector<float> logits(vocab);
+    for (int i = 0; i < vocab; ++i)
+      logits[i] = -0.002f * float(i);
+    std::vector<double> cum(vocab);
+    double total = 0;
+    for (int i = 0; i < vocab; ++i)
+      total += std::exp(double(logits[i]));
+    int cut = 0;
+    for (double acc = 0; cut < vocab; ++cut) {
+      acc += std::exp(double(logits[cut])) / total;
+      if (acc >= 0.7)
+        break;
+    }
+    Sampler s = makeSampler(params(1.0, 0, 0.7, 12));
+    auto counts = histogram(s, logits, 3000);
+    for (const auto &[id, count] : counts)
+      EXPECT_LE(id, cut + 1) << "token " << id << " outside the nucleus (" << count << ")";
+    EXPECT_GT(counts.rbegin()->first, cut - 50);  // the nucleus' tail is reached
+  }
 }
 
 TEST(SamplerRestrictions, TopKAndTopPTogether) {
