@@ -1,6 +1,7 @@
 #include "runtime/cli/Slrun.h"
 
 #include "runtime/core/Engine.h"
+#include "runtime/cuda/CudaExecutor.h"
 #include "runtime/io/Npy.h"
 
 #include <chrono>
@@ -31,6 +32,8 @@ const char *kUsage =
     "           and outputs in the function's order; its state starts empty\n"
     "\n"
     "Options take '--name value' or '--name=value'; '@file' names a .npy file.\n"
+    "--device=cuda runs on the GPU: kernels are compiled by NVRTC on first use and cached in\n"
+    "$SLC_CACHE_DIR (default ~/.cache/slc; SLC_DISABLE_CACHE=1 bypasses the cache).\n"
     "--max-context=N sets the session capacity (default: the tokens the command needs).\n";
 
 // --name value / --name=value options; repeated options keep every value.
@@ -123,11 +126,22 @@ StatusOr<double> numberArg(const Options &options, const std::string &name, doub
 
 Status checkDevice(const Options &options) {
   std::string device = options.get("device").value_or("cpu");
-  if (device == "cpu")
+  if (device == "cpu" || device == "cuda")
     return Status::success();
-  if (device == "cuda")
-    return Status::error("--device=cuda: this slrun has no CUDA backend yet; use --device=cpu");
   return Status::error("--device must be cpu or cuda, got '" + device + "'");
+}
+
+// The backend of --device: the CPU reference backend or the CUDA backend.
+StatusOr<std::unique_ptr<Executor>> makeExecutor(const Options &options, const Model &model) {
+  if (options.get("device").value_or("cpu") == "cpu")
+    return std::unique_ptr<Executor>(
+        std::make_unique<CpuExecutor>(model.artifact(), model.weights()));
+  auto cuda = sl::cuda::CudaExecutor::create(model.artifact(), model.weights());
+  if (!cuda)
+    return Status::error("--device=cuda: " + cuda.status().message());
+  std::cerr << "slrun: CUDA backend on " << (*cuda)->deviceName() << " (" << (*cuda)->arch()
+            << ")\n";
+  return std::unique_ptr<Executor>(std::move(*cuda));
 }
 
 StatusOr<std::vector<int32_t>> readTokens(const std::string &path) {
@@ -179,7 +193,10 @@ int logitsCommand(int argc, char **argv) {
   auto capacity = integerArg(*options, "max-context", tokens->size(), 1);
   if (!capacity)
     return fail(capacity.status());
-  Engine engine(**model);
+  auto executor = makeExecutor(*options, **model);
+  if (!executor)
+    return fail(executor.status());
+  Engine engine(**model, std::move(*executor));
   if (Status status = engine.checkTokens(*tokens); !status)
     return fail(Status::error(*tokensPath + ": " + status.message()));
   Session session((*model)->artifact(), *capacity);
@@ -237,7 +254,10 @@ int generateCommand(int argc, char **argv) {
   auto capacity = integerArg(*options, "max-context", tokens->size() + *newTokens, 1);
   if (!capacity)
     return fail(capacity.status());
-  Engine engine(**model);
+  auto executor = makeExecutor(*options, **model);
+  if (!executor)
+    return fail(executor.status());
+  Engine engine(**model, std::move(*executor));
   if (Status status = engine.checkTokens(*tokens); !status)
     return fail(Status::error(*tokensPath + ": " + status.message()));
   Session session((*model)->artifact(), *capacity);
@@ -248,7 +268,8 @@ int generateCommand(int argc, char **argv) {
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   std::cout << "generated " << generated->size() << " tokens after a " << tokens->size()
-            << "-token prompt in " << seconds * 1e3 << " ms (cpu):";
+            << "-token prompt in " << seconds * 1e3 << " ms ("
+            << options->get("device").value_or("cpu") << "):";
   for (int32_t token : *generated)
     std::cout << " " << token;
   std::cout << "\n";
@@ -339,8 +360,10 @@ int runCommand(int argc, char **argv) {
   if (!capacity)
     return fail(capacity.status());
   Session session((*model)->artifact(), *capacity);
-  CpuExecutor executor((*model)->artifact(), (*model)->weights());
-  auto outputs = executor.call(*function, session, pointers, tokens);
+  auto executor = makeExecutor(*options, **model);
+  if (!executor)
+    return fail(executor.status());
+  auto outputs = (*executor)->call(*function, session, pointers, tokens);
   if (!outputs)
     return fail(outputs.status());
   for (size_t i = 0; i < outputs->size(); ++i) {

@@ -3,31 +3,19 @@
 // reference kernel of the launch's template (runtime/cpu).
 #pragma once
 
-#include "runtime/core/Artifact.h"
-#include "runtime/core/Session.h"
-
-#include <cstdint>
-#include <vector>
+#include "runtime/core/Executor.h"
 
 namespace sl::runtime {
 
-// One output of a call: its bytes, element type and shape (token dimension resolved).
-struct Tensor {
-  sl::schema::DType dtype = sl::schema::DType::f32;
-  std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;
-};
-
-class CpuExecutor {
+class CpuExecutor : public Executor {
 public:
   // `weights[i]` holds weight binding i of `artifact` in its binding dtype and shape.
   CpuExecutor(const Artifact &artifact, const std::vector<std::vector<uint8_t>> &weights)
       : artifact_(artifact), weights_(weights) {}
 
-  // Runs `function` on `tokens` new tokens: `inputs[i]` points to input i (its shape with the
-  // token dimension = tokens). Advances `session` by `tokens` when the function has state.
   StatusOr<std::vector<Tensor>> call(const sl::schema::Function &function, Session &session,
-                                     const std::vector<const void *> &inputs, int64_t tokens);
+                                     const std::vector<const void *> &inputs,
+                                     int64_t tokens) override;
 
 private:
   const Artifact &artifact_;

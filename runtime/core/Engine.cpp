@@ -49,7 +49,7 @@ StatusOr<std::vector<float>> Engine::prefill(Session &session, const std::vector
   std::vector<float> logits;
   for (size_t first = 0; first < tokens.size(); first += chunk) {
     int64_t count = std::min<int64_t>(chunk, tokens.size() - first);
-    auto outputs = executor_.call(**fn, session, {tokens.data() + first}, count);
+    auto outputs = executor_->call(**fn, session, {tokens.data() + first}, count);
     if (!outputs)
       return outputs.status();
     const float *rows = reinterpret_cast<const float *>((*outputs)[0].bytes.data());
@@ -67,7 +67,7 @@ StatusOr<std::vector<float>> Engine::decode(Session &session, int32_t token) {
     return fn.status();
   if (Status status = checkTokens({token}); !status)
     return status;
-  auto outputs = executor_.call(**fn, session, {&token}, 1);
+  auto outputs = executor_->call(**fn, session, {&token}, 1);
   if (!outputs)
     return outputs.status();
   const float *row = reinterpret_cast<const float *>((*outputs)[0].bytes.data());

@@ -8,13 +8,18 @@
 #include "runtime/core/Session.h"
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace sl::runtime {
 
 class Engine {
 public:
-  explicit Engine(const Model &model) : model_(model), executor_(model.artifact(), model.weights()) {}
+  // On the CPU backend, or on `executor` (e.g. the CUDA backend).
+  explicit Engine(const Model &model)
+      : model_(model), executor_(std::make_unique<CpuExecutor>(model.artifact(), model.weights())) {}
+  Engine(const Model &model, std::unique_ptr<Executor> executor)
+      : model_(model), executor_(std::move(executor)) {}
 
   // Feeds `tokens` to the session in chunks of at most `chunk` tokens (0: the prefill
   // function's capacity). Returns the fp32 logits [tokens, vocab] of every position when
@@ -31,12 +36,12 @@ public:
   // A token id outside [0, vocab) is an error naming its position.
   Status checkTokens(const std::vector<int32_t> &tokens) const;
 
-  CpuExecutor &executor() { return executor_; }
+  Executor &executor() { return *executor_; }
 
 private:
   StatusOr<const sl::schema::Function *> function(const char *name) const;
   const Model &model_;
-  CpuExecutor executor_;
+  std::unique_ptr<Executor> executor_;
 };
 
 }  // namespace sl::runtime

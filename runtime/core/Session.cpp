@@ -26,6 +26,12 @@ Session::Session(const Artifact &artifact, int64_t capacity)
   reset();
 }
 
+void Session::restoreLength(int64_t length) {
+  if (length < 0 || length > capacity_)
+    length = length < 0 ? 0 : capacity_;
+  length_ = length;
+}
+
 void Session::reset() {
   length_ = 0;
   states_.clear();

@@ -27,7 +27,13 @@ public:
   int64_t length() const { return length_; }
   int64_t capacity() const { return capacity_; }
   StateBuffers &state(size_t slot) { return states_.at(slot); }
+  const StateBuffers &state(size_t slot) const { return states_.at(slot); }
+  size_t slotCount() const { return states_.size(); }
   void advance(int64_t tokens) { length_ += tokens; }
+  // Moves the token count back to `length` (0 <= length <= capacity) when the caller restores an
+  // earlier point of this sequence: it has put back the Mamba states of that point through
+  // state(i); KV rows below `length` are never rewritten by later calls, so they stay valid.
+  void restoreLength(int64_t length);
   // Back to an empty sequence (zero state).
   void reset();
 

@@ -1,0 +1,432 @@
+#include "runtime/cuda/CudaExecutor.h"
+
+#include "runtime/math/SuperlinearMath.h"
+#include "runtime/nvrtc/Nvrtc.h"
+#include "runtime/schema/ArtifactVersion.h"
+#include "runtime/support/Version.h"
+
+#include <cstdio>
+#include <cstring>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <unistd.h>
+
+namespace sl::cuda {
+
+using sl::schema::ArgKind;
+using sl::schema::StateKind;
+
+namespace {
+
+uint64_t fnv1a(uint64_t hash, const std::string &text) {
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash ^ 0xff;  // separates consecutive parts
+}
+
+std::filesystem::path cacheDir() {
+  if (const char *dir = std::getenv("SLC_CACHE_DIR"); dir && *dir)
+    return dir;
+  const char *home = std::getenv("HOME");
+  return std::filesystem::path(home && *home ? home : "/tmp") / ".cache" / "slc";
+}
+
+}  // namespace
+
+StatusOr<std::vector<char>>
+compileCached(const std::string &name, const std::string &source,
+              const std::vector<std::pair<std::string, std::string>> &headers,
+              const std::string &arch) {
+  const char *disable = std::getenv("SLC_DISABLE_CACHE");
+  bool useCache = !(disable && std::string(disable) == "1");
+  uint64_t key = 1469598103934665603ull;
+  key = fnv1a(key, source);
+  for (const auto &[headerName, text] : headers)
+    key = fnv1a(fnv1a(key, headerName), text);
+  key = fnv1a(key, "-arch=" + arch + " -std=c++17 -default-device -lineinfo");
+  key = fnv1a(key, nvrtc::version());
+  key = fnv1a(key, std::to_string(sl::schema::kSchemaVersion));
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(key));
+  std::filesystem::path file = cacheDir() / (name + "." + arch + "." + hex + ".cubin");
+  if (useCache) {
+    std::ifstream in(file, std::ios::binary);
+    if (in)
+      return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+  }
+  std::vector<nvrtc::Header> nvrtcHeaders;
+  for (const auto &[headerName, text] : headers)
+    nvrtcHeaders.push_back({headerName, text});
+  auto compiled = nvrtc::compile(name + ".cu", source, nvrtcHeaders, arch);
+  if (!compiled)
+    return compiled.status();
+  if (useCache) {
+    std::error_code error;
+    std::filesystem::create_directories(file.parent_path(), error);
+    std::filesystem::path temp = file;
+    temp += ".tmp." + std::to_string(::getpid());
+    std::ofstream out(temp, std::ios::binary);
+    out.write(compiled->cubin.data(), static_cast<std::streamsize>(compiled->cubin.size()));
+    out.close();
+    // A cache that cannot be written is not an error: the cubin is still used.
+    if (out)
+      std::filesystem::rename(temp, file, error);
+    else
+      std::filesystem::remove(temp, error);
+  }
+  return std::move(compiled->cubin);
+}
+
+StatusOr<CUdeviceptr> CudaExecutor::allocate(size_t bytes, const std::string &what) {
+  CUdeviceptr pointer = 0;
+  if (Status status =
+          driver_.check(driver_.cuMemAlloc(&pointer, std::max<size_t>(bytes, 256)), "cuMemAlloc",
+                        what + ", " + std::to_string(bytes) + " bytes");
+      !status)
+    return status;
+  allocations_.push_back(pointer);
+  return pointer;
+}
+
+CudaExecutor::~CudaExecutor() {
+  for (CUdeviceptr pointer : allocations_)
+    driver_.cuMemFree(pointer);
+}
+
+StatusOr<std::unique_ptr<CudaExecutor>>
+CudaExecutor::create(const runtime::Artifact &artifact,
+                     const std::vector<std::vector<uint8_t>> &weights) {
+  auto driver = Driver::get();
+  if (!driver)
+    return driver.status();
+  const Driver &d = **driver;
+  std::unique_ptr<CudaExecutor> executor(new CudaExecutor(d, artifact));
+  CUdevice device;
+  if (Status s = d.check(d.cuDeviceGet(&device, 0), "cuDeviceGet"); !s)
+    return s;
+  char name[256] = {0};
+  d.cuDeviceGetName(name, sizeof(name) - 1, device);
+  executor->deviceName_ = name;
+  int major = 0, minor = 0;
+  d.cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
+  d.cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
+  executor->arch_ = "sm_" + std::to_string(major) + std::to_string(minor) +
+                    (major == 9 || major == 10 ? "a" : "");
+  if (Status s = d.check(d.cuDevicePrimaryCtxRetain(&executor->context_, device),
+                         "cuDevicePrimaryCtxRetain");
+      !s)
+    return s;
+  if (Status s = d.check(d.cuCtxSetCurrent(executor->context_), "cuCtxSetCurrent"); !s)
+    return s;
+  if (Status s = d.check(d.cuStreamCreate(&executor->stream_, 0), "cuStreamCreate"); !s)
+    return s;
+
+  // Kernels: the artifact's AOT cubin for this target, else NVRTC through the cache.
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const auto *header : *artifact.root().headers())
+    headers.push_back({header->name()->str(), header->text()->str()});
+  for (const auto *kernel : *artifact.root().kernels()) {
+    std::string kernelName = kernel->name()->str();
+    std::vector<char> cubin;
+    for (const auto *aot : *kernel->cubins())
+      if (aot->target()->str() == executor->arch_)
+        cubin.assign(aot->data()->begin(), aot->data()->end());
+    if (cubin.empty()) {
+      auto compiled = compileCached(kernelName, kernel->source()->str(), headers, executor->arch_);
+      if (!compiled)
+        return compiled.status();
+      cubin = std::move(*compiled);
+    }
+    CUmodule module;
+    if (Status s = d.check(d.cuModuleLoadData(&module, cubin.data()), "cuModuleLoadData",
+                           kernelName);
+        !s)
+      return s;
+    CUfunction function;
+    if (Status s = d.check(d.cuModuleGetFunction(&function, module, kernelName.c_str()),
+                           "cuModuleGetFunction", kernelName);
+        !s)
+      return s;
+    if (kernel->shared_bytes() > 48 * 1024)
+      if (Status s = d.check(d.cuFuncSetAttribute(function,
+                                                  CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                  int(kernel->shared_bytes())),
+                             "cuFuncSetAttribute", kernelName);
+          !s)
+        return s;
+    executor->functions_.push_back(function);
+  }
+
+  // Weights, arenas, input staging, the error flag.
+  const auto &bindings = *artifact.root().weights();
+  for (size_t i = 0; i < weights.size(); ++i) {
+    auto pointer = executor->allocate(weights[i].size(), bindings.Get(i)->name()->str());
+    if (!pointer)
+      return pointer.status();
+    if (Status s = d.check(d.cuMemcpyHtoD(*pointer, weights[i].data(), weights[i].size()),
+                           "cuMemcpyHtoD", bindings.Get(i)->name()->str());
+        !s)
+      return s;
+    executor->weights_.push_back(*pointer);
+  }
+  for (const auto *function : *artifact.root().functions()) {
+    std::string fn = function->name()->str();
+    auto arena = executor->allocate(function->arena_bytes(), "arena of " + fn);
+    if (!arena)
+      return arena.status();
+    executor->arenas_[fn] = *arena;
+  }
+  auto flag = executor->allocate(sizeof(int32_t), "error flag");
+  if (!flag)
+    return flag.status();
+  executor->errorFlag_ = *flag;
+  return executor;
+}
+
+StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session &session) {
+  DeviceState &state = states_[&session];
+  const auto &slots = *artifact_.root().states();
+  if (state.k.empty() && slots.size() > 0) {
+    state.capacity = session.capacity();
+    state.k.assign(slots.size(), 0);
+    state.v.assign(slots.size(), 0);
+    state.conv.assign(slots.size(), 0);
+    state.ssm.assign(slots.size(), 0);
+    state.anchorOffsets.assign(slots.size(), 0);
+    state.spanReach.assign(slots.size(), 0);
+    for (size_t i = 0; i < slots.size(); ++i) {
+      runtime::StateBuffers &host = session.state(i);
+      auto upload = [&](std::vector<uint8_t> &bytes, CUdeviceptr &target,
+                        const char *part) -> Status {
+        if (bytes.empty())
+          return Status::success();
+        auto pointer = allocate(bytes.size(), std::string("state ") + part);
+        if (!pointer)
+          return pointer.status();
+        target = *pointer;
+        return Status::success();
+      };
+      for (Status s : {upload(host.k, state.k[i], "k"), upload(host.v, state.v[i], "v"),
+                       upload(host.conv, state.conv[i], "conv"),
+                       upload(host.ssm, state.ssm[i], "ssm")})
+        if (!s)
+          return s;
+      if (!host.anchorOffsets.empty()) {
+        size_t bytes = host.anchorOffsets.size() * sizeof(int64_t);
+        auto table = allocate(bytes, "anchor offsets");
+        if (!table)
+          return table.status();
+        state.anchorOffsets[i] = *table;
+        if (Status s = driver_.check(
+                driver_.cuMemcpyHtoD(*table, host.anchorOffsets.data(), bytes), "cuMemcpyHtoD");
+            !s)
+          return s;
+        int64_t maxTokens = 0;
+        for (const auto *function : *artifact_.root().functions())
+          maxTokens = std::max<int64_t>(maxTokens, function->max_tokens());
+        auto reach = allocate(maxTokens * 2 * sizeof(int32_t), "span reach");
+        if (!reach)
+          return reach.status();
+        state.spanReach[i] = *reach;
+      }
+    }
+  }
+  if (session.capacity() != state.capacity && slots.size() > 0)
+    return Status::error("the session's capacity changed after its device state was made");
+  if (session.length() == 0) {
+    // A new or reset sequence starts from zero state (the Mamba states must be zero).
+    for (size_t i = 0; i < slots.size(); ++i) {
+      runtime::StateBuffers &host = session.state(i);
+      if (state.conv[i])
+        driver_.cuMemsetD8(state.conv[i], 0, host.conv.size());
+      if (state.ssm[i])
+        driver_.cuMemsetD8(state.ssm[i], 0, host.ssm.size());
+    }
+  }
+  return &state;
+}
+
+StatusOr<std::vector<runtime::Tensor>>
+CudaExecutor::call(const sl::schema::Function &function, runtime::Session &session,
+                   const std::vector<const void *> &inputs, int64_t tokens) {
+  const Driver &d = driver_;
+  const std::string name = function.name()->str();
+  auto fail = [&](const std::string &message) {
+    return Status::error("slrun (cuda): " + name + ": " + message);
+  };
+  if (tokens < 1 || tokens > function.max_tokens())
+    return fail("called with " + std::to_string(tokens) + " tokens; the function takes 1 to " +
+                std::to_string(function.max_tokens()));
+  if (inputs.size() != function.inputs()->size())
+    return fail("expects " + std::to_string(function.inputs()->size()) + " inputs");
+  const int64_t start = session.length();
+  const bool stateful = function.states()->size() > 0;
+  if (stateful && start + tokens > session.capacity())
+    return fail("the session's capacity of " + std::to_string(session.capacity()) +
+                " tokens is exceeded");
+  if (Status s = d.check(d.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); !s)
+    return s;
+  auto stateOr = deviceState(session);
+  if (!stateOr)
+    return stateOr.status();
+  DeviceState &state = **stateOr;
+
+  // Inputs to the device, per-call multi-step tables, a cleared error flag.
+  std::vector<CUdeviceptr> inputPointers;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const auto *spec = function.inputs()->Get(i);
+    size_t bytes = runtime::dtypeBytes(spec->dtype());
+    for (int64_t dim : *spec->shape())
+      bytes *= dim < 0 ? tokens : dim;
+    std::string key = name + "#" + std::to_string(i);
+    if (!inputs_.count(key)) {
+      size_t maxBytes = runtime::dtypeBytes(spec->dtype());
+      for (int64_t dim : *spec->shape())
+        maxBytes *= dim < 0 ? function.max_tokens() : dim;
+      auto pointer = allocate(maxBytes, "input of " + name);
+      if (!pointer)
+        return pointer.status();
+      inputs_[key] = *pointer;
+    }
+    if (Status s = d.check(d.cuMemcpyHtoD(inputs_[key], inputs[i], bytes), "cuMemcpyHtoD"); !s)
+      return s;
+    inputPointers.push_back(inputs_[key]);
+  }
+  for (size_t slot = 0; slot < state.spanReach.size(); ++slot) {
+    if (!state.spanReach[slot])
+      continue;
+    const auto *msa = artifact_.root().states()->Get(slot)->msa();
+    std::vector<int32_t> reach;
+    for (int64_t j = 0; j < tokens; ++j) {
+      reach.push_back(int32_t(sl::math::spanReach(start + j, msa->backward_factor(), msa->span_power())));
+      reach.push_back(int32_t(sl::math::spanReach(start + j, msa->forward_factor(), msa->span_power())));
+    }
+    d.cuMemcpyHtoD(state.spanReach[slot], reach.data(), reach.size() * sizeof(int32_t));
+  }
+  d.cuMemsetD8(errorFlag_, 0, sizeof(int32_t));
+
+  CUdeviceptr arena = arenas_.at(name);
+  const auto &kernels = *artifact_.root().kernels();
+  // Every argument lives in an 8-byte slot; the driver reads as many bytes as the parameter has.
+  std::vector<uint64_t> slots;
+  std::vector<void *> params;
+  for (const auto *launch : *function.launches()) {
+    slots.assign(launch->args()->size(), 0);
+    params.clear();
+    for (size_t a = 0; a < launch->args()->size(); ++a) {
+      const auto *arg = launch->args()->Get(a);
+      uint64_t &slot = slots[a];
+      auto setI32 = [&](int64_t v) {
+        int32_t x = int32_t(v);
+        std::memcpy(&slot, &x, 4);
+      };
+      switch (arg->kind()) {
+      case ArgKind::buffer:
+        slot = arena + function.buffers()->Get(arg->index())->offset() + arg->byte_offset();
+        break;
+      case ArgKind::weight:
+        slot = weights_.at(arg->index());
+        break;
+      case ArgKind::input:
+        slot = inputPointers.at(arg->index()) + arg->byte_offset();
+        break;
+      case ArgKind::state_part: {
+        std::string part = arg->part()->str();
+        size_t i = arg->index();
+        slot = part == "k" ? state.k[i] : part == "v" ? state.v[i] : part == "conv" ? state.conv[i] : state.ssm[i];
+        break;
+      }
+      case ArgKind::runtime: {
+        std::string what = arg->name()->str();
+        if (what == "n")
+          setI32(tokens);
+        else if (what == "start")
+          setI32(start);
+        else if (what == "cache_len")
+          setI32(start + tokens);
+        else if (what == "capacity")
+          setI32(session.capacity());
+        else if (what == "null")
+          slot = 0;
+        else if (what == "error_flag")
+          slot = errorFlag_;
+        else if (what == "anchor_offsets")
+          slot = state.anchorOffsets.at(arg->index());
+        else if (what == "num_stripes")
+          setI32(int64_t(session.state(arg->index()).anchorOffsets.size()));
+        else if (what == "span_reach")
+          slot = state.spanReach.at(arg->index());
+        else
+          return fail("unknown run-time argument '" + what + "'");
+        break;
+      }
+      case ArgKind::const_i32:
+        setI32(arg->int_value());
+        break;
+      case ArgKind::const_i64: {
+        int64_t x = arg->int_value();
+        std::memcpy(&slot, &x, 8);
+        break;
+      }
+      case ArgKind::const_f32: {
+        float x = arg->float_value();
+        std::memcpy(&slot, &x, 4);
+        break;
+      }
+      }
+      params.push_back(&slot);
+    }
+    unsigned grid[3];
+    for (int g = 0; g < 3; ++g) {
+      const auto *e = launch->grid()->Get(g);
+      grid[g] = unsigned((e->mul() * tokens + e->add() + e->div() - 1) / e->div());
+    }
+    const auto *kernel = kernels.Get(launch->kernel());
+    if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0)
+      continue;
+    if (Status s = d.check(d.cuLaunchKernel(functions_.at(launch->kernel()), grid[0], grid[1],
+                                            grid[2], kernel->threads(), 1, 1,
+                                            kernel->shared_bytes(), stream_, params.data(), nullptr),
+                           "cuLaunchKernel",
+                           kernel->name()->str() + " at " + launch->location()->str());
+        !s)
+      return fail(s.message());
+  }
+  if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize", name); !s)
+    return fail(s.message());
+  int32_t errorFlag = 0;
+  d.cuMemcpyDtoH(&errorFlag, errorFlag_, sizeof(errorFlag));
+  if (errorFlag)
+    return fail("token id at position " + std::to_string(start + errorFlag - 1) +
+                " is outside the vocabulary");
+  if (stateful)
+    session.advance(tokens);
+
+  std::vector<runtime::Tensor> outputs;
+  for (size_t i = 0; i < function.outputs()->size(); ++i) {
+    const auto *spec = function.outputs()->Get(i);
+    runtime::Tensor tensor;
+    tensor.dtype = spec->dtype();
+    int64_t elements = 1;
+    for (int64_t dim : *spec->shape()) {
+      tensor.shape.push_back(dim < 0 ? tokens : dim);
+      elements *= tensor.shape.back();
+    }
+    tensor.bytes.resize(elements * runtime::dtypeBytes(tensor.dtype));
+    const auto *buffer = function.buffers()->Get(function.output_buffers()->Get(i));
+    if (Status s = d.check(d.cuMemcpyDtoH(tensor.bytes.data(), arena + buffer->offset(),
+                                          tensor.bytes.size()),
+                           "cuMemcpyDtoH");
+        !s)
+      return fail(s.message());
+    outputs.push_back(std::move(tensor));
+  }
+  return outputs;
+}
+
+}  // namespace sl::cuda

@@ -1,0 +1,61 @@
+// The CUDA backend: kernels compiled by NVRTC on first use (cubins kept in an on-disk cache, or
+// the artifact's AOT cubins), weights and session state in device memory, launches from the
+// artifact's launch list on one stream.
+#pragma once
+
+#include "runtime/core/Executor.h"
+#include "runtime/cuda/CudaDriver.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sl::cuda {
+
+// The kernel cache: $SLC_CACHE_DIR (default ~/.cache/slc), one cubin per key = hash of the
+// source, the NVRTC options and target, the NVRTC version and the artifact schema version;
+// written atomically (temp file + rename). SLC_DISABLE_CACHE=1 bypasses it.
+StatusOr<std::vector<char>> compileCached(const std::string &name, const std::string &source,
+                                          const std::vector<std::pair<std::string, std::string>> &headers,
+                                          const std::string &arch);
+
+class CudaExecutor : public runtime::Executor {
+public:
+  // Uploads the weights and compiles (or loads from the cache) every kernel for the device.
+  static StatusOr<std::unique_ptr<CudaExecutor>>
+  create(const runtime::Artifact &artifact, const std::vector<std::vector<uint8_t>> &weights);
+  ~CudaExecutor() override;
+
+  StatusOr<std::vector<runtime::Tensor>> call(const sl::schema::Function &function,
+                                              runtime::Session &session,
+                                              const std::vector<const void *> &inputs,
+                                              int64_t tokens) override;
+
+  const std::string &deviceName() const { return deviceName_; }
+  const std::string &arch() const { return arch_; }
+
+private:
+  struct DeviceState {  // one session's state on the device
+    std::vector<CUdeviceptr> k, v, conv, ssm, anchorOffsets, spanReach;
+    int64_t capacity = 0;
+  };
+  CudaExecutor(const Driver &driver, const runtime::Artifact &artifact)
+      : driver_(driver), artifact_(artifact) {}
+  StatusOr<CUdeviceptr> allocate(size_t bytes, const std::string &what);
+  StatusOr<DeviceState *> deviceState(runtime::Session &session);
+
+  const Driver &driver_;
+  const runtime::Artifact &artifact_;
+  std::string deviceName_, arch_;
+  CUcontext context_ = nullptr;
+  CUstream stream_ = nullptr;
+  std::vector<CUfunction> functions_;   // per artifact kernel
+  std::vector<CUdeviceptr> weights_;    // per weight binding
+  std::map<std::string, CUdeviceptr> arenas_, inputs_;  // per function
+  CUdeviceptr errorFlag_ = 0;
+  std::map<const runtime::Session *, DeviceState> states_;
+  std::vector<CUdeviceptr> allocations_;
+};
+
+}  // namespace sl::cuda

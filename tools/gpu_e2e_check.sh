@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# On a GPU machine: whole models through the CUDA backend (slrun --device=cuda), against
+# transformers' golden logits and greedy continuations (tests/golden) and against the CPU
+# backend (the bundled tiny multi-step model). The artifacts are compiled on the CPU machine
+# (the GPU machine has no MLIR): tools/gpu_e2e_check.sh prepare, then carry build/bin and
+# build/gpu-artifacts and run tools/gpu_e2e_check.sh run there.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+art="$root/build/gpu-artifacts"
+bin="$root/build/bin"
+
+if [ "${1:-}" = prepare ]; then
+  mkdir -p "$art"
+  for model in tiny-mem-a tiny-mlp-b; do
+    "$bin/slc" import "$root/tests/golden/$model" -o "$art/$model.mlir" &&
+      "$bin/slc" compile "$art/$model.mlir" --prefill-chunk=64 -o "$art/$model.slpkg" || exit 1
+  done
+  rm -rf "$art/tiny" && cp -r "$root/models/tiny" "$art/tiny"
+  "$bin/slc" import "$art/tiny" -o "$art/tiny.mlir" &&
+    "$bin/slc" compile "$art/tiny.mlir" --prefill-chunk=64 -o "$art/tiny.slpkg" || exit 1
+  echo "gpu_e2e_check: artifacts in $art"
+  exit 0
+fi
+
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  echo "gpu_e2e_check: no GPU on this machine; skipped"
+  exit 0
+fi
+compare="python3 $root/tests/e2e/compare_npy.py"
+out=$(mktemp -d)
+failed=0
+check() {  # name, command...
+  local name=$1
+  shift
+  if "$@" >"$out/log" 2>&1; then echo "PASS $name: $(tail -1 "$out/log")"; else
+    echo "FAIL $name:"; cat "$out/log"; failed=$((failed + 1)); fi
+}
+for model in tiny-mem-a tiny-mlp-b; do
+  golden="$root/tests/golden/$model"
+  run="$bin/slrun"
+  check "$model logits (cuda vs transformers)" bash -c "$run logits --device=cuda --artifact $art/$model.slpkg --weights $golden --tokens=@$golden/prompt.npy --output=@$out/l.npy && $compare logits $out/l.npy $golden/logits.npy 1e-3"
+  check "$model logits in chunks of 7 (cuda)" bash -c "$run logits --device=cuda --chunk=7 --artifact $art/$model.slpkg --weights $golden --tokens=@$golden/prompt.npy --output=@$out/l7.npy && $compare logits $out/l7.npy $golden/logits.npy 1e-3"
+  check "$model greedy continuation (cuda, chunks of 10 + decode)" bash -c "$run generate --device=cuda --chunk=10 --artifact $art/$model.slpkg --weights $golden --tokens=@$golden/prompt.npy --max-new-tokens=16 --greedy --output=@$out/g.npy && $compare exact $out/g.npy $golden/greedy.npy"
+done
+tiny="$art/tiny"
+check "tiny multi-step logits (cuda vs cpu)" bash -c "$bin/slrun logits --device=cpu --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --output=@$out/c.npy --chunk=5 && $bin/slrun logits --device=cuda --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --output=@$out/g.npy --chunk=5 && $compare logits $out/g.npy $out/c.npy 1e-3"
+check "tiny multi-step greedy (cuda vs cpu, 40 tokens)" bash -c "$bin/slrun generate --device=cpu --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --max-new-tokens=40 --greedy --output=@$out/cg.npy && $bin/slrun generate --device=cuda --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --max-new-tokens=40 --greedy --output=@$out/gg.npy && $compare exact $out/gg.npy $out/cg.npy"
+echo "gpu_e2e_check: $failed failed"
+[ $failed -eq 0 ]
