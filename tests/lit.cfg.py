@@ -9,7 +9,7 @@ config.test_format = lit.formats.ShTest(True)
 config.suffixes = [".mlir", ".cu", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sl_obj_root, "tests")
-config.excludes = ["unit", "gpu", "golden", "Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
+config.excludes = ["unit", "golden", "Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
 config.environment["PATH"] = os.pathsep.join(
     [config.sl_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
 config.substitutions.append(("%models", os.path.join(config.sl_src_root, "models")))
@@ -17,3 +17,11 @@ config.substitutions.append(("%kernels", os.path.join(config.sl_src_root, "runti
 config.substitutions.append(("%golden", os.path.join(config.sl_src_root, "tests", "golden")))
 config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%bin", config.sl_tools_dir))
+
+# GPU tests run only where a GPU answers; elsewhere lit reports them as unsupported (skipped).
+import shutil
+import subprocess
+
+if shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0:
+    config.available_features.add("cuda-gpu")
+config.substitutions.append(("%root", config.sl_src_root))
