@@ -14,8 +14,39 @@ namespace {
 Value rebuildLinear(PatternRewriter &rewriter, LinearOp linear, Value residual,
                     ActivationAttr activation) {
   return rewriter.create<LinearOp>(linear.getLoc(), linear.getType(), linear.getX(),
-                                   linear.getWeight(), linear.getBias(), residual, activation);
+                                   linear.getWeight(), linear.getBias(), residual,
+                                   linear.getNormWeight(), activation,
+                                   linear.getNormEpsilonAttr());
 }
+
+// sl.rms_norm whose every user is the input of a projection -> the projections normalise
+// their input themselves (a decode GEMV normalises in its prologue; a prefill GEMM gets the
+// norm computed once for all of them).
+struct NormIntoProjections : OpRewritePattern<RMSNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RMSNormOp norm, PatternRewriter &rewriter) const override {
+    if (norm->use_empty())
+      return failure();
+    for (OpOperand &use : norm->getUses()) {
+      auto linear = llvm::dyn_cast<LinearOp>(use.getOwner());
+      if (!linear || use.getOperandNumber() != 0 || linear.getNormWeight())
+        return failure();
+    }
+    SmallVector<LinearOp> users;
+    for (Operation *user : norm->getUsers())
+      users.push_back(llvm::cast<LinearOp>(user));
+    for (LinearOp linear : users) {
+      rewriter.setInsertionPoint(linear);
+      Value fused = rewriter.create<LinearOp>(
+          linear.getLoc(), linear.getType(), norm.getX(), linear.getWeight(), linear.getBias(),
+          linear.getResidual(), norm.getWeight(), linear.getActivationAttr(),
+          norm.getEpsilonAttr());
+      rewriter.replaceOp(linear, fused);
+    }
+    rewriter.eraseOp(norm);
+    return success();
+  }
+};
 
 struct ActivationIntoLinear : OpRewritePattern<ActivationOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -78,7 +109,8 @@ struct AddIntoExperts : OpRewritePattern<AddOp> {
 struct FuseEpilogues : impl::SLFuseEpiloguesBase<FuseEpilogues> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<ActivationIntoLinear, AddIntoLinear, AddIntoExperts>(&getContext());
+    patterns.add<ActivationIntoLinear, AddIntoLinear, AddIntoExperts, NormIntoProjections>(
+        &getContext());
 #if LLVM_VERSION_MAJOR >= 20
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
 #else

@@ -120,6 +120,34 @@ void LaunchBuilder::launch(StringRef templateName, const std::vector<std::string
 // FunctionLowering: buffers, kernels
 //===----------------------------------------------------------------------===//
 
+FailureOr<Value> FunctionLowering::normalized(Location loc, Value x, Value weight,
+                                              double epsilon) {
+  Value input = lookup(x);
+  auto key = std::make_pair(input, lookup(weight));
+  if (Value done = normalized_.lookup(key))
+    return done;
+  auto t = elementSpelling(loc, getElementTypeOrSelf(x.getType()));
+  auto wt = elementSpelling(loc, getElementTypeOrSelf(weight.getType()));
+  if (failed(t) || failed(wt) || failed(expectContiguous(loc, input, "the input of rms_norm")))
+    return failure();
+  int64_t hidden = featureSize(x);
+  int64_t threads = rowThreads(hidden, *t == "float" ? 4 : 8);
+  auto tensor = llvm::cast<RankedTensorType>(x.getType());
+  Value y = builder_.create<slk::AllocOp>(
+      loc, MemRefType::get(tensor.getShape(), tensor.getElementType()), IntegerAttr(),
+      IntegerAttr());
+  LaunchBuilder(*this, loc)
+      .pointer(input)
+      .pointer(key.second)
+      .pointer(y)
+      .runtime("n")
+      .f32(epsilon)
+      .launch("rms_norm", {*t, *wt, std::to_string(hidden), std::to_string(threads)}, threads,
+              0, Extent::perTokens(1));
+  normalized_[key] = y;
+  return y;
+}
+
 FunctionLowering::FunctionLowering(ModuleOp module, Block *body, int64_t maxTokens)
     : module_(module), builder_(OpBuilder::atBlockEnd(body)), maxTokens_(maxTokens) {}
 
@@ -197,15 +225,45 @@ LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value
   if (failed(inType) || failed(outType))
     return failure();
   int64_t n = featureSize(weight, 0), k = featureSize(weight, 1);
+  int64_t elementBytes = getElementTypeOrSelf(x.getType()).isBF16() ? 2 : 4;
+  std::vector<std::string> epilogue = {activationArg(activation), boolArg(bool(bias)),
+                                       boolArg(bool(residual))};
   Value a = L.lookup(x);
+  auto linear = llvm::dyn_cast<sld::LinearOp>(op);
+  Value norm = linear ? linear.getNormWeight() : Value();
+  if (norm && kernel.getValue() == "gemv") {
+    // Decode: the norm runs in the GEMV's prologue.
+    auto wt = L.elementSpelling(loc, getElementTypeOrSelf(norm.getType()));
+    if (failed(wt))
+      return failure();
+    int64_t warps = tile(op, "warps"), maxM = tile(op, "max_m");
+    Value c = L.allocate(result);
+    LaunchBuilder launch(L, loc);
+    launch.pointer(a).rowStride(a).pointer(L.lookup(norm))
+        .f32(linear.getNormEpsilon()->convertToDouble()).pointer(L.lookup(weight));
+    bias ? launch.pointer(L.lookup(bias)) : launch.null();
+    residual ? launch.pointer(L.lookup(residual)) : launch.null();
+    launch.pointer(c).rowStride(c).runtime("n").i32(n).i32(k);
+    std::vector<std::string> args = {*inType, *wt, *outType, std::to_string(warps),
+                                     std::to_string(maxM)};
+    args.insert(args.end(), epilogue.begin(), epilogue.end());
+    launch.launch("gemv_rmsnorm", args, 32 * warps, maxM * ((k + 7) / 8 * 8) * elementBytes,
+                  Extent::fixed((n + warps - 1) / warps));
+    return success();
+  }
+  if (norm) {
+    // Prefill: one rms_norm for every projection that fused this norm, then the GEMM.
+    auto normed = L.normalized(loc, x, norm, linear.getNormEpsilon()->convertToDouble());
+    if (failed(normed))
+      return failure();
+    a = *normed;
+  }
   Value c = L.allocate(result);
   LaunchBuilder launch(L, loc);
   launch.pointer(a).rowStride(a).pointer(L.lookup(weight));
   bias ? launch.pointer(L.lookup(bias)) : launch.null();
   residual ? launch.pointer(L.lookup(residual)) : launch.null();
   launch.pointer(c).rowStride(c).runtime("n").i32(n).i32(k);
-  std::vector<std::string> epilogue = {activationArg(activation), boolArg(bool(bias)),
-                                       boolArg(bool(residual))};
   if (kernel.getValue() == "gemv") {
     int64_t warps = tile(op, "warps"), maxM = tile(op, "max_m");
     std::vector<std::string> args = {*inType, *outType, std::to_string(warps),
@@ -216,7 +274,6 @@ LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value
   }
   int64_t bm = tile(op, "bm"), bn = tile(op, "bn"), bk = tile(op, "bk"),
           stages = tile(op, "stages"), wm = tile(op, "warps_m"), wn = tile(op, "warps_n");
-  int64_t elementBytes = getElementTypeOrSelf(x.getType()).isBF16() ? 2 : 4;
   std::vector<std::string> args = {*inType, *outType, std::to_string(bm), std::to_string(bn),
                                    std::to_string(bk), std::to_string(stages),
                                    std::to_string(wm), std::to_string(wn)};
@@ -227,23 +284,11 @@ LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value
 }
 
 LogicalResult lowerRMSNorm(FunctionLowering &L, sld::RMSNormOp op) {
-  Location loc = op.getLoc();
-  auto t = L.elementSpelling(loc, getElementTypeOrSelf(op.getX().getType()));
-  auto wt = L.elementSpelling(loc, getElementTypeOrSelf(op.getWeight().getType()));
-  Value x = L.lookup(op.getX());
-  if (failed(t) || failed(wt) || failed(L.expectContiguous(loc, x, "the input of rms_norm")))
+  auto y = L.normalized(op.getLoc(), op.getX(), op.getWeight(),
+                        op.getEpsilon().convertToDouble());
+  if (failed(y))
     return failure();
-  int64_t hidden = featureSize(op.getX());
-  int64_t threads = rowThreads(hidden, *t == "float" ? 4 : 8);
-  Value y = L.allocate(op.getResult());
-  LaunchBuilder(L, loc)
-      .pointer(x)
-      .pointer(L.lookup(op.getWeight()))
-      .pointer(y)
-      .runtime("n")
-      .f32(op.getEpsilon().convertToDouble())
-      .launch("rms_norm", {*t, *wt, std::to_string(hidden), std::to_string(threads)}, threads,
-              0, Extent::perTokens(1));
+  L.map(op.getResult(), *y);
   return success();
 }
 

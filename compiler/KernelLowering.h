@@ -84,6 +84,11 @@ public:
   mlir::LogicalResult expectContiguous(mlir::Location loc, mlir::Value buffer,
                                        llvm::StringRef what);
 
+  // The RMSNorm of `x` with `weight`, computed once per (x, weight) by an rms_norm launch into
+  // a new buffer (shared by the projections that fused the same norm).
+  mlir::FailureOr<mlir::Value> normalized(mlir::Location loc, mlir::Value x, mlir::Value weight,
+                                          double epsilon);
+
   // Buffers one lowering rule leaves for a later one (multi-step attention stages), by role.
   llvm::DenseMap<mlir::Operation *, llvm::StringMap<mlir::Value>> &handoff() { return handoff_; }
 
@@ -97,6 +102,7 @@ private:
   int64_t maxTokens_;
   llvm::DenseMap<mlir::Value, mlir::Value> values_;
   llvm::DenseMap<mlir::Operation *, llvm::StringMap<mlir::Value>> handoff_;
+  llvm::DenseMap<std::pair<mlir::Value, mlir::Value>, mlir::Value> normalized_;
 };
 
 }  // namespace sl::compiler

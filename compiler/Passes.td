@@ -35,8 +35,10 @@ def SLFuseEpilogues : Pass<"sl-fuse-epilogues", "::mlir::func::FuncOp"> {
     Folds an `sl.activation` of a single-use `sl.linear` into the linear's `activation`, and an
     `sl.add` of a single-use `sl.linear` into its `residual`; folds the adds after
     `sl.moe_experts` (the shared expert's output, then the residual stream) into its `shared`
-    and `residual` operands. Each fold removes one full read and write of an activation. The MoE
-    router needs no fusion: `sl.moe_router` already includes its gate projection.
+    and `residual` operands; folds an `sl.rms_norm` whose every user is a projection's input
+    into those projections' `norm` (the q/k/v/q1 projections of an attention layer, the
+    in_proj of a Mamba layer). Each fold removes one full read and write of an activation. The
+    MoE router needs no fusion: `sl.moe_router` already includes its gate projection.
 
     Before:
     ```mlir

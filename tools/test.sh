@@ -6,9 +6,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 "$root/tools/build.sh" || { echo "0 passed, 1 failed (build)"; exit 1; }
 
-# The end-to-end tests compare .npy files with numpy (PyPI).
-python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy ||
-  { echo "0 passed, 1 failed (cannot install numpy)"; exit 1; }
+# Test oracles and clients from PyPI: numpy (.npy comparisons), tokenizers (HF's tokenizer),
+# openai (the server's client).
+python3 -c "import numpy, tokenizers, openai" 2>/dev/null ||
+  python3 -m pip install --quiet numpy tokenizers openai ||
+  { echo "0 passed, 1 failed (cannot install numpy, tokenizers, openai)"; exit 1; }
 
 results="$root/build/test-results"
 rm -rf "$results" && mkdir -p "$results"

@@ -191,6 +191,17 @@ LogicalResult LinearOp::verify() {
   if (Value residual = getResidual())
     if (failed(check.sameType("residual", residual.getType(), result, "same as the result")))
       return failure();
+  if (bool(getNormWeight()) != bool(getNormEpsilon()))
+    return emitOpError("expects norm_epsilon exactly when a norm weight is given");
+  if (Value norm = getNormWeight()) {
+    if (failed(check.rank("norm weight", norm.getType(), 1, true)) ||
+        failed(check.dim("norm weight", norm.getType(), 0, dimOf(getX(), 1),
+                         "in features = last dimension of x")))
+      return failure();
+    if (!(getNormEpsilon()->convertToDouble() > 0.0))
+      return emitOpError() << "expects norm_epsilon > 0, got "
+                           << formatDouble(getNormEpsilon()->convertToDouble());
+  }
   return success();
 }
 

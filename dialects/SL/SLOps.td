@@ -96,12 +96,14 @@ def SL_GatedRMSNormOp : SL_Op<"gated_rms_norm",
 }
 
 def SL_LinearOp : SL_Op<"linear", [Pure, AttrSizedOperandSegments]> {
-  let summary = "Projection act(x W^T + bias) + residual with a checkpoint weight";
+  let summary = "Projection act(norm(x) W^T + bias) + residual with a checkpoint weight";
   let description = [{
-    `y[t, n] = act(sum_k x[t, k] * weight[n, k] + bias[n]) + residual[t, n]`, with the weight in
-    the checkpoint's `[out, in]` layout, accumulated in fp32. The bias, the activation and the
-    residual are optional; the importer never sets the last two, `sl-fuse-epilogues` folds a
-    following `sl.activation` and residual `sl.add` into them.
+    `y[t, n] = act(sum_k x'[t, k] * weight[n, k] + bias[n]) + residual[t, n]`, with the weight in
+    the checkpoint's `[out, in]` layout, accumulated in fp32; `x' = x`, or with `norm(%w)` the
+    RMSNorm of x (weight `%w`, `norm_epsilon`), computed as `sl.rms_norm` does. The bias, the
+    norm, the activation and the residual are optional; the importer sets none of the last
+    three, `sl-fuse-epilogues` folds a preceding `sl.rms_norm`, a following `sl.activation` and
+    a residual `sl.add` into them.
 
     ```mlir
     %y = sl.linear %x, %w : (tensor<?x2688xbf16>, tensor<10304x2688xbf16>)
@@ -109,20 +111,26 @@ def SL_LinearOp : SL_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     %h = sl.linear %a, %w2 residual(%h0) activation(relu2)
         : (tensor<?x1856xbf16>, tensor<2688x1856xbf16>, tensor<?x2688xbf16>)
         -> tensor<?x2688xbf16>
+    %p = sl.linear %h, %w3 norm(%nw) {norm_epsilon = 1.0e-05 : f64}
+        : (tensor<?x2688xbf16>, tensor<10304x2688xbf16>, tensor<2688xbf16>)
+        -> tensor<?x10304xbf16>
     ```
   }];
   let arguments = (ins SL_FloatTensor:$x, SL_FloatTensor:$weight,
                        Optional<SL_FloatTensor>:$bias, Optional<SL_FloatTensor>:$residual,
-                       OptionalAttr<SL_ActivationKind>:$activation);
+                       Optional<SL_FloatTensor>:$norm_weight,
+                       OptionalAttr<SL_ActivationKind>:$activation,
+                       OptionalAttr<F64Attr>:$norm_epsilon);
   let results = (outs SL_FloatTensor:$result);
   let assemblyFormat = [{
-    $x `,` $weight (`,` $bias^)? (`residual` `(` $residual^ `)`)?
+    $x `,` $weight (`,` $bias^)? (`residual` `(` $residual^ `)`)? (`norm` `(` $norm_weight^ `)`)?
     (`activation` `(` $activation^ `)`)? attr-dict `:` functional-type(operands, results)
   }];
   let builders = [
     OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$x, "::mlir::Value":$weight,
                    "::mlir::Value":$bias), [{
-      build($_builder, $_state, result, x, weight, bias, ::mlir::Value(), nullptr);
+      build($_builder, $_state, result, x, weight, bias, ::mlir::Value(), ::mlir::Value(),
+            nullptr, nullptr);
     }]>
   ];
 }

@@ -3,6 +3,7 @@
 #include "runtime/core/Engine.h"
 #include "runtime/cuda/CudaExecutor.h"
 #include "runtime/io/Npy.h"
+#include "runtime/server/Commands.h"
 
 #include <chrono>
 #include <cstring>
@@ -30,6 +31,10 @@ const char *kUsage =
     "           [--weights DIR] [--device=cpu]\n"
     "           runs one function of an artifact compiled from a hand-written .mlir; inputs\n"
     "           and outputs in the function's order; its state starts empty\n"
+    "  chat     --artifact A --weights DIR [--max-context=N] [--temperature=X] ...\n"
+    "           interactive terminal chat (slrun chat --help; docs/serving.md)\n"
+    "  serve    --artifact A --weights DIR [--host H] [--port P] [--api-key KEY] ...\n"
+    "           OpenAI-compatible HTTP server (slrun serve --help; docs/serving.md)\n"
     "\n"
     "Options take '--name value' or '--name=value'; '@file' names a .npy file.\n"
     "--device=cuda runs on the GPU: kernels are compiled by NVRTC on first use and cached in\n"
@@ -395,6 +400,10 @@ int runSlrun(int argc, char **argv) {
     return generateCommand(argc - 2, argv + 2);
   if (command == "run")
     return runCommand(argc - 2, argv + 2);
+  if (command == "chat")
+    return sl::server::chatCommand(argc - 2, argv + 2);
+  if (command == "serve")
+    return sl::server::serveCommand(argc - 2, argv + 2);
   std::cerr << "slrun: unknown command '" << command << "'\n\n" << kUsage;
   return 2;
 }

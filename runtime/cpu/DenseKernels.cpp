@@ -308,6 +308,21 @@ void runGatedRmsNorm(Launch &L) {
 // Linear layers (sl_gemm.cuh): c = act(a·w^T + bias) + residual, epilogue
 // v = T(acc + bias); v = T(act(v)); v = v + residual (fp32); stored as OUT_T.
 // ---------------------------------------------------------------------------------------------
+// c[i, j] = epilogue(a_i · w_j) for every row of `a` and j < n.
+void linearRows(const Rows &a, Elem t, Elem outT, const std::string &act, const void *w,
+                const void *bias, const void *residual, void *c, int64_t ldc, int64_t n,
+                int64_t k) {
+  dotProducts(a, t, w, 0, n, k, [&](int64_t i, int64_t j, double dot) {
+    float v = float(dot + (bias ? double(load(t, bias, j)) : 0.0));
+    v = roundTo(t, v);
+    if (act != "slk::kActNone")
+      v = roundTo(t, activate(act, v));
+    if (residual)
+      v += load(t, residual, i * ldc + j);
+    store(outT, c, i * ldc + j, v);
+  });
+}
+
 void runLinear(Launch &L, bool gemv) {
   // gemm<T, OUT_T, BM, BN, BK, STAGES, WARPS_M, WARPS_N, ACT, HAS_BIAS, HAS_RESIDUAL>
   // gemv<T, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>
@@ -331,18 +346,43 @@ void runLinear(Launch &L, bool gemv) {
   if (m > 1 && (lda < k || ldc < n))
     fail("lda must be >= k and ldc >= n (lda " + std::to_string(lda) + ", k " + std::to_string(k) +
          ", ldc " + std::to_string(ldc) + ", n " + std::to_string(n) + ")");
-  dotProducts(stridedRows(t, a, m, lda), t, w, 0, n, k, [&](int64_t i, int64_t j, double dot) {
-    float v = float(dot + (hasBias ? double(load(t, bias, j)) : 0.0));
-    v = roundTo(t, v);
-    if (act != "slk::kActNone")
-      v = roundTo(t, activate(act, v));
-    if (hasResidual)
-      v += load(t, residual, i * ldc + j);
-    store(outT, c, i * ldc + j, v);
-  });
+  linearRows(stridedRows(t, a, m, lda), t, outT, act, w, bias, residual, c, ldc, n, k);
 }
 void runGemm(Launch &L) { runLinear(L, false); }
 void runGemv(Launch &L) { runLinear(L, true); }
+
+// gemv_rmsnorm<T, WT, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>(a, lda, norm_weight, eps,
+// w, bias, residual, c, ldc, m, n, k): the rows of a normalised as rms_norm does, then gemv.
+void runGemvRmsNorm(Launch &L) {
+  L.expect("gemv_rmsnorm", 8, 12);
+  const Elem t = L.elem(0, "T"), wt = L.elem(1, "WT"), outT = L.elem(2, "OUT_T");
+  const std::string &act = L.act(5, "ACT");
+  const bool hasBias = L.flag(6, "HAS_BIAS"), hasResidual = L.flag(7, "HAS_RESIDUAL");
+  const int64_t m = L.count(9, "m"), n = L.count(10, "n"), k = L.count(11, "k");
+  if (m > L.dim(4, "MAX_M"))
+    fail("m = " + std::to_string(m) + " exceeds MAX_M = " + std::to_string(L.dim(4, "MAX_M")));
+  if (m == 0 || n == 0)
+    return;
+  const void *a = L.ptr(0, "a");
+  const int64_t lda = L.count(1, "lda");
+  const void *normWeight = L.ptr(2, "norm_weight");
+  const float eps = L.real(3);
+  const void *w = L.ptr(4, "w");
+  const void *bias = hasBias ? L.ptr(5, "bias") : nullptr;
+  const void *residual = hasResidual ? L.ptr(6, "residual") : nullptr;
+  void *c = L.ptr(7, "c");
+  const int64_t ldc = L.count(8, "ldc");
+  if (m > 1 && (lda < k || ldc < n))
+    fail("lda must be >= k and ldc >= n");
+  std::vector<uint8_t> normed(size_t(m * k) * elemSize(t));
+  std::vector<float> row(static_cast<size_t>(k));
+  for (int64_t r = 0; r < m; ++r) {
+    loadRow(t, a, r * lda, k, row.data());
+    normalize(t, wt, row.data(), k, rstdOf(row.data(), k, eps), normWeight, 0, normed.data(),
+              r * k);
+  }
+  linearRows(stridedRows(t, normed.data(), m, k), t, outT, act, w, bias, residual, c, ldc, n, k);
+}
 
 // ---------------------------------------------------------------------------------------------
 // embedding<T, HIDDEN, THREADS>(tokens, table, out, n, vocab, error): out[i] = table[tokens[i]];
@@ -741,6 +781,7 @@ std::vector<KernelEntry> denseKernels() {
       {"gated_rms_norm", guarded<runGatedRmsNorm>},
       {"gemm", guarded<runGemm>},
       {"gemv", guarded<runGemv>},
+      {"gemv_rmsnorm", guarded<runGemvRmsNorm>},
       {"embedding", guarded<runEmbedding>},
       {"argmax", guarded<runArgmax>},
       {"add", guarded<runAdd>},

@@ -30,6 +30,13 @@ public:
   StatusOr<std::string> render(const nlohmann::json &messages, const nlohmann::json &tools,
                                bool addGenerationPrompt, const nlohmann::json &extra,
                                const std::string &bosToken, const std::string &eosToken) const;
+  // The same with insertion-ordered JSON: objects (tools, tool-call arguments) keep the key
+  // order of the request, as Python dicts do, so `tojson` renders them exactly as transformers.
+  StatusOr<std::string> renderOrdered(const nlohmann::ordered_json &messages,
+                                      const nlohmann::ordered_json &tools,
+                                      bool addGenerationPrompt, const nlohmann::ordered_json &extra,
+                                      const std::string &bosToken,
+                                      const std::string &eosToken) const;
 
 private:
   struct Impl;

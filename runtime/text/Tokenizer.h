@@ -39,6 +39,11 @@ public:
   std::string eosText() const;
 
 private:
+  friend class DecodeStream;
+  // Whether the last id of `ids` that decodes to something is a byte-fallback token (<0xXX>)
+  // under a ByteFallback decoder: its text can still change with the ids that follow.
+  bool endsInByteRun(const std::vector<int32_t> &ids, bool skipSpecial) const;
+
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
@@ -53,10 +58,14 @@ public:
   std::string flush();  // whatever is left (invalid UTF-8 as U+FFFD, like HF)
 
 private:
+  // As HF's DecodeStream: `ids_` is a window of the latest ids whose first `prefixIndex_` ids
+  // decode to `prefix_`, text already returned; new text = decode(ids_) past `prefix_`, emitted
+  // only when it does not end in U+FFFD (an incomplete character).
   const Tokenizer &tokenizer_;
   bool skipSpecial_;
   std::vector<int32_t> ids_;
-  size_t emitted_ = 0;  // bytes of decode(ids_) already returned
+  std::string prefix_;
+  size_t prefixIndex_ = 0;
 };
 
 }  // namespace sl::text

@@ -1,0 +1,61 @@
+// sl_gemv_norm.cuh: a decode projection with its RMSNorm fused in front (sl.linear with a
+// norm operand): the block normalises its input rows into shared memory exactly as rms_norm
+// does, then every warp computes one output column as gemv does. Saves the norm's launch and
+// the round trip of the normalised rows through memory.
+#pragma once
+
+#include "sl_gemm.cuh"
+#include "sl_norm.cuh"
+
+namespace slk {
+
+// gemv_rmsnorm<T, WT, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>(a, lda, norm_weight,
+//     eps, w, bias, residual, c, ldc, m, n, k):
+//   c = epilogue(T(norm_weight * T(a * rsqrt(mean(a^2) + eps))) w^T)   (gemv's epilogue)
+// m <= MAX_M rows. grid (ceil(n/WARPS)), block 32·WARPS, dynamic smem
+// MAX_M · ceil(k/8)·8 · sizeof(T) bytes.
+template <typename T, typename WT, typename OUT_T, int WARPS, int MAX_M, int ACT, bool HAS_BIAS,
+          bool HAS_RESIDUAL>
+__device__ void gemv_rmsnorm(const T *a, i32 lda, const WT *norm_weight, float eps, const T *w,
+                             const T *bias, const T *residual, OUT_T *c, i32 ldc, i32 m, i32 n,
+                             i32 k) {
+  static_assert(MAX_M >= 1 && MAX_M <= 32, "1 <= MAX_M <= 32");
+  constexpr int THREADS = 32 * WARPS;
+  __shared__ float scratch[WARPS];
+  T *rows = reinterpret_cast<T *>(dn::dyn_smem());
+  const i32 ldr = (k + 7) / 8 * 8;
+  // Every thread takes part in the norm (block-wide sums) before any warp may return.
+  for (int r = 0; r < MAX_M; ++r) {
+    if (r >= m)
+      break;
+    float ss = 0.0f;
+    for (i32 kk = threadIdx.x; kk < k; kk += THREADS) {
+      const float x = load_f32(a + i64(r) * lda + kk);
+      ss += x * x;
+    }
+    const float rstd = rsqrtf(block_sum<THREADS>(ss, scratch) / float(k) + eps);
+    for (i32 kk = threadIdx.x; kk < k; kk += THREADS)
+      store_f32(rows + i64(r) * ldr + kk,
+                load_f32(norm_weight + kk) *
+                    nrm::Round<T>::f(load_f32(a + i64(r) * lda + kk) * rstd));
+  }
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const i32 col = blockIdx.x * WARPS + warp;
+  if (col >= n)
+    return;
+  float acc[MAX_M];
+#pragma unroll
+  for (int r = 0; r < MAX_M; ++r)
+    acc[r] = 0.0f;
+  dn::warp_dot_rows<T, MAX_M>(acc, rows, ldr, w + i64(col) * k, m, k, lane);
+#pragma unroll
+  for (int r = 0; r < MAX_M; ++r) {
+    const float v = warp_sum(acc[r]);
+    if (lane == r && r < m)
+      store_f32(c + i64(r) * ldc + col,
+                dn::epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v, bias, residual, r, col, ldc));
+  }
+}
+
+}  // namespace slk

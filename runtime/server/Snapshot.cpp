@@ -1,0 +1,331 @@
+#include "runtime/server/Snapshot.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <iterator>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace sl::server {
+
+using nlohmann::json;
+using runtime::dtypeBytes;
+using sl::schema::StateKind;
+
+namespace {
+
+constexpr uint64_t P1 = 0x9E3779B185EBCA87ULL, P2 = 0xC2B2AE3D27D4EB4FULL,
+                   P3 = 0x165667B19E3779F9ULL, P4 = 0x85EBCA77C2B2AE63ULL,
+                   P5 = 0x27D4EB2F165667C5ULL;
+constexpr char kMagic[9] = "SLSNAP01";
+constexpr int kVersion = 1;
+
+inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+inline uint64_t read64(const uint8_t *p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline uint32_t read32(const uint8_t *p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline uint64_t round64(uint64_t acc, uint64_t input) {
+  acc += input * P2;
+  return rotl(acc, 31) * P1;
+}
+inline uint64_t merge(uint64_t acc, uint64_t value) {
+  acc ^= round64(0, value);
+  return acc * P1 + P4;
+}
+
+std::string snapshotPath(const std::string &dir, const std::string &name) {
+  return (dir.empty() ? std::string(".") : dir) + "/" + name + ".slsnap";
+}
+
+// Bytes of one KV row and the number of heads of a KV slot.
+void kvGeometry(const sl::schema::StateSlot *slot, size_t *rowBytes, size_t *heads) {
+  *rowBytes = size_t(slot->head_dim()) * dtypeBytes(slot->dtype());
+  *heads = size_t(slot->kv_heads());
+}
+
+}  // namespace
+
+uint64_t hashBytes(const void *data, size_t size, uint64_t seed) {
+  const uint8_t *p = static_cast<const uint8_t *>(data), *end = p + size;
+  uint64_t h;
+  if (size >= 32) {
+    uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
+    for (; p + 32 <= end; p += 32) {
+      v1 = round64(v1, read64(p));
+      v2 = round64(v2, read64(p + 8));
+      v3 = round64(v3, read64(p + 16));
+      v4 = round64(v4, read64(p + 24));
+    }
+    h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18);
+    h = merge(merge(merge(merge(h, v1), v2), v3), v4);
+  } else {
+    h = seed + P5;
+  }
+  h += uint64_t(size);
+  for (; p + 8 <= end; p += 8)
+    h = rotl(h ^ round64(0, read64(p)), 27) * P1 + P4;
+  if (p + 4 <= end) {
+    h = rotl(h ^ (uint64_t(read32(p)) * P1), 23) * P2 + P3;
+    p += 4;
+  }
+  for (; p < end; ++p)
+    h = rotl(h ^ (*p * P5), 11) * P1;
+  h ^= h >> 33;
+  h *= P2;
+  h ^= h >> 29;
+  h *= P3;
+  h ^= h >> 32;
+  return h;
+}
+
+StatusOr<uint64_t> computeFingerprint(const runtime::Model &model) {
+  const std::string &path = model.artifact().path();
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::error(path + ": cannot read the artifact to fingerprint it");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  uint64_t h = hashBytes(bytes.data(), bytes.size(), 0x534c);  // "SL"
+  const auto *bindings = model.artifact().root().weights();
+  const auto &weights = model.weights();
+  for (size_t i = 0; bindings && i < bindings->size(); ++i) {
+    const auto *binding = bindings->Get(i);
+    std::string description = (binding->name() ? binding->name()->str() : std::string()) + ":" +
+                              std::to_string(int(binding->dtype()));
+    if (binding->shape())
+      for (int64_t d : *binding->shape())
+        description += "," + std::to_string(d);
+    h = hashBytes(description.data(), description.size(), h);
+    if (i < weights.size())
+      h = hashBytes(weights[i].data(), weights[i].size(), h);
+  }
+  return h;
+}
+
+std::string fingerprintHex(uint64_t fingerprint) {
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(fingerprint));
+  return buffer;
+}
+
+bool validSnapshotName(const std::string &name) {
+  if (name.empty() || name.size() > 128 || name[0] == '.')
+    return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+SnapshotStatus saveSnapshot(const LoadedModel &model, const Conversation &conversation,
+                            const std::string &dir, const std::string &name, const json &meta,
+                            std::string *pathOut) {
+  if (!validSnapshotName(name))
+    return {SnapshotError::invalid,
+            "invalid snapshot name '" + name + "' (1-128 of A-Z a-z 0-9 . _ -, no leading dot)"};
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return {SnapshotError::io,
+            "cannot create the snapshot directory " + dir + ": " + std::strerror(errno)};
+  const runtime::Session &session = conversation.session();
+  const auto *slots = model.model->artifact().root().states();
+  const int64_t length = session.length();
+  const std::vector<int32_t> &history = conversation.history();
+  if (int64_t(history.size()) != length)
+    return {SnapshotError::invalid, "the session's history and state disagree"};
+
+  json header = {{"version", kVersion}, {"model", model.id}, {"length", length},
+                 {"fingerprint", fingerprintHex(model.fingerprint)}, {"meta", meta}};
+  std::string body;
+  body.append(reinterpret_cast<const char *>(history.data()), history.size() * sizeof(int32_t));
+  json slotList = json::array();
+  for (size_t i = 0; i < session.slotCount(); ++i) {
+    const auto *slot = slots->Get(i);
+    const runtime::StateBuffers &state = session.state(i);
+    size_t before = body.size();
+    if (slot->kind() == StateKind::kv_cache) {
+      size_t rowBytes, heads;
+      kvGeometry(slot, &rowBytes, &heads);
+      for (const std::vector<uint8_t> *part : {&state.k, &state.v})
+        for (size_t h = 0; h < heads; ++h)
+          body.append(reinterpret_cast<const char *>(part->data()) +
+                          h * session.capacity() * rowBytes,
+                      size_t(length) * rowBytes);
+      slotList.push_back({{"kind", "kv"}, {"bytes", body.size() - before}});
+    } else {
+      body.append(reinterpret_cast<const char *>(state.conv.data()), state.conv.size());
+      body.append(reinterpret_cast<const char *>(state.ssm.data()), state.ssm.size());
+      slotList.push_back({{"kind", "mamba"}, {"bytes", body.size() - before}});
+    }
+  }
+  header["slots"] = slotList;
+  // The checkpoints (Mamba states at earlier turn boundaries), so that a restored session reuses
+  // its prefix exactly as the original would.
+  json checkpointLengths = json::array();
+  for (const Checkpoint &checkpoint : conversation.checkpoints()) {
+    checkpointLengths.push_back(checkpoint.length);
+    for (size_t i = 0; i < checkpoint.conv.size(); ++i) {
+      body.append(reinterpret_cast<const char *>(checkpoint.conv[i].data()),
+                  checkpoint.conv[i].size());
+      body.append(reinterpret_cast<const char *>(checkpoint.ssm[i].data()),
+                  checkpoint.ssm[i].size());
+    }
+  }
+  header["checkpoints"] = checkpointLengths;
+  std::string headerText = header.dump(-1, ' ', false, json::error_handler_t::replace);
+
+  std::string file(kMagic, 8);
+  uint64_t fingerprint = model.fingerprint;
+  file.append(reinterpret_cast<const char *>(&fingerprint), 8);
+  uint32_t headerSize = uint32_t(headerText.size());
+  file.append(reinterpret_cast<const char *>(&headerSize), 4);
+  file += headerText;
+  file += body;
+  uint64_t checksum = hashBytes(file.data(), file.size(), 0);
+  file.append(reinterpret_cast<const char *>(&checksum), 8);
+
+  std::string path = snapshotPath(dir, name);
+  std::string temp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out)
+      return {SnapshotError::io, "cannot write " + temp + ": " + std::strerror(errno)};
+    out.write(file.data(), std::streamsize(file.size()));
+    out.flush();
+    if (!out) {
+      std::remove(temp.c_str());
+      return {SnapshotError::io, "cannot write " + temp + " (disk full?)"};
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    std::string error = std::strerror(errno);
+    std::remove(temp.c_str());
+    return {SnapshotError::io, "cannot rename " + temp + " to " + path + ": " + error};
+  }
+  if (pathOut)
+    *pathOut = path;
+  return {};
+}
+
+SnapshotStatus loadSnapshot(const LoadedModel &model, Conversation &conversation,
+                            const std::string &dir, const std::string &name, json *meta) {
+  if (!validSnapshotName(name))
+    return {SnapshotError::invalid,
+            "invalid snapshot name '" + name + "' (1-128 of A-Z a-z 0-9 . _ -, no leading dot)"};
+  std::string path = snapshotPath(dir, name);
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return {SnapshotError::notFound, "no snapshot '" + name + "' (" + path + ")"};
+  std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto invalid = [&](const std::string &why) {
+    return SnapshotStatus{SnapshotError::invalid, path + ": " + why};
+  };
+  if (file.size() < 28 || file.compare(0, 8, kMagic, 8) != 0)
+    return invalid("not a snapshot file");
+  uint64_t fingerprint;
+  std::memcpy(&fingerprint, file.data() + 8, 8);
+  if (fingerprint != model.fingerprint)
+    return {SnapshotError::foreignModel,
+            "snapshot '" + name + "' was saved from another model or other weights (fingerprint " +
+                fingerprintHex(fingerprint) + ", this model " +
+                fingerprintHex(model.fingerprint) + ")"};
+  uint64_t checksum;
+  std::memcpy(&checksum, file.data() + file.size() - 8, 8);
+  if (checksum != hashBytes(file.data(), file.size() - 8, 0))
+    return invalid("checksum mismatch (truncated or corrupted)");
+  uint32_t headerSize;
+  std::memcpy(&headerSize, file.data() + 16, 4);
+  if (20 + uint64_t(headerSize) + 8 > file.size())
+    return invalid("truncated header");
+  json header = json::parse(file.begin() + 20, file.begin() + 20 + headerSize, nullptr, false);
+  if (header.is_discarded() || !header.is_object() || !header.contains("length") ||
+      !header["length"].is_number_integer() || !header.contains("slots") ||
+      !header["slots"].is_array())
+    return invalid("malformed header");
+  if (header.value("version", 0) != kVersion)
+    return invalid("unsupported snapshot version");
+  int64_t length = header["length"].get<int64_t>();
+  runtime::Session &session = conversation.session();
+  if (length < 0 || length >= session.capacity())
+    return invalid("its " + std::to_string(length) + " tokens do not fit the context of " +
+                   std::to_string(session.capacity()) + " tokens (raise --max-context)");
+  if (header["slots"].size() != session.slotCount())
+    return invalid("state slot count differs from the model's");
+
+  conversation.reset();
+  const char *p = file.data() + 20 + headerSize;
+  const char *end = file.data() + file.size() - 8;
+  auto take = [&](void *out, size_t bytes) {
+    if (size_t(end - p) < bytes)
+      return false;
+    std::memcpy(out, p, bytes);
+    p += bytes;
+    return true;
+  };
+  std::vector<int32_t> history(length);
+  if (!take(history.data(), history.size() * sizeof(int32_t)))
+    return invalid("truncated token history");
+  const auto *slots = model.model->artifact().root().states();
+  for (size_t i = 0; i < session.slotCount(); ++i) {
+    const auto *slot = slots->Get(i);
+    runtime::StateBuffers &state = session.state(i);
+    bool ok = true;
+    if (slot->kind() == StateKind::kv_cache) {
+      size_t rowBytes, heads;
+      kvGeometry(slot, &rowBytes, &heads);
+      for (std::vector<uint8_t> *part : {&state.k, &state.v})
+        for (size_t h = 0; ok && h < heads; ++h)
+          ok = take(part->data() + h * session.capacity() * rowBytes, size_t(length) * rowBytes);
+    } else {
+      ok = take(state.conv.data(), state.conv.size()) && take(state.ssm.data(), state.ssm.size());
+    }
+    if (!ok) {
+      conversation.reset();
+      return invalid("truncated state of slot " + std::to_string(i));
+    }
+  }
+  std::deque<Checkpoint> checkpoints;
+  const json lengths = header.value("checkpoints", json::array());
+  for (const json &checkpointLength : lengths) {
+    Checkpoint checkpoint;
+    checkpoint.length = checkpointLength.is_number_integer() ? checkpointLength.get<int64_t>() : -1;
+    if (checkpoint.length < 0 || checkpoint.length > length ||
+        (!checkpoints.empty() && checkpoint.length <= checkpoints.back().length)) {
+      conversation.reset();
+      return invalid("malformed checkpoint list");
+    }
+    bool ok = true;
+    for (size_t i = 0; ok && i < session.slotCount(); ++i) {
+      checkpoint.conv.emplace_back(session.state(i).conv.size());
+      checkpoint.ssm.emplace_back(session.state(i).ssm.size());
+      ok = take(checkpoint.conv.back().data(), checkpoint.conv.back().size()) &&
+           take(checkpoint.ssm.back().data(), checkpoint.ssm.back().size());
+    }
+    if (!ok) {
+      conversation.reset();
+      return invalid("truncated checkpoints");
+    }
+    checkpoints.push_back(std::move(checkpoint));
+  }
+  if (p != end) {
+    conversation.reset();
+    return invalid("unexpected bytes after the state");
+  }
+  session.restoreLength(length);
+  conversation.mutableHistory() = std::move(history);
+  conversation.setCheckpoints(std::move(checkpoints));
+  if (meta)
+    *meta = header.value("meta", json::object());
+  return {};
+}
+
+}  // namespace sl::server
