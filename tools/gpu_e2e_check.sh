@@ -18,9 +18,13 @@ if [ "${1:-}" = prepare ]; then
   rm -rf "$art/tiny" && cp -r "$root/models/tiny" "$art/tiny"
   "$bin/slc" import "$art/tiny" -o "$art/tiny.mlir" &&
     "$bin/slc" compile "$art/tiny.mlir" --prefill-chunk=64 -o "$art/tiny.slpkg" || exit 1
+  # Shared libraries of slrun that the GPU machine (no Debian -dev packages) may lack.
+  mkdir -p "$art/lib"
+  ldd "$bin/slrun" | awk '/httplib|brotli/ {print $3}' | xargs -r cp -L -t "$art/lib"
   echo "gpu_e2e_check: artifacts in $art"
   exit 0
 fi
+export LD_LIBRARY_PATH="$art/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 if ! nvidia-smi -L >/dev/null 2>&1; then
   echo "gpu_e2e_check: no GPU on this machine; skipped"
