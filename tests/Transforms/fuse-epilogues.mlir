@@ -48,3 +48,31 @@ func.func @moe_block(%h: tensor<?x64xbf16>, %x: tensor<?x64xbf16>, %wts: tensor<
   %out = sl.add %h, %sum : tensor<?x64xbf16>
   return %out : tensor<?x64xbf16>
 }
+
+// An RMSNorm whose every user is a projection's input folds into the projections: they read the
+// residual stream and normalise it themselves.
+// CHECK-LABEL: func @norm_into_projections
+// CHECK-SAME: (%[[H:[^:]+]]: tensor<?x64xbf16>, %[[NW:[^:]+]]: tensor<64xbf16>, %[[WQ:[^:]+]]: tensor<64x64xbf16>, %[[WK:[^:]+]]: tensor<32x64xbf16>)
+// CHECK-NOT: sl.rms_norm
+// CHECK: sl.linear %[[H]], %[[WQ]] norm(%[[NW]]) {norm_epsilon = 1.000000e-05 : f64}
+// CHECK: sl.linear %[[H]], %[[WK]] norm(%[[NW]]) {norm_epsilon = 1.000000e-05 : f64}
+func.func @norm_into_projections(%h: tensor<?x64xbf16>, %nw: tensor<64xbf16>,
+    %wq: tensor<64x64xbf16>, %wk: tensor<32x64xbf16>) -> (tensor<?x64xbf16>, tensor<?x32xbf16>) {
+  %x = sl.rms_norm %h, %nw {epsilon = 1.0e-05 : f64} : tensor<?x64xbf16>, tensor<64xbf16>
+  %q = sl.linear %x, %wq : (tensor<?x64xbf16>, tensor<64x64xbf16>) -> tensor<?x64xbf16>
+  %k = sl.linear %x, %wk : (tensor<?x64xbf16>, tensor<32x64xbf16>) -> tensor<?x32xbf16>
+  return %q, %k : tensor<?x64xbf16>, tensor<?x32xbf16>
+}
+
+// A norm that also feeds the MoE router stays: the router needs the normalised rows anyway.
+// CHECK-LABEL: func @norm_kept
+// CHECK: sl.rms_norm
+// CHECK: sl.linear %{{[^,]+}}, %{{[^ ]+}} :
+func.func @norm_kept(%h: tensor<?x64xbf16>, %nw: tensor<64xbf16>, %w: tensor<64x64xbf16>,
+    %gate: tensor<8x64xbf16>, %bias: tensor<8xf32>) -> (tensor<?x64xbf16>, tensor<?x2xf32>) {
+  %x = sl.rms_norm %h, %nw {epsilon = 1.0e-05 : f64} : tensor<?x64xbf16>, tensor<64xbf16>
+  %y = sl.linear %x, %w : (tensor<?x64xbf16>, tensor<64x64xbf16>) -> tensor<?x64xbf16>
+  %wts, %ids = sl.moe_router %x, %gate, %bias {top_k = 2 : i64, routed_scaling_factor = 1.0 : f64}
+      : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  return %y, %wts : tensor<?x64xbf16>, tensor<?x2xf32>
+}

@@ -1,4 +1,7 @@
 // RUN: slc-opt %s --sl-lower-to-slk | FileCheck %s
+// RUN: slc-opt %s --sl-lower-to-slk | FileCheck %s --check-prefix=NORM
+
+// NORM: slk.kernel @gemv_rmsnorm_bf16_nwbf16_outbf16_w4_m1 {header = "sl_gemv_norm.cuh", smem = 128 : i64
 
 !mamba = !sl.mamba_state<heads = 8, head_dim = 8, groups = 2, state_size = 16, conv_kernel = 4,
                          conv_type = bf16, ssm_type = f32>
@@ -39,4 +42,32 @@ func.func @prefill(%x: tensor<?x64xbf16>, %s0: !mamba) -> (tensor<?x128xbf16>, !
       : (tensor<?x128xbf16>, !mamba, tensor<128x1x4xbf16>, tensor<128xbf16>) -> (tensor<?x128xbf16>, !mamba)
       loc("backbone.layers.0.mixer")
   return %y, %s1 : tensor<?x128xbf16>, !mamba
+}
+
+// A projection with a fused norm: the decode step normalises in the GEMV's prologue
+// (gemv_rmsnorm, dynamic shared memory = the normalised row).
+// NORM-LABEL: func.func @decode
+// NORM: slk.launch @gemv_rmsnorm_bf16_nwbf16_outbf16_w4_m1(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) {args = [0 : index, 64 : i32, 1 : index, 9.99999974E-6 : f32, 2 : index, "null", "null", 3 : index, 64 : i32, "n", 64 : i32, 64 : i32]
+func.func @decode(%h: tensor<1x64xbf16>, %nw: tensor<64xbf16>, %w: tensor<64x64xbf16>)
+    -> tensor<1x64xbf16> attributes {sl.max_tokens = 1 : i64, sl.phase = "decode"} {
+  %y = sl.linear %h, %w norm(%nw) {norm_epsilon = 1.0e-05 : f64, sl.kernel = "gemv", sl.tiles = {max_m = 1 : i64, warps = 4 : i64}}
+      : (tensor<1x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>) -> tensor<1x64xbf16>
+  return %y : tensor<1x64xbf16>
+}
+
+// In prefill the projections sharing a fused norm share one rms_norm launch.
+// NORM-LABEL: func.func @prefill_shared_norm
+// NORM: slk.launch @rms_norm_
+// NORM-NOT: slk.launch @rms_norm_
+// NORM: slk.launch @gemm_
+// NORM-NOT: slk.launch @rms_norm_
+// NORM: slk.launch @gemm_
+func.func @prefill_shared_norm(%h: tensor<?x64xbf16>, %nw: tensor<64xbf16>, %wq: tensor<64x64xbf16>,
+    %wk: tensor<64x64xbf16>) -> (tensor<?x64xbf16>, tensor<?x64xbf16>)
+    attributes {sl.max_tokens = 64 : i64, sl.phase = "prefill"} {
+  %q = sl.linear %h, %wq norm(%nw) {norm_epsilon = 1.0e-05 : f64, sl.kernel = "gemm", sl.tiles = {bk = 32 : i64, bm = 64 : i64, bn = 64 : i64, stages = 3 : i64, warps_m = 2 : i64, warps_n = 2 : i64}}
+      : (tensor<?x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>) -> tensor<?x64xbf16>
+  %k = sl.linear %h, %wk norm(%nw) {norm_epsilon = 1.0e-05 : f64, sl.kernel = "gemm", sl.tiles = {bk = 32 : i64, bm = 64 : i64, bn = 64 : i64, stages = 3 : i64, warps_m = 2 : i64, warps_n = 2 : i64}}
+      : (tensor<?x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>) -> tensor<?x64xbf16>
+  return %q, %k : tensor<?x64xbf16>, tensor<?x64xbf16>
 }

@@ -2281,3 +2281,35 @@ func.func @moe_experts_residual_type(%x: tensor<?x8xbf16>, %w: tensor<?x2xf32>, 
          tensor<?x4xbf16>) -> tensor<?x8xbf16>
   return
 }
+
+// -----
+
+func.func @linear_norm_without_epsilon(%x: tensor<?x8xbf16>, %w: tensor<4x8xbf16>, %nw: tensor<8xbf16>) {
+  // expected-error @+1 {{expects norm_epsilon exactly when a norm weight is given}}
+  %y = sl.linear %x, %w norm(%nw) : (tensor<?x8xbf16>, tensor<4x8xbf16>, tensor<8xbf16>) -> tensor<?x4xbf16>
+  return
+}
+
+// -----
+
+func.func @linear_epsilon_without_norm(%x: tensor<?x8xbf16>, %w: tensor<4x8xbf16>) {
+  // expected-error @+1 {{expects norm_epsilon exactly when a norm weight is given}}
+  %y = sl.linear %x, %w {norm_epsilon = 1.0e-05 : f64} : (tensor<?x8xbf16>, tensor<4x8xbf16>) -> tensor<?x4xbf16>
+  return
+}
+
+// -----
+
+func.func @linear_norm_size(%x: tensor<?x8xbf16>, %w: tensor<4x8xbf16>, %nw: tensor<4xbf16>) {
+  // expected-error @+1 {{expects dimension 0 of norm weight to be 8 (in features = last dimension of x), got 4}}
+  %y = sl.linear %x, %w norm(%nw) {norm_epsilon = 1.0e-05 : f64} : (tensor<?x8xbf16>, tensor<4x8xbf16>, tensor<4xbf16>) -> tensor<?x4xbf16>
+  return
+}
+
+// -----
+
+func.func @linear_norm_epsilon(%x: tensor<?x8xbf16>, %w: tensor<4x8xbf16>, %nw: tensor<8xbf16>) {
+  // expected-error @+1 {{expects norm_epsilon > 0, got 0.0}}
+  %y = sl.linear %x, %w norm(%nw) {norm_epsilon = 0.0 : f64} : (tensor<?x8xbf16>, tensor<4x8xbf16>, tensor<8xbf16>) -> tensor<?x4xbf16>
+  return
+}

@@ -42,7 +42,11 @@ func.func @norms_linear_add_activation(%x: tensor<?x64xbf16>, %z: tensor<?x64xbf
   // CHECK: sl.linear %{{.+}}, %{{.+}} residual(%{{.+}}) activation(relu2) : (tensor<?x64xbf16>, tensor<128x64xbf16>, tensor<?x128xbf16>) -> tensor<?x128xbf16>
   %y3 = sl.linear %s, %wp residual(%y2) activation(relu2)
       : (tensor<?x64xbf16>, tensor<128x64xbf16>, tensor<?x128xbf16>) -> tensor<?x128xbf16>
-  %sum = sl.add %y, %y3 : tensor<?x128xbf16>
+  // CHECK: sl.linear %{{.+}}, %{{.+}} norm(%{{.+}}) {norm_epsilon = 1.000000e-05 : f64} : (tensor<?x64xbf16>, tensor<128x64xbf16>, tensor<64xbf16>) -> tensor<?x128xbf16>
+  %y4 = sl.linear %s, %wp norm(%w) {norm_epsilon = 1.0e-05 : f64}
+      : (tensor<?x64xbf16>, tensor<128x64xbf16>, tensor<64xbf16>) -> tensor<?x128xbf16>
+  %y5 = sl.add %y3, %y4 : tensor<?x128xbf16>
+  %sum = sl.add %y, %y5 : tensor<?x128xbf16>
   return %sum : tensor<?x128xbf16>
 }
 
