@@ -1,5 +1,7 @@
 #include "runtime/cli/Slrun.h"
 
+#include "runtime/cli/CommandLine.h"
+
 #include "runtime/core/Engine.h"
 #include "runtime/cuda/CudaExecutor.h"
 #include "runtime/io/Npy.h"
@@ -15,6 +17,8 @@
 namespace sl::runtime {
 
 namespace {
+
+using Options = cli::CommandLine;
 
 const char *kUsage =
     "usage: slrun <command> [options]\n"
@@ -41,96 +45,8 @@ const char *kUsage =
     "$SLC_CACHE_DIR (default ~/.cache/slc; SLC_DISABLE_CACHE=1 bypasses the cache).\n"
     "--max-context=N sets the session capacity (default: the tokens the command needs).\n";
 
-// --name value / --name=value options; repeated options keep every value.
-class Options {
-public:
-  static StatusOr<Options> parse(int argc, char **argv, const std::set<std::string> &flags,
-                                 const std::set<std::string> &valued) {
-    Options options;
-    for (int i = 0; i < argc; ++i) {
-      std::string arg = argv[i];
-      if (arg.rfind("--", 0) != 0)
-        return Status::error("unexpected argument '" + arg + "' (options start with --)");
-      std::string name = arg.substr(2), value;
-      size_t eq = name.find('=');
-      if (eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name = name.substr(0, eq);
-      }
-      if (flags.count(name)) {
-        if (eq != std::string::npos)
-          return Status::error("option --" + name + " takes no value");
-        options.values_[name].push_back("");
-        continue;
-      }
-      if (!valued.count(name))
-        return Status::error("unknown option --" + name);
-      if (eq == std::string::npos) {
-        if (i + 1 >= argc)
-          return Status::error("option --" + name + " needs a value");
-        value = argv[++i];
-      }
-      options.values_[name].push_back(value);
-    }
-    return options;
-  }
-  bool has(const std::string &name) const { return values_.count(name) > 0; }
-  std::optional<std::string> get(const std::string &name) const {
-    auto it = values_.find(name);
-    if (it == values_.end())
-      return std::nullopt;
-    return it->second.back();
-  }
-  std::vector<std::string> all(const std::string &name) const {
-    auto it = values_.find(name);
-    return it == values_.end() ? std::vector<std::string>{} : it->second;
-  }
-
-private:
-  std::map<std::string, std::vector<std::string>> values_;
-};
-
-StatusOr<std::string> required(const Options &options, const std::string &name) {
-  auto value = options.get(name);
-  if (!value || value->empty())
-    return Status::error("missing --" + name);
-  return *value;
-}
-
-// "@file" -> "file".
-StatusOr<std::string> fileArg(const Options &options, const std::string &name) {
-  auto value = required(options, name);
-  if (!value)
-    return value;
-  return value->rfind("@", 0) == 0 ? value->substr(1) : *value;
-}
-
-StatusOr<int64_t> integerArg(const Options &options, const std::string &name, int64_t fallback,
-                             int64_t minimum) {
-  auto value = options.get(name);
-  if (!value)
-    return fallback;
-  char *end = nullptr;
-  long long parsed = std::strtoll(value->c_str(), &end, 10);
-  if (value->empty() || *end || parsed < minimum)
-    return Status::error("--" + name + " expects an integer >= " + std::to_string(minimum) +
-                         ", got '" + *value + "'");
-  return parsed;
-}
-
-StatusOr<double> numberArg(const Options &options, const std::string &name, double fallback) {
-  auto value = options.get(name);
-  if (!value)
-    return fallback;
-  char *end = nullptr;
-  double parsed = std::strtod(value->c_str(), &end);
-  if (value->empty() || *end)
-    return Status::error("--" + name + " expects a number, got '" + *value + "'");
-  return parsed;
-}
-
 Status checkDevice(const Options &options) {
-  std::string device = options.get("device").value_or("cpu");
+  std::string device = options.get("device", "cpu");
   if (device == "cpu" || device == "cuda")
     return Status::success();
   return Status::error("--device must be cpu or cuda, got '" + device + "'");
@@ -138,7 +54,7 @@ Status checkDevice(const Options &options) {
 
 // The backend of --device: the CPU reference backend or the CUDA backend.
 StatusOr<std::unique_ptr<Executor>> makeExecutor(const Options &options, const Model &model) {
-  if (options.get("device").value_or("cpu") == "cpu")
+  if (options.get("device", "cpu") == "cpu")
     return std::unique_ptr<Executor>(
         std::make_unique<CpuExecutor>(model.artifact(), model.weights()));
   auto cuda = sl::cuda::CudaExecutor::create(model.artifact(), model.weights());
@@ -180,11 +96,11 @@ int logitsCommand(int argc, char **argv) {
   auto options = Options::parse(argc, argv, {}, kModelOptions);
   if (!options)
     return fail(options.status());
-  auto artifact = required(*options, "artifact");
-  auto weights = required(*options, "weights");
-  auto tokensPath = fileArg(*options, "tokens");
-  auto outputPath = fileArg(*options, "output");
-  auto chunk = integerArg(*options, "chunk", 0, 1);
+  auto artifact = options->required("artifact");
+  auto weights = options->required("weights");
+  auto tokensPath = options->file("tokens");
+  auto outputPath = options->file("output");
+  auto chunk = options->integer("chunk", 0, 1);
   for (const Status &status : {artifact.status(), weights.status(), tokensPath.status(),
                                outputPath.status(), chunk.status(), checkDevice(*options)})
     if (!status)
@@ -195,7 +111,7 @@ int logitsCommand(int argc, char **argv) {
   auto model = Model::load(*artifact, *weights);
   if (!model)
     return fail(model.status());
-  auto capacity = integerArg(*options, "max-context", tokens->size(), 1);
+  auto capacity = options->integer("max-context", tokens->size(), 1);
   if (!capacity)
     return fail(capacity.status());
   auto executor = makeExecutor(*options, **model);
@@ -220,16 +136,16 @@ int generateCommand(int argc, char **argv) {
   auto options = Options::parse(argc, argv, {"greedy"}, valued);
   if (!options)
     return fail(options.status());
-  auto artifact = required(*options, "artifact");
-  auto weights = required(*options, "weights");
-  auto tokensPath = fileArg(*options, "tokens");
-  auto outputPath = fileArg(*options, "output");
-  auto chunk = integerArg(*options, "chunk", 0, 1);
-  auto newTokens = integerArg(*options, "max-new-tokens", -1, 1);
-  auto temperature = numberArg(*options, "temperature", 0.0);
-  auto topP = numberArg(*options, "top-p", 1.0);
-  auto topK = integerArg(*options, "top-k", 0, 0);
-  auto seed = integerArg(*options, "seed", 0, 0);
+  auto artifact = options->required("artifact");
+  auto weights = options->required("weights");
+  auto tokensPath = options->file("tokens");
+  auto outputPath = options->file("output");
+  auto chunk = options->integer("chunk", 0, 1);
+  auto newTokens = options->integer("max-new-tokens", -1, 1);
+  auto temperature = options->number("temperature", 0.0);
+  auto topP = options->number("top-p", 1.0);
+  auto topK = options->integer("top-k", 0, 0);
+  auto seed = options->integer("seed", 0, 0);
   for (const Status &status :
        {artifact.status(), weights.status(), tokensPath.status(), outputPath.status(),
         chunk.status(), newTokens.status(), temperature.status(), topP.status(), topK.status(),
@@ -256,7 +172,7 @@ int generateCommand(int argc, char **argv) {
   auto model = Model::load(*artifact, *weights);
   if (!model)
     return fail(model.status());
-  auto capacity = integerArg(*options, "max-context", tokens->size() + *newTokens, 1);
+  auto capacity = options->integer("max-context", tokens->size() + *newTokens, 1);
   if (!capacity)
     return fail(capacity.status());
   auto executor = makeExecutor(*options, **model);
@@ -274,7 +190,7 @@ int generateCommand(int argc, char **argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   std::cout << "generated " << generated->size() << " tokens after a " << tokens->size()
             << "-token prompt in " << seconds * 1e3 << " ms ("
-            << options->get("device").value_or("cpu") << "):";
+            << options->get("device", "cpu") << "):";
   for (int32_t token : *generated)
     std::cout << " " << token;
   std::cout << "\n";
@@ -305,12 +221,12 @@ int runCommand(int argc, char **argv) {
                                  "max-context"});
   if (!options)
     return fail(options.status());
-  auto artifact = required(*options, "artifact");
-  auto functionName = required(*options, "function");
+  auto artifact = options->required("artifact");
+  auto functionName = options->required("function");
   for (const Status &status : {artifact.status(), functionName.status(), checkDevice(*options)})
     if (!status)
       return fail(status);
-  auto model = Model::load(*artifact, options->get("weights").value_or(""));
+  auto model = Model::load(*artifact, options->get("weights"));
   if (!model)
     return fail(model.status());
   const auto *function = (*model)->artifact().function(*functionName);
@@ -361,7 +277,7 @@ int runCommand(int argc, char **argv) {
     pointers.push_back(array.data.data());
   if (tokens < 0)
     tokens = function->max_tokens();
-  auto capacity = integerArg(*options, "max-context", tokens, 1);
+  auto capacity = options->integer("max-context", tokens, 1);
   if (!capacity)
     return fail(capacity.status());
   Session session((*model)->artifact(), *capacity);

@@ -446,6 +446,32 @@ __device__ void gemm(const T *a, i32 lda, const T *w, const T *bias, const T *re
   }
 }
 
+namespace dn {
+// The column loop of gemv: warp w of block b computes output column b·WARPS + w for the m rows
+// of a (shared by gemv and gemv_rmsnorm, whose a is the normalised rows in shared memory).
+template <typename T, typename OUT_T, int WARPS, int MAX_M, int ACT, bool HAS_BIAS, bool HAS_RESIDUAL>
+__device__ __forceinline__ void gemv_columns(const T *a, i32 lda, const T *w, const T *bias,
+                                             const T *residual, OUT_T *c, i32 ldc, i32 m, i32 n,
+                                             i32 k) {
+  static_assert(MAX_M >= 1 && MAX_M <= 32, "1 <= MAX_M <= 32");
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const i32 col = blockIdx.x * WARPS + warp;
+  if (col >= n)
+    return;
+  float acc[MAX_M];
+#pragma unroll
+  for (int r = 0; r < MAX_M; ++r)
+    acc[r] = 0.0f;
+  warp_dot_rows<T, MAX_M>(acc, a, lda, w + i64(col) * k, m, k, lane);
+#pragma unroll
+  for (int r = 0; r < MAX_M; ++r) {
+    const float v = warp_sum(acc[r]);
+    if (lane == r && r < m)
+      store_f32(c + i64(r) * ldc + col, epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v, bias, residual, r, col, ldc));
+  }
+}
+}  // namespace dn
+
 // ---------------------------------------------------------------------------------------------
 // gemv<T, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>(same arguments as gemm)
 // Decode: m <= MAX_M rows. One warp per output column: the warp streams w[col, :] once with
@@ -456,23 +482,8 @@ __device__ void gemm(const T *a, i32 lda, const T *w, const T *bias, const T *re
 template <typename T, typename OUT_T, int WARPS, int MAX_M, int ACT, bool HAS_BIAS, bool HAS_RESIDUAL>
 __device__ void gemv(const T *a, i32 lda, const T *w, const T *bias, const T *residual, OUT_T *c, i32 ldc,
                      i32 m, i32 n, i32 k) {
-  static_assert(MAX_M >= 1 && MAX_M <= 32, "1 <= MAX_M <= 32");
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const i32 col = blockIdx.x * WARPS + warp;
-  if (col >= n)
-    return;
-  float acc[MAX_M];
-#pragma unroll
-  for (int r = 0; r < MAX_M; ++r)
-    acc[r] = 0.0f;
-  dn::warp_dot_rows<T, MAX_M>(acc, a, lda, w + i64(col) * k, m, k, lane);
-#pragma unroll
-  for (int r = 0; r < MAX_M; ++r) {
-    const float v = warp_sum(acc[r]);
-    if (lane == r && r < m)
-      store_f32(c + i64(r) * ldc + col,
-                dn::epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v, bias, residual, r, col, ldc));
-  }
+  dn::gemv_columns<T, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>(a, lda, w, bias, residual, c, ldc,
+                                                                       m, n, k);
 }
 
 }  // namespace slk

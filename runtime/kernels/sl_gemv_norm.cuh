@@ -19,7 +19,6 @@ template <typename T, typename WT, typename OUT_T, int WARPS, int MAX_M, int ACT
 __device__ void gemv_rmsnorm(const T *a, i32 lda, const WT *norm_weight, float eps, const T *w,
                              const T *bias, const T *residual, OUT_T *c, i32 ldc, i32 m, i32 n,
                              i32 k) {
-  static_assert(MAX_M >= 1 && MAX_M <= 32, "1 <= MAX_M <= 32");
   constexpr int THREADS = 32 * WARPS;
   __shared__ float scratch[WARPS];
   T *rows = reinterpret_cast<T *>(dn::dyn_smem());
@@ -40,22 +39,8 @@ __device__ void gemv_rmsnorm(const T *a, i32 lda, const WT *norm_weight, float e
                     nrm::Round<T>::f(load_f32(a + i64(r) * lda + kk) * rstd));
   }
   __syncthreads();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const i32 col = blockIdx.x * WARPS + warp;
-  if (col >= n)
-    return;
-  float acc[MAX_M];
-#pragma unroll
-  for (int r = 0; r < MAX_M; ++r)
-    acc[r] = 0.0f;
-  dn::warp_dot_rows<T, MAX_M>(acc, rows, ldr, w + i64(col) * k, m, k, lane);
-#pragma unroll
-  for (int r = 0; r < MAX_M; ++r) {
-    const float v = warp_sum(acc[r]);
-    if (lane == r && r < m)
-      store_f32(c + i64(r) * ldc + col,
-                dn::epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v, bias, residual, r, col, ldc));
-  }
+  dn::gemv_columns<T, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>(rows, ldr, w, bias, residual,
+                                                                       c, ldc, m, n, k);
 }
 
 }  // namespace slk

@@ -1,6 +1,6 @@
 // `slrun chat`: an interactive terminal chat over one conversation (only each new turn is
 // prefilled), streaming tokens as they come. Ctrl-C stops the current answer.
-#include "runtime/server/CommandLine.h"
+#include "runtime/cli/CommandLine.h"
 #include "runtime/server/Commands.h"
 #include "runtime/server/Conversation.h"
 #include "runtime/server/Snapshot.h"
@@ -74,7 +74,7 @@ std::string fixed(double value, int digits) {
 }  // namespace
 
 int chatCommand(int argc, char **argv) {
-  auto line = CommandLine::parse(
+  auto line = cli::CommandLine::parse(
       argc, argv, {"help", "no-think"},
       {"artifact", "weights", "max-context", "chunk", "max-tokens", "temperature", "top-p",
        "top-k", "seed", "system", "snapshot-dir", "device"});

@@ -2,7 +2,7 @@
 // backend. HTTP threads parse, validate, render and tokenize; one executor thread runs the
 // requests of a FIFO queue (sessions, snapshots and generations all touch model state there).
 #include "runtime/server/Commands.h"
-#include "runtime/server/CommandLine.h"
+#include "runtime/cli/CommandLine.h"
 #include "runtime/server/Conversation.h"
 #include "runtime/server/Snapshot.h"
 
@@ -1085,7 +1085,7 @@ int Server::run() {
 }  // namespace
 
 int serveCommand(int argc, char **argv) {
-  auto line = CommandLine::parse(argc, argv, {"help"},
+  auto line = cli::CommandLine::parse(argc, argv, {"help"},
                                  {"artifact", "weights", "host", "port", "api-key", "max-queue",
                                   "max-context", "chunk", "snapshot-dir", "max-sessions",
                                   "device"});

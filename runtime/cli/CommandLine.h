@@ -1,5 +1,5 @@
-// Options of `slrun chat` / `slrun serve`: '--name value' or '--name=value', as the other slrun
-// commands take them.
+// Options of the slrun commands: '--name value' or '--name=value'; a repeated option keeps
+// every value (all()), the others read the last one.
 #pragma once
 
 #include "runtime/support/Status.h"
@@ -10,8 +10,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
-namespace sl::server {
+namespace sl::cli {
 
 class CommandLine {
 public:
@@ -31,7 +32,7 @@ public:
       if (flags.count(name)) {
         if (eq != std::string::npos)
           return Status::error("option --" + name + " takes no value");
-        line.values_[name] = "";
+        line.values_[name].push_back("");
         continue;
       }
       if (!valued.count(name))
@@ -41,7 +42,7 @@ public:
           return Status::error("option --" + name + " needs a value");
         value = argv[++i];
       }
-      line.values_[name] = value;
+      line.values_[name].push_back(value);
     }
     return line;
   }
@@ -49,7 +50,19 @@ public:
   bool has(const std::string &name) const { return values_.count(name) > 0; }
   std::string get(const std::string &name, const std::string &fallback = "") const {
     auto it = values_.find(name);
-    return it == values_.end() ? fallback : it->second;
+    return it == values_.end() ? fallback : it->second.back();
+  }
+  // Every value of a repeatable option, in order.
+  std::vector<std::string> all(const std::string &name) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? std::vector<std::string>{} : it->second;
+  }
+  // A file argument: '@file' or 'file'.
+  StatusOr<std::string> file(const std::string &name) const {
+    auto value = required(name);
+    if (!value)
+      return value;
+    return value->rfind("@", 0) == 0 ? value->substr(1) : *value;
   }
   StatusOr<std::string> required(const std::string &name) const {
     std::string value = get(name);
@@ -65,8 +78,11 @@ public:
     char *end = nullptr;
     long long parsed = std::strtoll(value.c_str(), &end, 10);
     if (value.empty() || *end || parsed < minimum || parsed > maximum)
-      return Status::error("--" + name + " expects an integer in [" + std::to_string(minimum) +
-                           ", " + std::to_string(maximum) + "], got '" + value + "'");
+      return Status::error("--" + name + " expects an integer " +
+                           (maximum == INT64_MAX ? ">= " + std::to_string(minimum)
+                                                 : "in [" + std::to_string(minimum) + ", " +
+                                                       std::to_string(maximum) + "]") +
+                           ", got '" + value + "'");
     return parsed;
   }
   StatusOr<double> number(const std::string &name, double fallback) const {
@@ -81,7 +97,7 @@ public:
   }
 
 private:
-  std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> values_;
 };
 
-}  // namespace sl::server
+}  // namespace sl::cli
