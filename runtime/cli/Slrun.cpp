@@ -92,41 +92,66 @@ int fail(const Status &status) {
   return 1;
 }
 
+// What logits and generate share: the prompt, the model, its backend and a session for the
+// prompt plus `newTokens` more tokens (or --max-context).
+struct Prompted {
+  std::vector<int32_t> tokens;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Session> session;
+};
+
+StatusOr<Prompted> loadPrompted(const Options &options, const std::string &tokensPath,
+                                int64_t newTokens) {
+  auto artifact = options.required("artifact");
+  auto weights = options.required("weights");
+  if (!artifact)
+    return artifact.status();
+  if (!weights)
+    return weights.status();
+  Prompted prompted;
+  auto tokens = readTokens(tokensPath);
+  if (!tokens)
+    return tokens.status();
+  prompted.tokens = std::move(*tokens);
+  auto model = Model::load(*artifact, *weights);
+  if (!model)
+    return model.status();
+  prompted.model = std::move(*model);
+  auto capacity = options.integer("max-context", prompted.tokens.size() + newTokens, 1);
+  if (!capacity)
+    return capacity.status();
+  auto executor = makeExecutor(options, *prompted.model);
+  if (!executor)
+    return executor.status();
+  prompted.engine = std::make_unique<Engine>(*prompted.model, std::move(*executor));
+  if (Status status = prompted.engine->checkTokens(prompted.tokens); !status)
+    return Status::error(tokensPath + ": " + status.message());
+  prompted.session = std::make_unique<Session>(prompted.model->artifact(), *capacity);
+  return prompted;
+}
+
 int logitsCommand(int argc, char **argv) {
   auto options = Options::parse(argc, argv, {}, kModelOptions);
   if (!options)
     return fail(options.status());
-  auto artifact = options->required("artifact");
-  auto weights = options->required("weights");
   auto tokensPath = options->file("tokens");
   auto outputPath = options->file("output");
   auto chunk = options->integer("chunk", 0, 1);
-  for (const Status &status : {artifact.status(), weights.status(), tokensPath.status(),
-                               outputPath.status(), chunk.status(), checkDevice(*options)})
+  for (const Status &status :
+       {tokensPath.status(), outputPath.status(), chunk.status(), checkDevice(*options)})
     if (!status)
       return fail(status);
-  auto tokens = readTokens(*tokensPath);
-  if (!tokens)
-    return fail(tokens.status());
-  auto model = Model::load(*artifact, *weights);
-  if (!model)
-    return fail(model.status());
-  auto capacity = options->integer("max-context", tokens->size(), 1);
-  if (!capacity)
-    return fail(capacity.status());
-  auto executor = makeExecutor(*options, **model);
-  if (!executor)
-    return fail(executor.status());
-  Engine engine(**model, std::move(*executor));
-  if (Status status = engine.checkTokens(*tokens); !status)
-    return fail(Status::error(*tokensPath + ": " + status.message()));
-  Session session((*model)->artifact(), *capacity);
-  auto logits = engine.prefill(session, *tokens, *chunk, /*allPositions=*/true);
+  auto prompted = loadPrompted(*options, *tokensPath, 0);
+  if (!prompted)
+    return fail(prompted.status());
+  auto logits = prompted->engine->prefill(*prompted->session, prompted->tokens, *chunk,
+                                          /*allPositions=*/true);
   if (!logits)
     return fail(logits.status());
   Status written = io::writeNpy(*outputPath, io::NpyDType::F32,
-                                {int64_t(tokens->size()), engine.vocab()}, logits->data(),
-                                logits->size() * sizeof(float));
+                                {int64_t(prompted->tokens.size()), prompted->engine->vocab()},
+                                logits->data(), logits->size() * sizeof(float));
   return written ? 0 : fail(written);
 }
 
@@ -136,8 +161,6 @@ int generateCommand(int argc, char **argv) {
   auto options = Options::parse(argc, argv, {"greedy"}, valued);
   if (!options)
     return fail(options.status());
-  auto artifact = options->required("artifact");
-  auto weights = options->required("weights");
   auto tokensPath = options->file("tokens");
   auto outputPath = options->file("output");
   auto chunk = options->integer("chunk", 0, 1);
@@ -147,9 +170,8 @@ int generateCommand(int argc, char **argv) {
   auto topK = options->integer("top-k", 0, 0);
   auto seed = options->integer("seed", 0, 0);
   for (const Status &status :
-       {artifact.status(), weights.status(), tokensPath.status(), outputPath.status(),
-        chunk.status(), newTokens.status(), temperature.status(), topP.status(), topK.status(),
-        seed.status(), checkDevice(*options)})
+       {tokensPath.status(), outputPath.status(), chunk.status(), newTokens.status(),
+        temperature.status(), topP.status(), topK.status(), seed.status(), checkDevice(*options)})
     if (!status)
       return fail(status);
   if (*newTokens < 1)
@@ -166,29 +188,18 @@ int generateCommand(int argc, char **argv) {
   auto sampler = Sampler::create(params);
   if (!sampler)
     return fail(sampler.status());
-  auto tokens = readTokens(*tokensPath);
-  if (!tokens)
-    return fail(tokens.status());
-  auto model = Model::load(*artifact, *weights);
-  if (!model)
-    return fail(model.status());
-  auto capacity = options->integer("max-context", tokens->size() + *newTokens, 1);
-  if (!capacity)
-    return fail(capacity.status());
-  auto executor = makeExecutor(*options, **model);
-  if (!executor)
-    return fail(executor.status());
-  Engine engine(**model, std::move(*executor));
-  if (Status status = engine.checkTokens(*tokens); !status)
-    return fail(Status::error(*tokensPath + ": " + status.message()));
-  Session session((*model)->artifact(), *capacity);
+  auto prompted = loadPrompted(*options, *tokensPath, *newTokens);
+  if (!prompted)
+    return fail(prompted.status());
+  const std::vector<int32_t> &tokens = prompted->tokens;
   auto begin = std::chrono::steady_clock::now();
-  auto generated = engine.generate(session, *tokens, *newTokens, *sampler, *chunk);
+  auto generated =
+      prompted->engine->generate(*prompted->session, tokens, *newTokens, *sampler, *chunk);
   if (!generated)
     return fail(generated.status());
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-  std::cout << "generated " << generated->size() << " tokens after a " << tokens->size()
+  std::cout << "generated " << generated->size() << " tokens after a " << tokens.size()
             << "-token prompt in " << seconds * 1e3 << " ms ("
             << options->get("device", "cpu") << "):";
   for (int32_t token : *generated)
