@@ -40,7 +40,6 @@ lit=/usr/lib/llvm-19/build/utils/lit/lit.py
 if [ ! -f "$root/build/build.ninja" ]; then
   cmake -G Ninja -S "$root" -B "$root/build" \
     -DCMAKE_BUILD_TYPE="${SL_BUILD_TYPE:-Release}" \
-    -DLLVM_EXTERNAL_LIT="$lit" \
     -DCUDAToolkit_ROOT="$cuda"
 fi
 cmake --build "$root/build" -j "${SL_BUILD_JOBS:-$(nproc)}"
