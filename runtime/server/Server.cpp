@@ -258,7 +258,8 @@ public:
 
 private:
   void routes();
-  bool parseCompletion(const json &body, bool chat, Completion *out, ApiError *error);
+  bool parseCompletion(const json &body, const nlohmann::ordered_json &ordered, bool chat,
+                       Completion *out, ApiError *error);
   void handleCompletion(const httplib::Request &req, httplib::Response &res, bool chat);
   void handleSnapshot(const httplib::Request &req, httplib::Response &res,
                       const std::string &sessionId, bool save, const std::string &nameFromPath);
@@ -379,7 +380,8 @@ json Server::sessionJson(const SessionEntry &entry) {
 
 // --- request validation ----------------------------------------------------------------------
 
-bool Server::parseCompletion(const json &body, bool chat, Completion *out, ApiError *error) {
+bool Server::parseCompletion(const json &body, const nlohmann::ordered_json &ordered, bool chat,
+                             Completion *out, ApiError *error) {
   const int64_t capacity = config_.model.capacity;
   out->chat = chat;
   if (!body.is_object()) {
@@ -590,18 +592,27 @@ bool Server::parseCompletion(const json &body, bool chat, Completion *out, ApiEr
       }
       tools = *t;
     }
-    json extra = json::object();
-    if (const json *kwargs = field("chat_template_kwargs")) {
-      if (!kwargs->is_object()) {
-        *error = badRequest("'chat_template_kwargs' must be an object", "chat_template_kwargs");
-        return false;
-      }
-      extra = *kwargs;
+    if (const json *kwargs = field("chat_template_kwargs"); kwargs && !kwargs->is_object()) {
+      *error = badRequest("'chat_template_kwargs' must be an object", "chat_template_kwargs");
+      return false;
     }
+    // The same messages, tools and kwargs with the request's key order, for the template.
+    nlohmann::ordered_json orderedMessages = nlohmann::ordered_json::array();
+    for (size_t i = 0; i < normalized.size(); ++i) {
+      nlohmann::ordered_json message = ordered["messages"][i];
+      message["role"] = normalized[i]["role"].get<std::string>();
+      message["content"] = normalized[i]["content"].get<std::string>();
+      orderedMessages.push_back(std::move(message));
+    }
+    nlohmann::ordered_json orderedTools =
+        tools.is_null() ? nlohmann::ordered_json(nullptr) : ordered["tools"];
+    nlohmann::ordered_json orderedExtra = ordered.contains("chat_template_kwargs")
+                                              ? ordered["chat_template_kwargs"]
+                                              : nlohmann::ordered_json::object();
     std::lock_guard<std::mutex> lock(textMutex_);
-    auto text = model_->chatTemplate->render(normalized, tools, /*addGenerationPrompt=*/true,
-                                             extra, model_->tokenizer->bosText(),
-                                             model_->tokenizer->eosText());
+    auto text = model_->chatTemplate->renderOrdered(
+        orderedMessages, orderedTools, /*addGenerationPrompt=*/true, orderedExtra,
+        model_->tokenizer->bosText(), model_->tokenizer->eosText());
     if (!text) {
       *error = badRequest("chat template: " + text.status().message(), "messages");
       return false;
@@ -616,9 +627,9 @@ bool Server::parseCompletion(const json &body, bool chat, Completion *out, ApiEr
     // prompt), which the next turn's rendering shares even when the template renders earlier
     // assistant turns differently from the generation prompt (e.g. thinking).
     if (!out->sessionId.empty()) {
-      auto head = model_->chatTemplate->render(normalized, tools, /*addGenerationPrompt=*/false,
-                                               extra, model_->tokenizer->bosText(),
-                                               model_->tokenizer->eosText());
+      auto head = model_->chatTemplate->renderOrdered(
+          orderedMessages, orderedTools, /*addGenerationPrompt=*/false, orderedExtra,
+          model_->tokenizer->bosText(), model_->tokenizer->eosText());
       if (head) {
         auto headIds = model_->tokenizer->encode(*head, /*addSpecial=*/false);
         if (headIds && headIds->size() < prompt.size() &&
@@ -691,9 +702,11 @@ void Server::handleCompletion(const httplib::Request &req, httplib::Response &re
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded())
     return sendError(res, badRequest("the request body is not valid JSON"));
+  // The chat template sees the request's objects in their order (as transformers does).
+  auto ordered = nlohmann::ordered_json::parse(req.body, nullptr, false);
   auto completion = std::make_shared<Completion>();
   ApiError error;
-  if (!parseCompletion(body, chat, completion.get(), &error))
+  if (!parseCompletion(body, ordered, chat, completion.get(), &error))
     return sendError(res, error);
 
   uint64_t number = ++requestCounter_;
