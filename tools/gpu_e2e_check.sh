@@ -49,5 +49,7 @@ done
 tiny="$art/tiny"
 check "tiny multi-step logits (cuda vs cpu)" bash -c "$bin/slrun logits --device=cpu --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --output=@$out/c.npy --chunk=5 && $bin/slrun logits --device=cuda --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --output=@$out/g.npy --chunk=5 && $compare logits $out/g.npy $out/c.npy 1e-3"
 check "tiny multi-step greedy (cuda vs cpu, 40 tokens)" bash -c "$bin/slrun generate --device=cpu --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --max-new-tokens=40 --greedy --output=@$out/cg.npy && $bin/slrun generate --device=cuda --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --max-new-tokens=40 --greedy --output=@$out/gg.npy && $compare exact $out/gg.npy $out/cg.npy"
+check "tiny synthetic weights (cuda vs cpu: same values on both)" bash -c "$bin/slrun logits --device=cpu --random-weights --artifact $art/tiny.slpkg --tokens=@$tiny/prompt.npy --output=@$out/rc.npy && $bin/slrun logits --device=cuda --random-weights --artifact $art/tiny.slpkg --tokens=@$tiny/prompt.npy --output=@$out/rg.npy && $compare logits $out/rg.npy $out/rc.npy 1e-3"
+check "tiny bench on the GPU (synthesised cache at 100k)" bash -c "$bin/slrun bench --device=cuda --random-weights --artifact $art/tiny.slpkg --contexts=0,100000 --decode-steps=8 --prefill-tokens=256 | tail -1"
 echo "gpu_e2e_check: $failed failed"
 [ $failed -eq 0 ]

@@ -1,5 +1,6 @@
 #include "runtime/core/CpuExecutor.h"
 
+#include "runtime/core/RandomWeights.h"
 #include "runtime/cpu/CpuKernel.h"
 #include "runtime/math/SuperlinearMath.h"
 
@@ -165,6 +166,29 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
     outputs.push_back(std::move(tensor));
   }
   return outputs;
+}
+
+Status CpuExecutor::synthesizeState(Session &session, int64_t length, uint64_t seed) {
+  if (length < 0 || length > session.capacity())
+    return Status::error("cannot synthesise " + std::to_string(length) +
+                         " tokens of state in a session of capacity " +
+                         std::to_string(session.capacity()));
+  const auto &slots = *artifact_.root().states();
+  uint32_t stream = 0;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    StateBuffers &state = session.state(i);
+    auto fill = [&](std::vector<uint8_t> &bytes, sl::schema::DType dtype, float scale) {
+      std::vector<uint8_t> values = synthesizedValues(bytes.size() / dtypeBytes(dtype), dtype,
+                                                      seed, stream++, scale);
+      bytes.swap(values);
+    };
+    fill(state.k, slots.Get(i)->dtype(), 1.0f);
+    fill(state.v, slots.Get(i)->dtype(), 1.0f);
+    fill(state.conv, slots.Get(i)->dtype(), 1.0f);
+    fill(state.ssm, slots.Get(i)->ssm_dtype(), 0.1f);
+  }
+  session.restoreLength(length);
+  return Status::success();
 }
 
 }  // namespace sl::runtime

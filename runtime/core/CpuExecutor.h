@@ -16,6 +16,7 @@ public:
   StatusOr<std::vector<Tensor>> call(const sl::schema::Function &function, Session &session,
                                      const std::vector<const void *> &inputs,
                                      int64_t tokens) override;
+  Status synthesizeState(Session &session, int64_t length, uint64_t seed) override;
 
 private:
   const Artifact &artifact_;

@@ -26,6 +26,9 @@ public:
                                              Session &session,
                                              const std::vector<const void *> &inputs,
                                              int64_t tokens) = 0;
+  // Fills the session's KV caches and Mamba states with synthetic values as if `length` tokens
+  // had been seen (benchmarks at long context without prefilling it).
+  virtual Status synthesizeState(Session &session, int64_t length, uint64_t seed) = 0;
 };
 
 }  // namespace sl::runtime

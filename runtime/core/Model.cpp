@@ -1,5 +1,6 @@
 #include "runtime/core/Model.h"
 
+#include "runtime/core/RandomWeights.h"
 #include "runtime/io/Safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -33,6 +34,7 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &artifactPath,
       return Status::error("artifact " + artifactPath + " binds " +
                            std::to_string(root.weights()->size()) +
                            " checkpoint tensors: pass --weights <model directory>");
+    model->readAttributes();
     return model;
   }
   auto store = io::WeightStore::open(weightsDir);
@@ -55,12 +57,29 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &artifactPath,
       return bytes.status();
     model->weights_.push_back(std::move(*bytes));
   }
-  nlohmann::json attributes =
-      nlohmann::json::parse(root.model()->str(), nullptr, /*allow_exceptions=*/false);
+  model->readAttributes();
+  return model;
+}
+
+StatusOr<std::unique_ptr<Model>> Model::synthesize(const std::string &artifactPath,
+                                                   uint64_t seed, bool materialize) {
+  auto artifact = Artifact::load(artifactPath);
+  if (!artifact)
+    return artifact.status();
+  std::unique_ptr<Model> model(new Model(std::move(*artifact)));
+  model->randomSeed_ = seed;
+  if (materialize)
+    model->weights_ = randomWeights(model->artifact_, seed);
+  model->readAttributes();
+  return model;
+}
+
+void Model::readAttributes() {
+  nlohmann::json attributes = nlohmann::json::parse(artifact_.root().model()->str(), nullptr,
+                                                    /*allow_exceptions=*/false);
   if (attributes.is_object() && attributes.contains("sl.vocab_size") &&
       attributes["sl.vocab_size"].is_number_integer())
-    model->vocab_ = attributes["sl.vocab_size"].get<int64_t>();
-  return model;
+    vocab_ = attributes["sl.vocab_size"].get<int64_t>();
 }
 
 }  // namespace sl::runtime

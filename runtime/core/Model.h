@@ -5,6 +5,7 @@
 #include "runtime/core/Artifact.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,14 @@ public:
   static StatusOr<std::unique_ptr<Model>> load(const std::string &artifactPath,
                                                const std::string &weightsDir);
 
+  // A model whose weights are synthesised (RandomWeights.h) from `seed` instead of read; with
+  // `materialize` false the host copy is skipped (the CUDA backend fills device memory itself).
+  static StatusOr<std::unique_ptr<Model>> synthesize(const std::string &artifactPath,
+                                                     uint64_t seed, bool materialize);
+
   const Artifact &artifact() const { return artifact_; }
+  // The seed of synthesised weights, if they are.
+  std::optional<uint64_t> randomSeed() const { return randomSeed_; }
   // Weight binding i, in its binding dtype and shape.
   const std::vector<std::vector<uint8_t>> &weights() const { return weights_; }
   // Vocabulary size (from the model's module attributes), 0 if unknown.
@@ -29,6 +37,8 @@ private:
   Artifact artifact_;
   std::vector<std::vector<uint8_t>> weights_;
   int64_t vocab_ = 0;
+  std::optional<uint64_t> randomSeed_;
+  void readAttributes();
 };
 
 }  // namespace sl::runtime

@@ -1,5 +1,6 @@
 #include "runtime/cuda/CudaExecutor.h"
 
+#include "runtime/core/RandomWeights.h"
 #include "runtime/math/SuperlinearMath.h"
 #include "runtime/nvrtc/Nvrtc.h"
 #include "runtime/schema/ArtifactVersion.h"
@@ -98,9 +99,87 @@ CudaExecutor::~CudaExecutor() {
     driver_.cuMemFree(pointer);
 }
 
+Status CudaExecutor::fill(CUdeviceptr out, int64_t count, sl::schema::DType dtype, uint64_t seed,
+                          uint32_t stream, float scale, float offset, const std::string &what) {
+  if (!fills_.count(dtype)) {
+    if (dtype != sl::schema::DType::bf16 && dtype != sl::schema::DType::f32)
+      return Status::error("synthetic values of " + what + ": dtype is neither bf16 nor f32");
+    std::string type = dtype == sl::schema::DType::bf16 ? "slk::bf16" : "float";
+    std::string name = dtype == sl::schema::DType::bf16 ? "fill_random_bf16" : "fill_random_f32";
+    std::string source = "#include \"sl_random.cuh\"\nextern \"C\" __global__ void "
+                         "__launch_bounds__(256)\n" +
+                         name + "(" + type +
+                         " *out, slk::i64 count, slk::u64 seed, slk::u32 binding, float scale, "
+                         "float offset) {\n  slk::fill_random<" +
+                         type + ", 256>(out, count, seed, binding, scale, offset);\n}\n";
+    auto cubin = compileCached(name, source, headers_, arch_);
+    if (!cubin)
+      return Status::error(cubin.status().message() +
+                           " (an artifact of an older slc lacks sl_random.cuh)");
+    CUmodule module;
+    CUfunction function;
+    if (Status s = driver_.check(driver_.cuModuleLoadData(&module, cubin->data()),
+                                 "cuModuleLoadData", name);
+        !s)
+      return s;
+    if (Status s = driver_.check(driver_.cuModuleGetFunction(&function, module, name.c_str()),
+                                 "cuModuleGetFunction", name);
+        !s)
+      return s;
+    fills_[dtype] = function;
+  }
+  int64_t elements = count;
+  uint64_t seedArg = seed;
+  uint32_t streamArg = stream;
+  void *params[] = {&out, &elements, &seedArg, &streamArg, &scale, &offset};
+  unsigned blocks = unsigned((count + 256 * 8 - 1) / (256 * 8));
+  if (blocks == 0)
+    return Status::success();
+  return driver_.check(
+      driver_.cuLaunchKernel(fills_[dtype], blocks, 1, 1, 256, 1, 1, 0, stream_, params, nullptr),
+      "cuLaunchKernel", "fill_random " + what);
+}
+
+Status CudaExecutor::synthesizeState(runtime::Session &session, int64_t length, uint64_t seed) {
+  if (length < 0 || length > session.capacity())
+    return Status::error("cannot synthesise " + std::to_string(length) +
+                         " tokens of state in a session of capacity " +
+                         std::to_string(session.capacity()));
+  if (Status s = driver_.check(driver_.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); !s)
+    return s;
+  auto stateOr = deviceState(session);
+  if (!stateOr)
+    return stateOr.status();
+  DeviceState &state = **stateOr;
+  const auto &slots = *artifact_.root().states();
+  uint32_t stream = 0x80000000u;  // apart from the weights' streams, as on the host
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const runtime::StateBuffers &host = session.state(i);
+    sl::schema::DType dtype = slots.Get(i)->dtype();
+    struct Part { CUdeviceptr pointer; size_t bytes; sl::schema::DType dtype; float scale; };
+    for (Part part : {Part{state.k[i], host.k.size(), dtype, 1.0f},
+                      Part{state.v[i], host.v.size(), dtype, 1.0f},
+                      Part{state.conv[i], host.conv.size(), dtype, 1.0f},
+                      Part{state.ssm[i], host.ssm.size(), slots.Get(i)->ssm_dtype(), 0.1f}}) {
+      uint32_t streamOfPart = stream++;
+      if (!part.pointer)
+        continue;
+      int64_t count = int64_t(part.bytes / runtime::dtypeBytes(part.dtype));
+      if (Status s = fill(part.pointer, count, part.dtype, seed, streamOfPart, part.scale, 0.0f,
+                          "session state");
+          !s)
+        return s;
+    }
+  }
+  session.restoreLength(length);
+  return driver_.check(driver_.cuStreamSynchronize(stream_), "cuStreamSynchronize",
+                       "synthesising session state");
+}
+
 StatusOr<std::unique_ptr<CudaExecutor>>
 CudaExecutor::create(const runtime::Artifact &artifact,
-                     const std::vector<std::vector<uint8_t>> &weights) {
+                     const std::vector<std::vector<uint8_t>> &weights,
+                     std::optional<uint64_t> randomSeed) {
   auto driver = Driver::get();
   if (!driver)
     return driver.status();
@@ -127,7 +206,7 @@ CudaExecutor::create(const runtime::Artifact &artifact,
     return s;
 
   // Kernels: the artifact's AOT cubin for this target, else NVRTC through the cache.
-  std::vector<std::pair<std::string, std::string>> headers;
+  auto &headers = executor->headers_;
   for (const auto *header : *artifact.root().headers())
     headers.push_back({header->name()->str(), header->text()->str()});
   for (const auto *kernel : *artifact.root().kernels()) {
@@ -162,9 +241,34 @@ CudaExecutor::create(const runtime::Artifact &artifact,
     executor->functions_.push_back(function);
   }
 
-  // Weights, arenas, input staging, the error flag.
+  // Weights (read or synthesised), arenas, input staging, the error flag.
   const auto &bindings = *artifact.root().weights();
-  for (size_t i = 0; i < weights.size(); ++i) {
+  if (randomSeed) {
+    for (uint32_t i = 0; i < bindings.size(); ++i) {
+      const auto *binding = bindings.Get(i);
+      int64_t count = 1;
+      for (int64_t dim : *binding->shape())
+        count *= dim;
+      auto pointer = executor->allocate(size_t(count) * runtime::dtypeBytes(binding->dtype()),
+                                        binding->name()->str());
+      if (!pointer)
+        return pointer.status();
+      executor->weights_.push_back(*pointer);
+      runtime::RandomFill fill = runtime::randomFillOf(*binding);
+      if (Status s = executor->fill(*pointer, count, binding->dtype(), *randomSeed, i,
+                                    fill.scale, fill.offset, binding->name()->str());
+          !s)
+        return s;
+    }
+    if (Status s = d.check(d.cuStreamSynchronize(executor->stream_), "cuStreamSynchronize",
+                           "synthesising weights");
+        !s)
+      return s;
+  } else if (weights.size() != bindings.size()) {
+    return Status::error("the CUDA backend got " + std::to_string(weights.size()) +
+                         " weights for " + std::to_string(bindings.size()) + " bindings");
+  }
+  for (size_t i = 0; !randomSeed && i < weights.size(); ++i) {
     auto pointer = executor->allocate(weights[i].size(), bindings.Get(i)->name()->str());
     if (!pointer)
       return pointer.status();

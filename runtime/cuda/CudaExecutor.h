@@ -7,6 +7,7 @@
 #include "runtime/cuda/CudaDriver.h"
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,15 +23,18 @@ StatusOr<std::vector<char>> compileCached(const std::string &name, const std::st
 
 class CudaExecutor : public runtime::Executor {
 public:
-  // Uploads the weights and compiles (or loads from the cache) every kernel for the device.
+  // Uploads the weights (or, with `randomSeed`, synthesises them on the device: RandomWeights.h)
+  // and compiles (or loads from the cache) every kernel for the device.
   static StatusOr<std::unique_ptr<CudaExecutor>>
-  create(const runtime::Artifact &artifact, const std::vector<std::vector<uint8_t>> &weights);
+  create(const runtime::Artifact &artifact, const std::vector<std::vector<uint8_t>> &weights,
+         std::optional<uint64_t> randomSeed = std::nullopt);
   ~CudaExecutor() override;
 
   StatusOr<std::vector<runtime::Tensor>> call(const sl::schema::Function &function,
                                               runtime::Session &session,
                                               const std::vector<const void *> &inputs,
                                               int64_t tokens) override;
+  Status synthesizeState(runtime::Session &session, int64_t length, uint64_t seed) override;
 
   const std::string &deviceName() const { return deviceName_; }
   const std::string &arch() const { return arch_; }
@@ -44,6 +48,9 @@ private:
       : driver_(driver), artifact_(artifact) {}
   StatusOr<CUdeviceptr> allocate(size_t bytes, const std::string &what);
   StatusOr<DeviceState *> deviceState(runtime::Session &session);
+  // slk::fill_random into `count` elements at `out` (synthetic weights and session state).
+  Status fill(CUdeviceptr out, int64_t count, sl::schema::DType dtype, uint64_t seed,
+              uint32_t stream, float scale, float offset, const std::string &what);
 
   const Driver &driver_;
   const runtime::Artifact &artifact_;
@@ -56,6 +63,8 @@ private:
   CUdeviceptr errorFlag_ = 0;
   std::map<const runtime::Session *, DeviceState> states_;
   std::vector<CUdeviceptr> allocations_;
+  std::vector<std::pair<std::string, std::string>> headers_;  // the artifact's library
+  std::map<sl::schema::DType, CUfunction> fills_;
 };
 
 }  // namespace sl::cuda

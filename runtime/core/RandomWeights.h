@@ -1,0 +1,30 @@
+// Deterministic synthetic weights for `slrun --random-weights` (benchmarks of real shapes
+// without a checkpoint). Element i of binding b: offset + scale * u(seed, b, i), u uniform in
+// [-1, 1); scale = 1/sqrt(fan-in) for matrices (last dimension), vectors are 1 + 0.1 u (norm
+// weights, D, A_log, dt_bias stay near their usual magnitude). The CUDA backend fills device
+// memory with the same values (runtime/kernels/sl_random.cuh), so both backends agree.
+#pragma once
+
+#include "runtime/core/Artifact.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace sl::runtime {
+
+struct RandomFill {
+  float scale, offset;
+};
+RandomFill randomFillOf(const sl::schema::WeightBinding &binding);
+
+// The same function as slk::random_weight (sl_random.cuh), on the host.
+float randomWeight(uint64_t seed, uint32_t binding, uint64_t index, float scale, float offset);
+
+// Every weight binding of `artifact`, synthesised in its dtype and shape.
+std::vector<std::vector<uint8_t>> randomWeights(const Artifact &artifact, uint64_t seed);
+
+// `count` values scale * u (stream `stream` of `seed`) in `dtype`: synthetic session state.
+std::vector<uint8_t> synthesizedValues(size_t count, sl::schema::DType dtype, uint64_t seed,
+                                       uint32_t stream, float scale);
+
+}  // namespace sl::runtime
