@@ -153,7 +153,8 @@ StatusOr<Prompted> loadPrompted(const Options &options, const std::string &token
   prompted.engine = std::make_unique<Engine>(*prompted.model, std::move(*executor));
   if (Status status = prompted.engine->checkTokens(prompted.tokens); !status)
     return Status::error(tokensPath + ": " + status.message());
-  prompted.session = std::make_unique<Session>(prompted.model->artifact(), *capacity);
+  prompted.session = std::make_unique<Session>(prompted.model->artifact(), *capacity,
+                                               /*hostState=*/options.get("device", "cpu") == "cpu");
   return prompted;
 }
 
@@ -298,6 +299,7 @@ int benchCommand(int argc, char **argv) {
   const int64_t chunkTokens = *chunk > 0 ? std::min<int64_t>(*chunk, prefill->max_tokens())
                                          : prefill->max_tokens();
   const std::string device = options->get("device", "cpu");
+  const bool hostState = device == "cpu";
   const std::string gpu = device == "cuda"
       ? static_cast<sl::cuda::CudaExecutor &>(backend).deviceName() : "none";
   const std::string commit = options->get("commit", "unknown");
@@ -330,7 +332,7 @@ int benchCommand(int argc, char **argv) {
         .count();
   };
   if (*prefillTokens > 0) {
-    Session session(artifact, *prefillTokens);
+    Session session(artifact, *prefillTokens, hostState);
     auto begin = std::chrono::steady_clock::now();
     auto logits = engine.prefill(session, randomTokens(*prefillTokens), chunkTokens, false);
     if (!logits)
@@ -340,7 +342,7 @@ int benchCommand(int argc, char **argv) {
   for (int64_t context : contexts) {
     // One prefill chunk at position `context`.
     {
-      Session session(artifact, context + chunkTokens);
+      Session session(artifact, context + chunkTokens, hostState);
       if (Status status = backend.synthesizeState(session, context, 11); !status)
         return fail(status);
       auto begin = std::chrono::steady_clock::now();
@@ -350,7 +352,7 @@ int benchCommand(int argc, char **argv) {
       record("chunk", context, chunkTokens, seconds(begin), context > 0);
     }
     // Decode steps at `context` (two untimed warm-up steps first).
-    Session session(artifact, context + *steps + 2);
+    Session session(artifact, context + *steps + 2, hostState);
     if (Status status = backend.synthesizeState(session, context, 11); !status)
       return fail(status);
     std::vector<double> times;
@@ -445,7 +447,8 @@ int runCommand(int argc, char **argv) {
   auto capacity = options->integer("max-context", tokens, 1);
   if (!capacity)
     return fail(capacity.status());
-  Session session((*model)->artifact(), *capacity);
+  Session session((*model)->artifact(), *capacity,
+                  /*hostState=*/options->get("device", "cpu") == "cpu");
   auto executor = makeExecutor(*options, **model);
   if (!executor)
     return fail(executor.status());

@@ -39,6 +39,8 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
   if (inputs.size() != function.inputs()->size())
     return fail("expects " + std::to_string(function.inputs()->size()) + " inputs, got " +
                 std::to_string(inputs.size()));
+  if (!session.hasHostState())
+    return fail("the CPU backend needs a session with host state");
   const int64_t start = session.length();
   const bool stateful = function.states()->size() > 0;
   if (stateful && start + tokens > session.capacity())
@@ -169,6 +171,8 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
 }
 
 Status CpuExecutor::synthesizeState(Session &session, int64_t length, uint64_t seed) {
+  if (!session.hasHostState())
+    return Status::error("the CPU backend needs a session with host state");
   if (length < 0 || length > session.capacity())
     return Status::error("cannot synthesise " + std::to_string(length) +
                          " tokens of state in a session of capacity " +

@@ -2,6 +2,8 @@
 
 #include "runtime/math/SuperlinearMath.h"
 
+#include <atomic>
+
 namespace sl::runtime {
 
 using sl::schema::DType;
@@ -21,8 +23,10 @@ int64_t dtypeBytes(DType dtype) {
   return 4;
 }
 
-Session::Session(const Artifact &artifact, int64_t capacity)
-    : artifact_(artifact), capacity_(capacity) {
+Session::Session(const Artifact &artifact, int64_t capacity, bool hostState)
+    : artifact_(artifact), capacity_(capacity), hostState_(hostState) {
+  static std::atomic<uint64_t> nextId{1};
+  id_ = nextId++;
   reset();
 }
 
@@ -38,10 +42,12 @@ void Session::reset() {
   for (const auto *slot : *artifact_.root().states()) {
     StateBuffers state;
     if (slot->kind() == StateKind::kv_cache) {
-      size_t bytes = size_t(slot->kv_heads()) * capacity_ * slot->head_dim() *
+      state.kBytes = size_t(slot->kv_heads()) * capacity_ * slot->head_dim() *
                      dtypeBytes(slot->dtype());
-      state.k.assign(bytes, 0);
-      state.v.assign(bytes, 0);
+      if (hostState_) {
+        state.k.assign(state.kBytes, 0);
+        state.v.assign(state.kBytes, 0);
+      }
       if (const auto *msa = slot->msa()) {
         // Every stripe whose anchor can exist below the capacity, plus one past it.
         for (int64_t i = 0;; ++i) {
@@ -55,11 +61,14 @@ void Session::reset() {
     } else {
       int64_t channels = int64_t(slot->heads()) * slot->head_dim() +
                          2 * int64_t(slot->groups()) * slot->state_size();
-      state.conv.assign(size_t(channels) * (slot->conv_kernel() - 1) * dtypeBytes(slot->dtype()),
-                        0);
-      state.ssm.assign(size_t(slot->heads()) * slot->head_dim() * slot->state_size() *
-                           dtypeBytes(slot->ssm_dtype()),
-                       0);
+      state.convBytes =
+          size_t(channels) * (slot->conv_kernel() - 1) * dtypeBytes(slot->dtype());
+      state.ssmBytes = size_t(slot->heads()) * slot->head_dim() * slot->state_size() *
+                       dtypeBytes(slot->ssm_dtype());
+      if (hostState_) {
+        state.conv.assign(state.convBytes, 0);
+        state.ssm.assign(state.ssmBytes, 0);
+      }
     }
     states_.push_back(std::move(state));
   }

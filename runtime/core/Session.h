@@ -17,14 +17,21 @@ struct StateBuffers {
   std::vector<uint8_t> k, v;        // KV cache: [kv_heads][capacity][head_dim] each
   std::vector<uint8_t> conv, ssm;   // Mamba: conv [channels][kernel-1], ssm [heads][head_dim][state]
   std::vector<int64_t> anchorOffsets;  // multi-step layers: floor_power(sw_index+1+i) - 1
+  // Bytes of each part, also when the host copy is not kept (state on a device).
+  size_t kBytes = 0, convBytes = 0, ssmBytes = 0;
 };
 
 class Session {
 public:
-  // State for every slot of `artifact`, for sequences of up to `capacity` tokens.
-  Session(const Artifact &artifact, int64_t capacity);
+  // State for every slot of `artifact`, for sequences of up to `capacity` tokens. Without
+  // `hostState` only the sizes and tables are kept: a device backend holds the state (a 10M-token
+  // KV cache needs no 61 GB host copy).
+  Session(const Artifact &artifact, int64_t capacity, bool hostState = true);
 
   int64_t length() const { return length_; }
+  bool hasHostState() const { return hostState_; }
+  // Distinct for every session of the process (a backend keeps device state per session).
+  uint64_t id() const { return id_; }
   int64_t capacity() const { return capacity_; }
   StateBuffers &state(size_t slot) { return states_.at(slot); }
   const StateBuffers &state(size_t slot) const { return states_.at(slot); }
@@ -40,6 +47,8 @@ public:
 private:
   const Artifact &artifact_;
   int64_t capacity_;
+  bool hostState_;
+  uint64_t id_;
   int64_t length_ = 0;
   std::vector<StateBuffers> states_;
 };

@@ -97,6 +97,8 @@ StatusOr<CUdeviceptr> CudaExecutor::allocate(size_t bytes, const std::string &wh
 CudaExecutor::~CudaExecutor() {
   for (CUdeviceptr pointer : allocations_)
     driver_.cuMemFree(pointer);
+  for (CUdeviceptr pointer : state_.allocations)
+    driver_.cuMemFree(pointer);
 }
 
 Status CudaExecutor::fill(CUdeviceptr out, int64_t count, sl::schema::DType dtype, uint64_t seed,
@@ -157,10 +159,10 @@ Status CudaExecutor::synthesizeState(runtime::Session &session, int64_t length, 
     const runtime::StateBuffers &host = session.state(i);
     sl::schema::DType dtype = slots.Get(i)->dtype();
     struct Part { CUdeviceptr pointer; size_t bytes; sl::schema::DType dtype; float scale; };
-    for (Part part : {Part{state.k[i], host.k.size(), dtype, 1.0f},
-                      Part{state.v[i], host.v.size(), dtype, 1.0f},
-                      Part{state.conv[i], host.conv.size(), dtype, 1.0f},
-                      Part{state.ssm[i], host.ssm.size(), slots.Get(i)->ssm_dtype(), 0.1f}}) {
+    for (Part part : {Part{state.k[i], host.kBytes, dtype, 1.0f},
+                      Part{state.v[i], host.kBytes, dtype, 1.0f},
+                      Part{state.conv[i], host.convBytes, dtype, 1.0f},
+                      Part{state.ssm[i], host.ssmBytes, slots.Get(i)->ssm_dtype(), 0.1f}}) {
       uint32_t streamOfPart = stream++;
       if (!part.pointer)
         continue;
@@ -293,63 +295,67 @@ CudaExecutor::create(const runtime::Artifact &artifact,
 }
 
 StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session &session) {
-  DeviceState &state = states_[&session];
+  DeviceState &state = state_;
   const auto &slots = *artifact_.root().states();
-  if (state.k.empty() && slots.size() > 0) {
-    state.capacity = session.capacity();
+  if (state.session != session.id()) {
+    for (CUdeviceptr pointer : state.allocations)
+      driver_.cuMemFree(pointer);
+    state = DeviceState();
+    state.session = session.id();
     state.k.assign(slots.size(), 0);
     state.v.assign(slots.size(), 0);
     state.conv.assign(slots.size(), 0);
     state.ssm.assign(slots.size(), 0);
     state.anchorOffsets.assign(slots.size(), 0);
     state.spanReach.assign(slots.size(), 0);
-    for (size_t i = 0; i < slots.size(); ++i) {
-      runtime::StateBuffers &host = session.state(i);
-      auto upload = [&](std::vector<uint8_t> &bytes, CUdeviceptr &target,
-                        const char *part) -> Status {
-        if (bytes.empty())
-          return Status::success();
-        auto pointer = allocate(bytes.size(), std::string("state ") + part);
-        if (!pointer)
-          return pointer.status();
-        target = *pointer;
+    auto allocateState = [&](size_t bytes, CUdeviceptr &target, const char *part) -> Status {
+      if (bytes == 0)
         return Status::success();
-      };
-      for (Status s : {upload(host.k, state.k[i], "k"), upload(host.v, state.v[i], "v"),
-                       upload(host.conv, state.conv[i], "conv"),
-                       upload(host.ssm, state.ssm[i], "ssm")})
+      CUdeviceptr pointer = 0;
+      if (Status s = driver_.check(driver_.cuMemAlloc(&pointer, bytes), "cuMemAlloc",
+                                   std::string("session state ") + part + ", " +
+                                       std::to_string(bytes) + " bytes");
+          !s)
+        return s;
+      state.allocations.push_back(pointer);
+      target = pointer;
+      return Status::success();
+    };
+    int64_t maxTokens = 0;
+    for (const auto *function : *artifact_.root().functions())
+      maxTokens = std::max<int64_t>(maxTokens, function->max_tokens());
+    for (size_t i = 0; i < slots.size(); ++i) {
+      const runtime::StateBuffers &host = session.state(i);
+      for (Status s : {allocateState(host.kBytes, state.k[i], "k"),
+                       allocateState(host.kBytes, state.v[i], "v"),
+                       allocateState(host.convBytes, state.conv[i], "conv"),
+                       allocateState(host.ssmBytes, state.ssm[i], "ssm")})
         if (!s)
           return s;
       if (!host.anchorOffsets.empty()) {
         size_t bytes = host.anchorOffsets.size() * sizeof(int64_t);
-        auto table = allocate(bytes, "anchor offsets");
-        if (!table)
-          return table.status();
-        state.anchorOffsets[i] = *table;
-        if (Status s = driver_.check(
-                driver_.cuMemcpyHtoD(*table, host.anchorOffsets.data(), bytes), "cuMemcpyHtoD");
+        if (Status s = allocateState(bytes, state.anchorOffsets[i], "anchor offsets"); !s)
+          return s;
+        if (Status s = driver_.check(driver_.cuMemcpyHtoD(state.anchorOffsets[i],
+                                                          host.anchorOffsets.data(), bytes),
+                                     "cuMemcpyHtoD", "anchor offsets");
             !s)
           return s;
-        int64_t maxTokens = 0;
-        for (const auto *function : *artifact_.root().functions())
-          maxTokens = std::max<int64_t>(maxTokens, function->max_tokens());
-        auto reach = allocate(maxTokens * 2 * sizeof(int32_t), "span reach");
-        if (!reach)
-          return reach.status();
-        state.spanReach[i] = *reach;
+        if (Status s = allocateState(maxTokens * 2 * sizeof(int32_t), state.spanReach[i],
+                                     "span reach");
+            !s)
+          return s;
       }
     }
   }
-  if (session.capacity() != state.capacity && slots.size() > 0)
-    return Status::error("the session's capacity changed after its device state was made");
   if (session.length() == 0) {
     // A new or reset sequence starts from zero state (the Mamba states must be zero).
     for (size_t i = 0; i < slots.size(); ++i) {
-      runtime::StateBuffers &host = session.state(i);
+      const runtime::StateBuffers &host = session.state(i);
       if (state.conv[i])
-        driver_.cuMemsetD8(state.conv[i], 0, host.conv.size());
+        driver_.cuMemsetD8(state.conv[i], 0, host.convBytes);
       if (state.ssm[i])
-        driver_.cuMemsetD8(state.ssm[i], 0, host.ssm.size());
+        driver_.cuMemsetD8(state.ssm[i], 0, host.ssmBytes);
     }
   }
   return &state;

@@ -41,8 +41,9 @@ public:
 
 private:
   struct DeviceState {  // one session's state on the device
+    uint64_t session = 0;  // Session::id(); 0 = none
     std::vector<CUdeviceptr> k, v, conv, ssm, anchorOffsets, spanReach;
-    int64_t capacity = 0;
+    std::vector<CUdeviceptr> allocations;
   };
   CudaExecutor(const Driver &driver, const runtime::Artifact &artifact)
       : driver_(driver), artifact_(artifact) {}
@@ -61,7 +62,9 @@ private:
   std::vector<CUdeviceptr> weights_;    // per weight binding
   std::map<std::string, CUdeviceptr> arenas_, inputs_;  // per function
   CUdeviceptr errorFlag_ = 0;
-  std::map<const runtime::Session *, DeviceState> states_;
+  // The device holds the state of one session at a time: a call with another session frees it
+  // and starts that session's state (from zero, or from its synthesised state).
+  DeviceState state_;
   std::vector<CUdeviceptr> allocations_;
   std::vector<std::pair<std::string, std::string>> headers_;  // the artifact's library
   std::map<sl::schema::DType, CUfunction> fills_;
