@@ -301,7 +301,6 @@ StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session
     for (CUdeviceptr pointer : state.allocations)
       driver_.cuMemFree(pointer);
     state = DeviceState();
-    state.session = session.id();
     state.k.assign(slots.size(), 0);
     state.v.assign(slots.size(), 0);
     state.conv.assign(slots.size(), 0);
@@ -347,6 +346,7 @@ StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session
           return s;
       }
     }
+    state.session = session.id();  // only once every buffer exists
   }
   if (session.length() == 0) {
     // A new or reset sequence starts from zero state (the Mamba states must be zero).
