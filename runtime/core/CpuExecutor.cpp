@@ -2,9 +2,9 @@
 
 #include "runtime/core/RandomWeights.h"
 #include "runtime/cpu/CpuKernel.h"
-#include "runtime/math/SuperlinearMath.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 
@@ -18,11 +18,6 @@ struct AlignedFree {
   void operator()(uint8_t *p) const { std::free(p); }
 };
 
-// The multi-step tables of one state slot for one call.
-struct CallTables {
-  std::vector<int32_t> spanReach;  // [tokens][2]
-};
-
 }  // namespace
 
 StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &function,
@@ -33,20 +28,12 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
   auto fail = [&](const std::string &message) {
     return Status::error("slrun: " + name + ": " + message);
   };
-  if (tokens < 1 || tokens > function.max_tokens())
-    return fail("called with " + std::to_string(tokens) + " tokens; the function takes 1 to " +
-                std::to_string(function.max_tokens()));
-  if (inputs.size() != function.inputs()->size())
-    return fail("expects " + std::to_string(function.inputs()->size()) + " inputs, got " +
-                std::to_string(inputs.size()));
+  if (Status status = checkCall(function, session, inputs.size(), tokens); !status)
+    return status;
   if (!session.hasHostState())
     return fail("the CPU backend needs a session with host state");
   const int64_t start = session.length();
   const bool stateful = function.states()->size() > 0;
-  if (stateful && start + tokens > session.capacity())
-    return fail("the session holds " + std::to_string(start) + " tokens; " +
-                std::to_string(tokens) + " more exceed its capacity of " +
-                std::to_string(session.capacity()) + " (raise --max-context)");
 
   std::unique_ptr<uint8_t, AlignedFree> arena(static_cast<uint8_t *>(
       std::aligned_alloc(256, std::max<int64_t>(256, (function.arena_bytes() + 255) / 256 * 256))));
@@ -54,20 +41,12 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
     return fail("cannot allocate the " + std::to_string(function.arena_bytes()) +
                 "-byte arena");
   int32_t errorFlag = 0;
-  std::map<int32_t, CallTables> tables;
+  std::map<int32_t, std::vector<int32_t>> spanReachTables;  // per multi-step state slot
   auto spanReach = [&](int32_t slot) -> int32_t * {
-    CallTables &table = tables[slot];
-    if (table.spanReach.empty()) {
-      const auto *msa = artifact_.root().states()->Get(slot)->msa();
-      for (int64_t j = 0; j < tokens; ++j) {
-        int64_t pos = start + j;
-        table.spanReach.push_back(static_cast<int32_t>(
-            sl::math::spanReach(pos, msa->backward_factor(), msa->span_power())));
-        table.spanReach.push_back(static_cast<int32_t>(
-            sl::math::spanReach(pos, msa->forward_factor(), msa->span_power())));
-      }
-    }
-    return table.spanReach.data();
+    std::vector<int32_t> &table = spanReachTables[slot];
+    if (table.empty())
+      table = spanReachTable(*artifact_.root().states()->Get(slot)->msa(), start, tokens);
+    return table.data();
   };
 
   const auto &kernels = *artifact_.root().kernels();
@@ -154,17 +133,9 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
 
   std::vector<Tensor> outputs;
   for (size_t i = 0; i < function.outputs()->size(); ++i) {
-    const auto *spec = function.outputs()->Get(i);
-    Tensor tensor;
-    tensor.dtype = spec->dtype();
-    int64_t elements = 1;
-    for (int64_t dim : *spec->shape()) {
-      tensor.shape.push_back(dim < 0 ? tokens : dim);
-      elements *= tensor.shape.back();
-    }
+    Tensor tensor = outputTensor(function, i, tokens);
     const auto *buffer = function.buffers()->Get(function.output_buffers()->Get(i));
-    const uint8_t *data = arena.get() + buffer->offset();
-    tensor.bytes.assign(data, data + elements * dtypeBytes(tensor.dtype));
+    std::memcpy(tensor.bytes.data(), arena.get() + buffer->offset(), tensor.bytes.size());
     outputs.push_back(std::move(tensor));
   }
   return outputs;

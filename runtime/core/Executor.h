@@ -16,6 +16,20 @@ struct Tensor {
   std::vector<uint8_t> bytes;
 };
 
+// What every backend checks before a call: the token count against the function, the inputs,
+// the session's capacity. The message names the function.
+Status checkCall(const sl::schema::Function &function, const Session &session, size_t inputs,
+                 int64_t tokens);
+
+// The per-call span-reach table of a multi-step layer: {ceil(bf t^sp), ceil(ff t^sp)} for the
+// queries at positions start .. start + tokens - 1 (t = position + 1).
+std::vector<int32_t> spanReachTable(const sl::schema::MultiStepConfig &msa, int64_t start,
+                                    int64_t tokens);
+
+// Output i of `function` for a call of `tokens` tokens: dtype, shape (token dimension resolved)
+// and zeroed bytes of the right size, for the backend to fill.
+Tensor outputTensor(const sl::schema::Function &function, size_t i, int64_t tokens);
+
 class Executor {
 public:
   virtual ~Executor() = default;

@@ -1,7 +1,6 @@
 #include "runtime/cuda/CudaExecutor.h"
 
 #include "runtime/core/RandomWeights.h"
-#include "runtime/math/SuperlinearMath.h"
 #include "runtime/nvrtc/Nvrtc.h"
 #include "runtime/schema/ArtifactVersion.h"
 #include "runtime/support/Version.h"
@@ -369,16 +368,10 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
   auto fail = [&](const std::string &message) {
     return Status::error("slrun (cuda): " + name + ": " + message);
   };
-  if (tokens < 1 || tokens > function.max_tokens())
-    return fail("called with " + std::to_string(tokens) + " tokens; the function takes 1 to " +
-                std::to_string(function.max_tokens()));
-  if (inputs.size() != function.inputs()->size())
-    return fail("expects " + std::to_string(function.inputs()->size()) + " inputs");
+  if (Status status = runtime::checkCall(function, session, inputs.size(), tokens); !status)
+    return status;
   const int64_t start = session.length();
   const bool stateful = function.states()->size() > 0;
-  if (stateful && start + tokens > session.capacity())
-    return fail("the session's capacity of " + std::to_string(session.capacity()) +
-                " tokens is exceeded");
   if (Status s = d.check(d.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); !s)
     return s;
   auto stateOr = deviceState(session);
@@ -410,12 +403,8 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
   for (size_t slot = 0; slot < state.spanReach.size(); ++slot) {
     if (!state.spanReach[slot])
       continue;
-    const auto *msa = artifact_.root().states()->Get(slot)->msa();
-    std::vector<int32_t> reach;
-    for (int64_t j = 0; j < tokens; ++j) {
-      reach.push_back(int32_t(sl::math::spanReach(start + j, msa->backward_factor(), msa->span_power())));
-      reach.push_back(int32_t(sl::math::spanReach(start + j, msa->forward_factor(), msa->span_power())));
-    }
+    std::vector<int32_t> reach =
+        runtime::spanReachTable(*artifact_.root().states()->Get(slot)->msa(), start, tokens);
     d.cuMemcpyHtoD(state.spanReach[slot], reach.data(), reach.size() * sizeof(int32_t));
   }
   d.cuMemsetD8(errorFlag_, 0, sizeof(int32_t));
@@ -519,15 +508,7 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
 
   std::vector<runtime::Tensor> outputs;
   for (size_t i = 0; i < function.outputs()->size(); ++i) {
-    const auto *spec = function.outputs()->Get(i);
-    runtime::Tensor tensor;
-    tensor.dtype = spec->dtype();
-    int64_t elements = 1;
-    for (int64_t dim : *spec->shape()) {
-      tensor.shape.push_back(dim < 0 ? tokens : dim);
-      elements *= tensor.shape.back();
-    }
-    tensor.bytes.resize(elements * runtime::dtypeBytes(tensor.dtype));
+    runtime::Tensor tensor = runtime::outputTensor(function, i, tokens);
     const auto *buffer = function.buffers()->Get(function.output_buffers()->Get(i));
     if (Status s = d.check(d.cuMemcpyDtoH(tensor.bytes.data(), arena + buffer->offset(),
                                           tensor.bytes.size()),
