@@ -18,6 +18,12 @@ if [ "${1:-}" = prepare ]; then
   rm -rf "$art/tiny" && cp -r "$root/models/tiny" "$art/tiny"
   "$bin/slc" import "$art/tiny" -o "$art/tiny.mlir" &&
     "$bin/slc" compile "$art/tiny.mlir" --prefill-chunk=64 -o "$art/tiny.slpkg" || exit 1
+  # The benchmark artifacts: the superlinear Nemotron-3-Nano-30B-A3B (real shapes, run with
+  # --random-weights) and its multi-step attention layer alone, with AOT cubins for the H200.
+  "$bin/slc" import "$root/tests/import/Inputs/superlinear-exp-30b-a3b" -o "$art/sl30b.mlir" &&
+    "$bin/slc" compile "$art/sl30b.mlir" --target=sm_90a --aot --prefill-chunk=8192 -o "$art/sl30b.slpkg" &&
+    "$bin/slc" compile "$root/tools/bench/msa-layer.mlir" --target=sm_90a --aot --prefill-chunk=32768 \
+      -o "$art/msa-layer.slpkg" || exit 1
   # Shared libraries of slrun that the GPU machine (no Debian -dev packages) may lack.
   mkdir -p "$art/lib"
   ldd "$bin/slrun" | awk '/httplib|brotli/ {print $3}' | xargs -r cp -L -t "$art/lib"
@@ -44,11 +50,13 @@ for model in tiny-mem-a tiny-mlp-b; do
   run="$bin/slrun"
   check "$model logits (cuda vs transformers)" bash -c "$run logits --device=cuda --artifact $art/$model.slpkg --weights $golden --tokens=@$golden/prompt.npy --output=@$out/l.npy && $compare logits $out/l.npy $golden/logits.npy 1e-3"
   check "$model logits in chunks of 7 (cuda)" bash -c "$run logits --device=cuda --chunk=7 --artifact $art/$model.slpkg --weights $golden --tokens=@$golden/prompt.npy --output=@$out/l7.npy && $compare logits $out/l7.npy $golden/logits.npy 1e-3"
+  check "$model decode after prefill = prefill of the longer prompt (cuda, positions 9.. by decode)" bash -c "$run logits --device=cuda --chunk=4 --decode-from=9 --artifact $art/$model.slpkg --weights $golden --tokens=@$golden/prompt.npy --output=@$out/ld.npy && $compare logits $out/ld.npy $golden/logits.npy 1e-3"
   check "$model greedy continuation (cuda, chunks of 10 + decode)" bash -c "$run generate --device=cuda --chunk=10 --artifact $art/$model.slpkg --weights $golden --tokens=@$golden/prompt.npy --max-new-tokens=16 --greedy --output=@$out/g.npy && $compare exact $out/g.npy $golden/greedy.npy"
 done
 tiny="$art/tiny"
 check "tiny multi-step logits (cuda vs cpu)" bash -c "$bin/slrun logits --device=cpu --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --output=@$out/c.npy --chunk=5 && $bin/slrun logits --device=cuda --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --output=@$out/g.npy --chunk=5 && $compare logits $out/g.npy $out/c.npy 1e-3"
 check "tiny multi-step greedy (cuda vs cpu, 40 tokens)" bash -c "$bin/slrun generate --device=cpu --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --max-new-tokens=40 --greedy --output=@$out/cg.npy && $bin/slrun generate --device=cuda --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --max-new-tokens=40 --greedy --output=@$out/gg.npy && $compare exact $out/gg.npy $out/cg.npy"
+check "tiny multi-step decode after prefill (cuda decode steps vs cpu prefill)" bash -c "$bin/slrun logits --device=cuda --decode-from=6 --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --output=@$out/gd.npy && $compare logits $out/gd.npy $out/c.npy 1e-3"
 check "tiny synthetic weights (cuda vs cpu: same values on both)" bash -c "$bin/slrun logits --device=cpu --random-weights --artifact $art/tiny.slpkg --tokens=@$tiny/prompt.npy --output=@$out/rc.npy && $bin/slrun logits --device=cuda --random-weights --artifact $art/tiny.slpkg --tokens=@$tiny/prompt.npy --output=@$out/rg.npy && $compare logits $out/rg.npy $out/rc.npy 1e-3"
 check "tiny bench on the GPU (synthesised cache at 100k)" bash -c "$bin/slrun bench --device=cuda --random-weights --artifact $art/tiny.slpkg --contexts=0,100000 --decode-steps=8 --prefill-tokens=256 | tail -1"
 echo "gpu_e2e_check: $failed failed"

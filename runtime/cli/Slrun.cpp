@@ -1,5 +1,6 @@
 #include "runtime/cli/Slrun.h"
 
+#include "runtime/cli/Backends.h"
 #include "runtime/cli/CommandLine.h"
 
 #include "runtime/core/Engine.h"
@@ -30,8 +31,9 @@ const char *kUsage =
     "\n"
     "commands:\n"
     "  logits   --artifact A --weights DIR --tokens=@prompt.npy --output=@logits.npy\n"
-    "           [--device=cpu] [--chunk=N]\n"
-    "           float32 logits [T, vocab] of every prompt position (prompt: int32 .npy)\n"
+    "           [--device=cpu] [--chunk=N] [--decode-from=N]\n"
+    "           float32 logits [T, vocab] of every prompt position (prompt: int32 .npy);\n"
+    "           positions from --decode-from on are fed one decode step at a time\n"
     "  generate --artifact A --weights DIR --tokens=@prompt.npy --max-new-tokens=N\n"
     "           [--greedy | --temperature=X [--top-p=P] [--top-k=K] --seed=S]\n"
     "           --output=@tokens.npy [--device=cpu] [--chunk=N]\n"
@@ -58,26 +60,6 @@ const char *kUsage =
     "--random-weights replaces --weights by deterministic synthetic weights of the artifact's\n"
     "shapes (benchmarks without a checkpoint; made on the device with --device=cuda).\n";
 
-Status checkDevice(const Options &options) {
-  std::string device = options.get("device", "cpu");
-  if (device == "cpu" || device == "cuda")
-    return Status::success();
-  return Status::error("--device must be cpu or cuda, got '" + device + "'");
-}
-
-// The backend of --device: the CPU reference backend or the CUDA backend.
-StatusOr<std::unique_ptr<Executor>> makeExecutor(const Options &options, const Model &model) {
-  if (options.get("device", "cpu") == "cpu")
-    return std::unique_ptr<Executor>(
-        std::make_unique<CpuExecutor>(model.artifact(), model.weights()));
-  auto cuda = sl::cuda::CudaExecutor::create(model.artifact(), model.weights(), model.randomSeed());
-  if (!cuda)
-    return Status::error("--device=cuda: " + cuda.status().message());
-  std::cerr << "slrun: CUDA backend on " << (*cuda)->deviceName() << " (" << (*cuda)->arch()
-            << ")\n";
-  return std::unique_ptr<Executor>(std::move(*cuda));
-}
-
 StatusOr<std::vector<int32_t>> readTokens(const std::string &path) {
   auto array = io::readNpy(path);
   if (!array)
@@ -100,13 +82,6 @@ StatusOr<std::vector<int32_t>> readTokens(const std::string &path) {
 const std::set<std::string> kModelOptions = {"artifact", "weights", "device", "chunk",
                                              "max-context", "tokens", "output"};
 
-constexpr uint64_t kRandomWeightsSeed = 1;
-
-int fail(const Status &status) {
-  std::cerr << "slrun: " << status.message() << "\n";
-  return 1;
-}
-
 // What logits and generate share: the prompt, the model, its backend and a session for the
 // prompt plus `newTokens` more tokens (or --max-context).
 struct Prompted {
@@ -115,23 +90,6 @@ struct Prompted {
   std::unique_ptr<Engine> engine;
   std::unique_ptr<Session> session;
 };
-
-// --weights DIR, or --random-weights (synthesised in place: on the host for the CPU backend, on
-// the device for the CUDA backend).
-StatusOr<std::unique_ptr<Model>> loadModel(const Options &options, bool weightsRequired) {
-  auto artifact = options.required("artifact");
-  if (!artifact)
-    return artifact.status();
-  if (options.has("random-weights")) {
-    if (options.has("weights"))
-      return Status::error("--random-weights excludes --weights");
-    return Model::synthesize(*artifact, kRandomWeightsSeed,
-                             /*materialize=*/options.get("device", "cpu") == "cpu");
-  }
-  if (weightsRequired && !options.has("weights"))
-    return Status::error("missing --weights (or --random-weights)");
-  return Model::load(*artifact, options.get("weights"));
-}
 
 StatusOr<Prompted> loadPrompted(const Options &options, const std::string &tokensPath,
                                 int64_t newTokens) {
@@ -159,7 +117,9 @@ StatusOr<Prompted> loadPrompted(const Options &options, const std::string &token
 }
 
 int logitsCommand(int argc, char **argv) {
-  auto options = Options::parse(argc, argv, {"random-weights"}, kModelOptions);
+  std::set<std::string> valued = kModelOptions;
+  valued.insert("decode-from");
+  auto options = Options::parse(argc, argv, {"random-weights"}, valued);
   if (!options)
     return fail(options.status());
   auto tokensPath = options->file("tokens");
@@ -169,13 +129,26 @@ int logitsCommand(int argc, char **argv) {
        {tokensPath.status(), outputPath.status(), chunk.status(), checkDevice(*options)})
     if (!status)
       return fail(status);
+  auto decodeFrom = options->integer("decode-from", -1, 1);
+  if (!decodeFrom)
+    return fail(decodeFrom.status());
   auto prompted = loadPrompted(*options, *tokensPath, 0);
   if (!prompted)
     return fail(prompted.status());
-  auto logits = prompted->engine->prefill(*prompted->session, prompted->tokens, *chunk,
+  // --decode-from=N: positions from N on are fed one decode step at a time.
+  const int64_t total = int64_t(prompted->tokens.size());
+  const int64_t prefilled = *decodeFrom < 0 ? total : std::min(*decodeFrom, total);
+  std::vector<int32_t> head(prompted->tokens.begin(), prompted->tokens.begin() + prefilled);
+  auto logits = prompted->engine->prefill(*prompted->session, head, *chunk,
                                           /*allPositions=*/true);
   if (!logits)
     return fail(logits.status());
+  for (int64_t i = prefilled; i < total; ++i) {
+    auto step = prompted->engine->decode(*prompted->session, prompted->tokens[size_t(i)]);
+    if (!step)
+      return fail(step.status());
+    logits->insert(logits->end(), step->begin(), step->end());
+  }
   Status written = io::writeNpy(*outputPath, io::NpyDType::F32,
                                 {int64_t(prompted->tokens.size()), prompted->engine->vocab()},
                                 logits->data(), logits->size() * sizeof(float));
@@ -251,135 +224,6 @@ StatusOr<io::NpyDType> npyDTypeOf(sl::schema::DType dtype) {
     return io::NpyDType::U16;  // raw bf16 bits
   }
   return Status::error("unsupported dtype");
-}
-
-// kv cache bytes per token of every attention layer of the artifact.
-int64_t kvBytesPerToken(const Artifact &artifact) {
-  int64_t bytes = 0;
-  for (const auto *slot : *artifact.root().states())
-    if (slot->kind() == sl::schema::StateKind::kv_cache)
-      bytes += 2 * int64_t(slot->kv_heads()) * slot->head_dim() * dtypeBytes(slot->dtype());
-  return bytes;
-}
-
-int benchCommand(int argc, char **argv) {
-  auto options = Options::parse(argc, argv, {"random-weights"},
-                                {"artifact", "weights", "device", "contexts", "chunk",
-                                 "decode-steps", "prefill-tokens", "commit", "output"});
-  if (!options)
-    return fail(options.status());
-  auto chunk = options->integer("chunk", 0, 1);
-  auto steps = options->integer("decode-steps", 16, 1);
-  auto prefillTokens = options->integer("prefill-tokens", 0, 0);
-  for (const Status &status :
-       {chunk.status(), steps.status(), prefillTokens.status(), checkDevice(*options)})
-    if (!status)
-      return fail(status);
-  std::vector<int64_t> contexts;
-  std::stringstream list(options->get("contexts", "0"));
-  for (std::string item; std::getline(list, item, ',');) {
-    char *end = nullptr;
-    long long value = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end || value < 0)
-      return fail(Status::error("--contexts expects comma-separated token counts, got '" + item + "'"));
-    contexts.push_back(value);
-  }
-  auto model = loadModel(*options, /*weightsRequired=*/true);
-  if (!model)
-    return fail(model.status());
-  auto executor = makeExecutor(*options, **model);
-  if (!executor)
-    return fail(executor.status());
-  Executor &backend = **executor;
-  Engine engine(**model, std::move(*executor));
-  const Artifact &artifact = (*model)->artifact();
-  const auto *prefill = artifact.function("prefill");
-  if (!prefill || !artifact.function("decode"))
-    return fail(Status::error("the artifact has no prefill/decode functions (compile a model)"));
-  const int64_t chunkTokens = *chunk > 0 ? std::min<int64_t>(*chunk, prefill->max_tokens())
-                                         : prefill->max_tokens();
-  const std::string device = options->get("device", "cpu");
-  const bool hostState = device == "cpu";
-  const std::string gpu = device == "cuda"
-      ? static_cast<sl::cuda::CudaExecutor &>(backend).deviceName() : "none";
-  const std::string commit = options->get("commit", "unknown");
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int32_t> anyToken(0, int32_t(engine.vocab() - 1));
-  auto randomTokens = [&](int64_t count) {
-    std::vector<int32_t> ids(static_cast<size_t>(count));
-    for (int32_t &id : ids)
-      id = anyToken(rng);
-    return ids;
-  };
-  std::ostringstream lines;
-  std::vector<std::string> table;
-  auto record = [&](const std::string &phase, int64_t context, int64_t tokens, double ms,
-                    bool synthesized) {
-    double perSecond = tokens / (ms / 1e3);
-    lines << "{\"bench\": \"model\", \"phase\": \"" << phase << "\", \"context\": " << context
-          << ", \"tokens\": " << tokens << ", \"ms\": " << ms << ", \"tok_per_s\": " << perSecond
-          << ", \"synthesized_cache\": " << (synthesized ? "true" : "false")
-          << ", \"device\": \"" << device << "\", \"gpu\": \"" << gpu << "\", \"commit\": \""
-          << commit << "\", \"kv_bytes_per_token\": " << kvBytesPerToken(artifact) << "}\n";
-    char row[160];
-    std::snprintf(row, sizeof(row), "%-8s %12lld %8lld %12.3f %12.1f  %s", phase.c_str(),
-                  (long long)context, (long long)tokens, ms, perSecond,
-                  synthesized ? "synthesised cache" : "");
-    table.push_back(row);
-  };
-  auto seconds = [](auto begin) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin)
-        .count();
-  };
-  if (*prefillTokens > 0) {
-    Session session(artifact, *prefillTokens, hostState);
-    auto begin = std::chrono::steady_clock::now();
-    auto logits = engine.prefill(session, randomTokens(*prefillTokens), chunkTokens, false);
-    if (!logits)
-      return fail(logits.status());
-    record("prefill", 0, *prefillTokens, seconds(begin), false);
-  }
-  for (int64_t context : contexts) {
-    // One prefill chunk at position `context`.
-    {
-      Session session(artifact, context + chunkTokens, hostState);
-      if (Status status = backend.synthesizeState(session, context, 11); !status)
-        return fail(status);
-      auto begin = std::chrono::steady_clock::now();
-      auto logits = engine.prefill(session, randomTokens(chunkTokens), chunkTokens, false);
-      if (!logits)
-        return fail(logits.status());
-      record("chunk", context, chunkTokens, seconds(begin), context > 0);
-    }
-    // Decode steps at `context` (two untimed warm-up steps first).
-    Session session(artifact, context + *steps + 2, hostState);
-    if (Status status = backend.synthesizeState(session, context, 11); !status)
-      return fail(status);
-    std::vector<double> times;
-    for (int64_t step = 0; step < *steps + 2; ++step) {
-      auto begin = std::chrono::steady_clock::now();
-      auto logits = engine.decode(session, anyToken(rng));
-      if (!logits)
-        return fail(logits.status());
-      if (step >= 2)
-        times.push_back(seconds(begin));
-    }
-    std::sort(times.begin(), times.end());
-    record("decode", context, 1, times[times.size() / 2], context > 0);
-  }
-  std::cout << "phase         context   tokens           ms        tok/s\n";
-  for (const std::string &row : table)
-    std::cout << row << "\n";
-  std::cout << "(" << device << (device == "cuda" ? " " + gpu : "") << ", kv cache "
-            << kvBytesPerToken(artifact) << " bytes/token, decode = median of " << *steps
-            << " steps)\n";
-  if (options->has("output")) {
-    std::ofstream out(options->get("output"), std::ios::app);
-    out << lines.str();
-    if (!out)
-      return fail(Status::error("cannot write " + options->get("output")));
-  }
-  return 0;
 }
 
 int runCommand(int argc, char **argv) {

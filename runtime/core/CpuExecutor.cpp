@@ -23,7 +23,7 @@ struct AlignedFree {
 StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &function,
                                                 Session &session,
                                                 const std::vector<const void *> &inputs,
-                                                int64_t tokens) {
+                                                int64_t tokens, OutputRows rows) {
   const std::string name = function.name()->str();
   auto fail = [&](const std::string &message) {
     return Status::error("slrun: " + name + ": " + message);
@@ -133,9 +133,10 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
 
   std::vector<Tensor> outputs;
   for (size_t i = 0; i < function.outputs()->size(); ++i) {
-    Tensor tensor = outputTensor(function, i, tokens);
+    size_t offset = 0;
+    Tensor tensor = outputTensor(function, i, tokens, rows, &offset);
     const auto *buffer = function.buffers()->Get(function.output_buffers()->Get(i));
-    std::memcpy(tensor.bytes.data(), arena.get() + buffer->offset(), tensor.bytes.size());
+    std::memcpy(tensor.bytes.data(), arena.get() + buffer->offset() + offset, tensor.bytes.size());
     outputs.push_back(std::move(tensor));
   }
   return outputs;

@@ -15,7 +15,7 @@ public:
 
   StatusOr<std::vector<Tensor>> call(const sl::schema::Function &function, Session &session,
                                      const std::vector<const void *> &inputs,
-                                     int64_t tokens) override;
+                                     int64_t tokens, runtime::OutputRows rows) override;
   Status synthesizeState(Session &session, int64_t length, uint64_t seed) override;
 
 private:

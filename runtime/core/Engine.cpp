@@ -49,14 +49,17 @@ StatusOr<std::vector<float>> Engine::prefill(Session &session, const std::vector
   std::vector<float> logits;
   for (size_t first = 0; first < tokens.size(); first += chunk) {
     int64_t count = std::min<int64_t>(chunk, tokens.size() - first);
-    auto outputs = executor_->call(**fn, session, {tokens.data() + first}, count);
+    const bool last = first + count == tokens.size();
+    // Only the logits the caller asked for come back from the backend.
+    OutputRows wanted = allPositions ? OutputRows::all : last ? OutputRows::last : OutputRows::none;
+    auto outputs = executor_->call(**fn, session, {tokens.data() + first}, count, wanted);
     if (!outputs)
       return outputs.status();
     const float *rows = reinterpret_cast<const float *>((*outputs)[0].bytes.data());
     if (allPositions)
       logits.insert(logits.end(), rows, rows + count * v);
-    else if (first + count == tokens.size())
-      logits.assign(rows + (count - 1) * v, rows + count * v);
+    else if (last)
+      logits.assign(rows, rows + v);
   }
   return logits;
 }

@@ -1,5 +1,7 @@
 #include "runtime/core/Executor.h"
 
+#include <algorithm>
+
 #include "runtime/math/SuperlinearMath.h"
 
 namespace sl::runtime {
@@ -32,16 +34,26 @@ std::vector<int32_t> spanReachTable(const sl::schema::MultiStepConfig &msa, int6
   return reach;
 }
 
-Tensor outputTensor(const sl::schema::Function &function, size_t i, int64_t tokens) {
+Tensor outputTensor(const sl::schema::Function &function, size_t i, int64_t tokens,
+                    OutputRows rows, size_t *offset) {
   const auto *spec = function.outputs()->Get(i);
   Tensor tensor;
   tensor.dtype = spec->dtype();
-  int64_t elements = 1;
-  for (int64_t dim : *spec->shape()) {
-    tensor.shape.push_back(dim < 0 ? tokens : dim);
-    elements *= tensor.shape.back();
+  const bool perToken = spec->shape()->size() > 0 && spec->shape()->Get(0) < 0;
+  const int64_t kept = !perToken || rows == OutputRows::all ? tokens
+                       : rows == OutputRows::last          ? std::min<int64_t>(tokens, 1)
+                                                           : 0;
+  int64_t rowElements = 1;
+  for (size_t d = 0; d < spec->shape()->size(); ++d) {
+    int64_t dim = spec->shape()->Get(d);
+    tensor.shape.push_back(dim < 0 ? (d == 0 ? kept : tokens) : dim);
+    if (d > 0)
+      rowElements *= tensor.shape.back();
   }
-  tensor.bytes.resize(size_t(elements) * dtypeBytes(tensor.dtype));
+  const size_t rowBytes = size_t(rowElements) * dtypeBytes(tensor.dtype);
+  tensor.bytes.resize(spec->shape()->size() == 0 ? dtypeBytes(tensor.dtype)
+                                                 : size_t(tensor.shape[0]) * rowBytes);
+  *offset = perToken && rows == OutputRows::last && tokens > 0 ? size_t(tokens - 1) * rowBytes : 0;
   return tensor;
 }
 

@@ -26,20 +26,27 @@ Status checkCall(const sl::schema::Function &function, const Session &session, s
 std::vector<int32_t> spanReachTable(const sl::schema::MultiStepConfig &msa, int64_t start,
                                     int64_t tokens);
 
-// Output i of `function` for a call of `tokens` tokens: dtype, shape (token dimension resolved)
-// and zeroed bytes of the right size, for the backend to fill.
-Tensor outputTensor(const sl::schema::Function &function, size_t i, int64_t tokens);
+// Which rows of the token dimension (dimension 0) of a call's outputs the caller reads back; the
+// others stay in the backend (a prefill chunk needs the last position's logits at most, not
+// [tokens, vocab] of them).
+enum class OutputRows { all, last, none };
+
+// Output i of `function` for a call of `tokens` tokens, limited to `rows`: dtype, shape (token
+// dimension resolved) and zeroed bytes of the right size, for the backend to fill from byte
+// `*offset` of the whole output.
+Tensor outputTensor(const sl::schema::Function &function, size_t i, int64_t tokens,
+                    OutputRows rows, size_t *offset);
 
 class Executor {
 public:
   virtual ~Executor() = default;
   // Runs `function` on `tokens` new tokens: `inputs[i]` points to input i in host memory (its
   // shape with the token dimension = tokens). Advances `session` by `tokens` when the function
-  // has state.
+  // has state. Outputs hold the token rows `rows` only.
   virtual StatusOr<std::vector<Tensor>> call(const sl::schema::Function &function,
                                              Session &session,
                                              const std::vector<const void *> &inputs,
-                                             int64_t tokens) = 0;
+                                             int64_t tokens, OutputRows rows = OutputRows::all) = 0;
   // Fills the session's KV caches and Mamba states with synthetic values as if `length` tokens
   // had been seen (benchmarks at long context without prefilling it).
   virtual Status synthesizeState(Session &session, int64_t length, uint64_t seed) = 0;

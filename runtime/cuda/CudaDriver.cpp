@@ -2,6 +2,11 @@
 
 #include <dlfcn.h>
 
+// cuda.h maps many entry points to versioned symbols (cuMemAlloc -> cuMemAlloc_v2): the symbol
+// looked up is the macro-expanded name, so it always matches the prototype of the header.
+#define SL_SYMBOL_NAME(x) #x
+#define SL_LOAD(fn) load(driver.fn, SL_SYMBOL_NAME(fn))
+
 namespace sl::cuda {
 
 namespace {
@@ -17,26 +22,37 @@ StatusOr<Driver> open() {
     if (!fn)
       missing += std::string(missing.empty() ? "" : ", ") + name;
   };
-  load(driver.cuInit, "cuInit");
-  load(driver.cuDeviceGet, "cuDeviceGet");
-  load(driver.cuDeviceGetCount, "cuDeviceGetCount");
-  load(driver.cuDeviceGetName, "cuDeviceGetName");
-  load(driver.cuDeviceGetAttribute, "cuDeviceGetAttribute");
-  load(driver.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
-  load(driver.cuCtxSetCurrent, "cuCtxSetCurrent");
-  load(driver.cuCtxSynchronize, "cuCtxSynchronize");
-  load(driver.cuModuleLoadData, "cuModuleLoadData");
-  load(driver.cuModuleGetFunction, "cuModuleGetFunction");
-  load(driver.cuFuncSetAttribute, "cuFuncSetAttribute");
-  load(driver.cuLaunchKernel, "cuLaunchKernel");
-  load(driver.cuMemAlloc, "cuMemAlloc_v2");
-  load(driver.cuMemFree, "cuMemFree_v2");
-  load(driver.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
-  load(driver.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
-  load(driver.cuMemsetD8, "cuMemsetD8_v2");
-  load(driver.cuStreamCreate, "cuStreamCreate");
-  load(driver.cuStreamSynchronize, "cuStreamSynchronize");
-  load(driver.cuGetErrorName, "cuGetErrorName");
+  SL_LOAD(cuInit);
+  SL_LOAD(cuDeviceGet);
+  SL_LOAD(cuDeviceGetCount);
+  SL_LOAD(cuDeviceGetName);
+  SL_LOAD(cuDeviceGetAttribute);
+  SL_LOAD(cuDevicePrimaryCtxRetain);
+  SL_LOAD(cuCtxSetCurrent);
+  SL_LOAD(cuCtxSynchronize);
+  SL_LOAD(cuModuleLoadData);
+  SL_LOAD(cuModuleGetFunction);
+  SL_LOAD(cuFuncSetAttribute);
+  SL_LOAD(cuLaunchKernel);
+  SL_LOAD(cuMemAlloc);
+  SL_LOAD(cuMemFree);
+  SL_LOAD(cuMemcpyHtoD);
+  SL_LOAD(cuMemcpyDtoH);
+  SL_LOAD(cuMemsetD8);
+  SL_LOAD(cuStreamCreate);
+  SL_LOAD(cuStreamSynchronize);
+  SL_LOAD(cuGetErrorName);
+  SL_LOAD(cuMemGetInfo);
+  SL_LOAD(cuEventCreate);
+  SL_LOAD(cuEventRecord);
+  SL_LOAD(cuEventElapsedTime);
+  SL_LOAD(cuGraphCreate);
+  SL_LOAD(cuGraphAddKernelNode);
+  SL_LOAD(cuGraphInstantiate);
+  SL_LOAD(cuGraphExecKernelNodeSetParams);
+  SL_LOAD(cuGraphLaunch);
+  SL_LOAD(cuGraphExecDestroy);
+  SL_LOAD(cuGraphDestroy);
   if (!missing.empty())
     return Status::error("libcuda.so.1 lacks " + missing);
   if (Status status = driver.check(driver.cuInit(0), "cuInit"); !status)

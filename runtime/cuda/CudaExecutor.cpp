@@ -94,6 +94,8 @@ StatusOr<CUdeviceptr> CudaExecutor::allocate(size_t bytes, const std::string &wh
 }
 
 CudaExecutor::~CudaExecutor() {
+  for (auto &[name, graph] : graphs_)
+    releaseGraph(graph);
   for (CUdeviceptr pointer : allocations_)
     driver_.cuMemFree(pointer);
   for (CUdeviceptr pointer : state_.allocations)
@@ -360,9 +362,143 @@ StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session
   return &state;
 }
 
+std::pair<size_t, size_t> CudaExecutor::memoryInfo() const {
+  size_t free = 0, total = 0;
+  driver_.cuCtxSetCurrent(context_);
+  driver_.cuMemGetInfo(&free, &total);
+  return {free, total};
+}
+
+bool CudaExecutor::graphsEnabled() {
+  const char *value = std::getenv("SL_CUDA_GRAPHS");
+  return !(value && std::string(value) == "0");
+}
+
+CUDA_KERNEL_NODE_PARAMS CudaExecutor::nodeParams(Launch &launch, std::vector<void *> &params) {
+  const auto *kernel = artifact_.root().kernels()->Get(launch.kernel);
+  params.clear();
+  for (uint64_t &slot : launch.slots)
+    params.push_back(&slot);
+  CUDA_KERNEL_NODE_PARAMS node{};
+  node.func = functions_.at(launch.kernel);
+  node.gridDimX = launch.grid[0];
+  node.gridDimY = launch.grid[1];
+  node.gridDimZ = launch.grid[2];
+  node.blockDimX = kernel->threads();
+  node.blockDimY = node.blockDimZ = 1;
+  node.sharedMemBytes = kernel->shared_bytes();
+  node.kernelParams = params.data();
+  return node;
+}
+
+Status CudaExecutor::launchOne(Launch &launch) {
+  std::vector<void *> params;
+  CUDA_KERNEL_NODE_PARAMS p = nodeParams(launch, params);
+  return driver_.check(driver_.cuLaunchKernel(p.func, p.gridDimX, p.gridDimY, p.gridDimZ,
+                                              p.blockDimX, 1, 1, p.sharedMemBytes, stream_,
+                                              p.kernelParams, nullptr),
+                       "cuLaunchKernel", kernelLabel(launch));
+}
+
+std::string CudaExecutor::kernelLabel(const Launch &launch) const {
+  return artifact_.root().kernels()->Get(launch.kernel)->name()->str() + " at " + launch.location;
+}
+
+Status CudaExecutor::launchDirect(std::vector<Launch> &launches) {
+  for (Launch &launch : launches)
+    if (Status s = launchOne(launch); !s)
+      return s;
+  return Status::success();
+}
+
+Status CudaExecutor::launchProfiled(std::vector<Launch> &launches) {
+  const Driver &d = driver_;
+  while (events_.size() < launches.size() + 1) {
+    CUevent event;
+    if (Status s = d.check(d.cuEventCreate(&event, CU_EVENT_DEFAULT), "cuEventCreate"); !s)
+      return s;
+    events_.push_back(event);
+  }
+  for (size_t i = 0; i < launches.size(); ++i) {
+    d.cuEventRecord(events_[i], stream_);
+    if (Status s = launchOne(launches[i]); !s)
+      return s;
+  }
+  d.cuEventRecord(events_[launches.size()], stream_);
+  if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize", "profile"); !s)
+    return s;
+  for (size_t i = 0; i < launches.size(); ++i) {
+    float ms = 0;
+    if (Status s = d.check(d.cuEventElapsedTime(&ms, events_[i], events_[i + 1]),
+                           "cuEventElapsedTime", kernelLabel(launches[i]));
+        !s)
+      return s;
+    KernelTime &entry =
+        (*profile_)[artifact_.root().kernels()->Get(launches[i].kernel)->name()->str()];
+    entry.ms += ms;
+    entry.launches += 1;
+  }
+  return Status::success();
+}
+
+Status CudaExecutor::launchGraph(const std::string &function, int64_t tokens,
+                                 std::vector<Launch> &launches) {
+  const Driver &d = driver_;
+  Graph &graph = graphs_[function];
+  bool sameShape = graph.exec && graph.tokens == tokens && graph.launches.size() == launches.size();
+  for (size_t i = 0; sameShape && i < launches.size(); ++i)
+    sameShape = graph.launches[i].kernel == launches[i].kernel &&
+                std::equal(launches[i].grid, launches[i].grid + 3, graph.launches[i].grid);
+  std::vector<void *> params;
+  if (!sameShape) {
+    releaseGraph(graph);
+    if (Status s = d.check(d.cuGraphCreate(&graph.graph, 0), "cuGraphCreate", function); !s)
+      return s;
+    for (Launch &launch : launches) {
+      CUDA_KERNEL_NODE_PARAMS p = nodeParams(launch, params);
+      CUgraphNode node;
+      const CUgraphNode *previous = graph.nodes.empty() ? nullptr : &graph.nodes.back();
+      if (Status s = d.check(d.cuGraphAddKernelNode(&node, graph.graph, previous, previous ? 1 : 0, &p),
+                             "cuGraphAddKernelNode", kernelLabel(launch));
+          !s)
+        return s;
+      graph.nodes.push_back(node);
+    }
+    if (Status s = d.check(d.cuGraphInstantiate(&graph.exec, graph.graph, 0),
+                           "cuGraphInstantiate", function);
+        !s)
+      return s;
+    graph.tokens = tokens;
+    graph.launches = launches;
+  } else {
+    // Only the arguments that changed since the last replay (positions, lengths, a new
+    // session's state) are written into the executable graph.
+    for (size_t i = 0; i < launches.size(); ++i) {
+      if (launches[i].slots == graph.launches[i].slots)
+        continue;
+      CUDA_KERNEL_NODE_PARAMS p = nodeParams(launches[i], params);
+      if (Status s = d.check(d.cuGraphExecKernelNodeSetParams(graph.exec, graph.nodes[i], &p),
+                             "cuGraphExecKernelNodeSetParams", kernelLabel(launches[i]));
+          !s)
+        return s;
+      graph.launches[i].slots = launches[i].slots;
+    }
+  }
+  return d.check(d.cuGraphLaunch(graph.exec, stream_), "cuGraphLaunch", function);
+}
+
+void CudaExecutor::releaseGraph(Graph &graph) {
+  if (graph.exec)
+    driver_.cuGraphExecDestroy(graph.exec);
+  if (graph.graph)
+    driver_.cuGraphDestroy(graph.graph);
+  graph = Graph();
+}
+
 StatusOr<std::vector<runtime::Tensor>>
 CudaExecutor::call(const sl::schema::Function &function, runtime::Session &session,
-                   const std::vector<const void *> &inputs, int64_t tokens) {
+                   const std::vector<const void *> &inputs, int64_t tokens,
+                   runtime::OutputRows rows) {
   const Driver &d = driver_;
   const std::string name = function.name()->str();
   auto fail = [&](const std::string &message) {
@@ -410,16 +546,16 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
   d.cuMemsetD8(errorFlag_, 0, sizeof(int32_t));
 
   CUdeviceptr arena = arenas_.at(name);
-  const auto &kernels = *artifact_.root().kernels();
   // Every argument lives in an 8-byte slot; the driver reads as many bytes as the parameter has.
-  std::vector<uint64_t> slots;
-  std::vector<void *> params;
+  std::vector<Launch> launches;
   for (const auto *launch : *function.launches()) {
-    slots.assign(launch->args()->size(), 0);
-    params.clear();
+    Launch resolved;
+    resolved.kernel = launch->kernel();
+    resolved.location = launch->location()->str();
+    resolved.slots.assign(launch->args()->size(), 0);
     for (size_t a = 0; a < launch->args()->size(); ++a) {
       const auto *arg = launch->args()->Get(a);
-      uint64_t &slot = slots[a];
+      uint64_t &slot = resolved.slots[a];
       auto setI32 = [&](int64_t v) {
         int32_t x = int32_t(v);
         std::memcpy(&slot, &x, 4);
@@ -478,26 +614,32 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
         break;
       }
       }
-      params.push_back(&slot);
     }
-    unsigned grid[3];
     for (int g = 0; g < 3; ++g) {
       const auto *e = launch->grid()->Get(g);
-      grid[g] = unsigned((e->mul() * tokens + e->add() + e->div() - 1) / e->div());
+      resolved.grid[g] = unsigned((e->mul() * tokens + e->add() + e->div() - 1) / e->div());
     }
-    const auto *kernel = kernels.Get(launch->kernel());
-    if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0)
-      continue;
-    if (Status s = d.check(d.cuLaunchKernel(functions_.at(launch->kernel()), grid[0], grid[1],
-                                            grid[2], kernel->threads(), 1, 1,
-                                            kernel->shared_bytes(), stream_, params.data(), nullptr),
-                           "cuLaunchKernel",
-                           kernel->name()->str() + " at " + launch->location()->str());
-        !s)
-      return fail(s.message());
+    if (resolved.grid[0] && resolved.grid[1] && resolved.grid[2])
+      launches.push_back(std::move(resolved));
   }
+  // The decode step runs as a CUDA graph (built on the first step, replayed after with the
+  // changed arguments patched in); prefill chunks and profiled calls launch kernel by kernel.
+  if (!callEvents_[0])
+    for (CUevent &event : callEvents_)
+      if (Status s = d.check(d.cuEventCreate(&event, CU_EVENT_DEFAULT), "cuEventCreate"); !s)
+        return fail(s.message());
+  d.cuEventRecord(callEvents_[0], stream_);
+  Status launched = profile_ ? launchProfiled(launches)
+                    : name == "decode" && graphsEnabled() ? launchGraph(name, tokens, launches)
+                                                          : launchDirect(launches);
+  if (!launched)
+    return fail(launched.message());
+  d.cuEventRecord(callEvents_[1], stream_);
   if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize", name); !s)
     return fail(s.message());
+  float deviceMs = 0;
+  d.cuEventElapsedTime(&deviceMs, callEvents_[0], callEvents_[1]);
+  lastCallDeviceMs_ = deviceMs;
   int32_t errorFlag = 0;
   d.cuMemcpyDtoH(&errorFlag, errorFlag_, sizeof(errorFlag));
   if (errorFlag)
@@ -508,9 +650,10 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
 
   std::vector<runtime::Tensor> outputs;
   for (size_t i = 0; i < function.outputs()->size(); ++i) {
-    runtime::Tensor tensor = runtime::outputTensor(function, i, tokens);
+    size_t offset = 0;
+    runtime::Tensor tensor = runtime::outputTensor(function, i, tokens, rows, &offset);
     const auto *buffer = function.buffers()->Get(function.output_buffers()->Get(i));
-    if (Status s = d.check(d.cuMemcpyDtoH(tensor.bytes.data(), arena + buffer->offset(),
+    if (Status s = tensor.bytes.empty() ? Status::success() : d.check(d.cuMemcpyDtoH(tensor.bytes.data(), arena + buffer->offset() + offset,
                                           tensor.bytes.size()),
                            "cuMemcpyDtoH");
         !s)

@@ -33,8 +33,18 @@ public:
   StatusOr<std::vector<runtime::Tensor>> call(const sl::schema::Function &function,
                                               runtime::Session &session,
                                               const std::vector<const void *> &inputs,
-                                              int64_t tokens) override;
+                                              int64_t tokens, runtime::OutputRows rows) override;
   Status synthesizeState(runtime::Session &session, int64_t length, uint64_t seed) override;
+
+  // Per-kernel device time of every following call (kernels launched one by one between events,
+  // no graph), summed by kernel name into `profile`; nullptr stops profiling.
+  struct KernelTime { double ms = 0; int64_t launches = 0; };
+  void setProfile(std::map<std::string, KernelTime> *profile) { profile_ = profile; }
+  // Device time of the last call's kernels (events around its launches; input and output
+  // copies excluded).
+  double lastCallDeviceMs() const { return lastCallDeviceMs_; }
+  // Free and total device memory (cuMemGetInfo).
+  std::pair<size_t, size_t> memoryInfo() const;
 
   const std::string &deviceName() const { return deviceName_; }
   const std::string &arch() const { return arch_; }
@@ -47,6 +57,28 @@ private:
   };
   CudaExecutor(const Driver &driver, const runtime::Artifact &artifact)
       : driver_(driver), artifact_(artifact) {}
+  struct Launch {  // one launch of a call, arguments resolved
+    uint32_t kernel = 0;
+    unsigned grid[3] = {1, 1, 1};
+    std::vector<uint64_t> slots;  // one 8-byte slot per kernel parameter
+    std::string location;
+  };
+  struct Graph {  // a function's step as an executable graph (one kernel node per launch)
+    CUgraph graph = nullptr;
+    CUgraphExec exec = nullptr;
+    int64_t tokens = 0;
+    std::vector<CUgraphNode> nodes;
+    std::vector<Launch> launches;  // the arguments the graph holds now
+  };
+  // SL_CUDA_GRAPHS=0 launches the decode step kernel by kernel (for comparisons).
+  static bool graphsEnabled();
+  CUDA_KERNEL_NODE_PARAMS nodeParams(Launch &launch, std::vector<void *> &params);
+  std::string kernelLabel(const Launch &launch) const;
+  Status launchOne(Launch &launch);
+  Status launchDirect(std::vector<Launch> &launches);
+  Status launchProfiled(std::vector<Launch> &launches);
+  Status launchGraph(const std::string &function, int64_t tokens, std::vector<Launch> &launches);
+  void releaseGraph(Graph &graph);
   StatusOr<CUdeviceptr> allocate(size_t bytes, const std::string &what);
   StatusOr<DeviceState *> deviceState(runtime::Session &session);
   // slk::fill_random into `count` elements at `out` (synthetic weights and session state).
@@ -68,6 +100,11 @@ private:
   std::vector<CUdeviceptr> allocations_;
   std::vector<std::pair<std::string, std::string>> headers_;  // the artifact's library
   std::map<sl::schema::DType, CUfunction> fills_;
+  std::map<std::string, Graph> graphs_;  // per function
+  std::map<std::string, KernelTime> *profile_ = nullptr;
+  std::vector<CUevent> events_;
+  CUevent callEvents_[2] = {nullptr, nullptr};
+  double lastCallDeviceMs_ = 0;
 };
 
 }  // namespace sl::cuda

@@ -1,0 +1,26 @@
+// What the slrun commands share: the --device check, the model (--weights or --random-weights),
+// its backend, and error reporting.
+#pragma once
+
+#include "runtime/cli/CommandLine.h"
+#include "runtime/core/Executor.h"
+#include "runtime/core/Model.h"
+
+#include <memory>
+
+namespace sl::runtime {
+
+// --device is cpu or cuda.
+Status checkDevice(const cli::CommandLine &options);
+// The backend of --device: the CPU reference backend or the CUDA backend.
+StatusOr<std::unique_ptr<Executor>> makeExecutor(const cli::CommandLine &options,
+                                                 const Model &model);
+// --weights DIR, or --random-weights (synthesised in place: on the host for the CPU backend, on
+// the device for the CUDA backend).
+StatusOr<std::unique_ptr<Model>> loadModel(const cli::CommandLine &options, bool weightsRequired);
+// Prints "slrun: message" to stderr; returns the exit status 1.
+int fail(const Status &status);
+
+int benchCommand(int argc, char **argv);
+
+}  // namespace sl::runtime
