@@ -59,5 +59,7 @@ check "tiny multi-step greedy (cuda vs cpu, 40 tokens)" bash -c "$bin/slrun gene
 check "tiny multi-step decode after prefill (cuda decode steps vs cpu prefill)" bash -c "$bin/slrun logits --device=cuda --decode-from=6 --artifact $art/tiny.slpkg --weights $tiny --tokens=@$tiny/prompt.npy --output=@$out/gd.npy && $compare logits $out/gd.npy $out/c.npy 1e-3"
 check "tiny synthetic weights (cuda vs cpu: same values on both)" bash -c "$bin/slrun logits --device=cpu --random-weights --artifact $art/tiny.slpkg --tokens=@$tiny/prompt.npy --output=@$out/rc.npy && $bin/slrun logits --device=cuda --random-weights --artifact $art/tiny.slpkg --tokens=@$tiny/prompt.npy --output=@$out/rg.npy && $compare logits $out/rg.npy $out/rc.npy 1e-3"
 check "tiny bench on the GPU (synthesised cache at 100k)" bash -c "$bin/slrun bench --device=cuda --random-weights --artifact $art/tiny.slpkg --contexts=0,100000 --decode-steps=8 --prefill-tokens=256 | tail -1"
+check "multi-step attention at 64K / 256K / 1M (cuda chunked prefill vs cpu at sampled positions)" bash -c "$bin/sl-msa-long-check --artifact $art/msa-layer.slpkg --lengths=65536,262144,1048576 --samples=16 | tee $out/long.log | grep -v '^msa_long_check' ; grep -q 'msa_long_check: 0 failed' $out/long.log"
+[ -f "$out/long.log" ] && sed 's/^/    /' "$out/long.log"
 echo "gpu_e2e_check: $failed failed"
 [ $failed -eq 0 ]

@@ -642,6 +642,53 @@ Status spanAttention(const KernelCall &call) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// msa_span_order: each kv head's rows sorted by bucket = span_start / ceil(cache_len / BUCKETS)
+// (empty spans: bucket 0). The reference keeps row-id order inside a bucket (a stable counting
+// sort); the device's order inside a bucket is unspecified and changes no result.
+// ---------------------------------------------------------------------------------------------
+Status spanOrder(const KernelCall &call) {
+  const std::string kernel = "msa_span_order";
+  Params p;
+  if (Status s = readParams(call, kernel, {"HEADS", "KV_HEADS", "NUM_SPANS", "BUCKETS"}, p); !s)
+    return s;
+  if (Status s = checkArgCount(call, kernel, 5); !s)
+    return s;
+  const auto *spanStart = ptrArg<const int32_t>(call, 0);
+  const auto *spanEnd = ptrArg<const int32_t>(call, 1);
+  const int64_t cacheLen = iArg(call, 2), n = iArg(call, 3);
+  auto *rowOrder = ptrArg<int32_t>(call, 4);
+  const int64_t heads = p["HEADS"], kvHeads = p["KV_HEADS"], k = p["NUM_SPANS"];
+  const int64_t buckets = p["BUCKETS"];
+  if (heads % kvHeads != 0)
+    return Status::error(kernel + ": HEADS must be a multiple of KV_HEADS");
+  if (n < 0 || cacheLen < n)
+    return Status::error(kernel + ": needs 0 <= n <= cache_len, got n = " + std::to_string(n) +
+                         ", cache_len = " + std::to_string(cacheLen));
+  if (n == 0)
+    return Status::success();
+  if (Status s = requirePointers(
+          kernel, {{"span_start", spanStart}, {"span_end", spanEnd}, {"row_order", rowOrder}});
+      !s)
+    return s;
+  const int64_t group = heads / kvHeads, rows = n * group * k;
+  const int64_t width = std::max<int64_t>(1, (cacheLen + buckets - 1) / buckets);
+  for (int64_t kvh = 0; kvh < kvHeads; ++kvh) {
+    std::vector<std::vector<int32_t>> byBucket(buckets);
+    for (int64_t id = 0; id < rows; ++id) {
+      const int64_t j = id / (group * k), rest = id % (group * k);
+      const int64_t e = j * heads * k + kvh * group * k + rest;
+      const int64_t bucket =
+          spanStart[e] <= spanEnd[e] ? std::min<int64_t>(spanStart[e] / width, buckets - 1) : 0;
+      byBucket[bucket].push_back(int32_t(id));
+    }
+    int32_t *out = rowOrder + kvh * rows;
+    for (const auto &ids : byBucket)
+      out = std::copy(ids.begin(), ids.end(), out);
+  }
+  return Status::success();
+}
+
+// ---------------------------------------------------------------------------------------------
 // msa_gate_merge
 // ---------------------------------------------------------------------------------------------
 Status gateMerge(const KernelCall &call) {
@@ -771,18 +818,16 @@ Status decodeAttention(const KernelCall &call) {
     for (int64_t j = 0; j < n; ++j) {
       const int64_t pos = cacheLen - n + j;
       const std::vector<float> q = queries.row(j, h);
-      // Window pieces: the attention core (P rounded to bf16 in bf16).
+      // Every piece is a flash-decode over its keys (q pre-scaled, P kept in fp32).
+      std::vector<float> qScaled(dim);
+      for (int64_t d = 0; d < dim; ++d)
+        qScaled[d] = q[d] * scale2;
       for (int64_t w = 0; w < splitW; ++w) {
         int64_t lo, hi;
         piece(windowStart(pos, window), pos, splitW, w, lo, hi);
         const int64_t idx = pieceIndex(w, j, h);
-        attendKeys(cache, kvh, q, scale2, lo, hi, p.elem == Elem::bf16, wsO + idx * dim,
-                   wsLse[idx]);
+        attendKeys(cache, kvh, qScaled, 1.0f, lo, hi, false, wsO + idx * dim, wsLse[idx]);
       }
-      // Span pieces: the flash-decode path (q pre-scaled, P kept in fp32).
-      std::vector<float> qScaled(dim);
-      for (int64_t d = 0; d < dim; ++d)
-        qScaled[d] = q[d] * scale2;
       const TopK top = resolvePartials(partScores, partIdx, splitsR, n, heads, k, j, h);
       for (int64_t slot = 0; slot < k; ++slot) {
         int32_t start, end;
@@ -891,6 +936,7 @@ std::vector<KernelEntry> msaKernels() {
       {"msa_anchor_topk", anchorTopk},
       {"msa_route_merge", routeMerge},
       {"msa_window_attention", windowAttention},
+      {"msa_span_order", spanOrder},
       {"msa_span_attention", spanAttention},
       {"msa_gate_merge", gateMerge},
       {"msa_decode_attention", decodeAttention},

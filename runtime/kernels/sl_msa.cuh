@@ -204,14 +204,17 @@ template <typename T, int D, int NW> struct Core {
     *reinterpret_cast<uint4 *>(q + r * LD + chunk * EPC) = v;
   }
 
-  // Smallest key >= cursor that some row needs, or kIntMax. Every thread calls it.
+  // Start of the next tile: the smallest key >= cursor that some row needs, rounded down to a
+  // multiple of kBK (>= cursor, which is one too), or kIntMax. Tiles on the kBK grid make every
+  // row's arithmetic independent of which rows share its block (a row sees the same keys in the
+  // same tiles in any grouping), so results do not depend on the row order. Every thread calls it.
   __device__ int next_active(int cursor, int parity) {
     const int t = threadIdx.x;
     int cand = kIntMax;
     if (t < ROWS) {
       const int l = lo[t], h = hi[t];
       if (l <= h && h >= cursor)
-        cand = l > cursor ? l : cursor;
+        cand = (l > cursor ? l : cursor) / kBK * kBK;
     }
     cand = __reduce_min_sync(0xffffffffu, cand);
     if ((t & 31) == 0)
@@ -871,6 +874,78 @@ __device__ void msa_span_attention(const T *q2, i32 ldq2, const T *k_cache, cons
   }
 }
 
+// =============================================================================================
+// msa_span_order: the row_order of msa_span_attention that groups rows by where their span
+// starts, so that the 16*NW rows of a block share most K/V tiles whatever the routing (a
+// counting sort of each kv head's rows by bucket = span_start / width, width = ceil(cache_len /
+// BUCKETS); empty spans go to bucket 0). Order inside a bucket is unspecified (atomics); the
+// attention result does not depend on it (tiles on the kBK grid).
+// grid (KV_HEADS), block 1024, static smem 4*BUCKETS + 128 bytes.
+// =============================================================================================
+template <int HEADS, int KV_HEADS, int NUM_SPANS, int BUCKETS>
+__device__ void msa_span_order(const i32 *span_start, const i32 *span_end, i32 cache_len, i32 n,
+                               i32 *row_order) {
+  constexpr int GROUP = HEADS / KV_HEADS;
+  constexpr int K = NUM_SPANS;
+  constexpr int THREADS = 1024;
+  constexpr int PER_THREAD = BUCKETS / THREADS;
+  static_assert(BUCKETS % THREADS == 0, "BUCKETS must be a multiple of 1024");
+  __shared__ int count[BUCKETS];
+  __shared__ int warp_sum[32];
+  const int kvh = blockIdx.x, t = threadIdx.x;
+  const int R = n * GROUP * K;
+  const int width = max(1, (cache_len + BUCKETS - 1) / BUCKETS);
+  for (int b = t; b < BUCKETS; b += THREADS)
+    count[b] = 0;
+  __syncthreads();
+  auto bucket_of = [&](int id) {
+    const int j = id / (GROUP * K), rest = id % (GROUP * K);
+    const i64 e = (i64)j * HEADS * K + kvh * GROUP * K + rest;
+    const int st = span_start[e], en = span_end[e];
+    return st <= en ? min(st / width, BUCKETS - 1) : 0;
+  };
+  for (int id = t; id < R; id += THREADS)
+    atomicAdd(&count[bucket_of(id)], 1);
+  __syncthreads();
+  // Exclusive scan of count: PER_THREAD consecutive buckets per thread, then warps, then block.
+  int local[PER_THREAD], sum = 0;
+#pragma unroll
+  for (int i = 0; i < PER_THREAD; ++i) {
+    local[i] = sum;
+    sum += count[t * PER_THREAD + i];
+  }
+  int inclusive = sum;
+#pragma unroll
+  for (int offset = 1; offset < 32; offset *= 2) {
+    const int other = __shfl_up_sync(0xffffffffu, inclusive, offset);
+    if ((t & 31) >= offset)
+      inclusive += other;
+  }
+  if ((t & 31) == 31)
+    warp_sum[t / 32] = inclusive;
+  __syncthreads();
+  if (t < 32) {
+    int w = warp_sum[t];
+#pragma unroll
+    for (int offset = 1; offset < 32; offset *= 2) {
+      const int other = __shfl_up_sync(0xffffffffu, w, offset);
+      if (t >= offset)
+        w += other;
+    }
+    warp_sum[t] = w;  // inclusive over warps
+  }
+  __syncthreads();
+  const int base = (t >= 32 ? warp_sum[t / 32 - 1] : 0) + inclusive - sum;
+#pragma unroll
+  for (int i = 0; i < PER_THREAD; ++i)
+    count[t * PER_THREAD + i] = base + local[i];  // now the next free slot of each bucket
+  __syncthreads();
+  for (int id = t; id < R; id += THREADS) {
+    const int slot = atomicAdd(&count[bucket_of(id)], 1);
+    row_order[(i64)kvh * R + slot] = id;
+  }
+}
+
 namespace msa_detail {
 // Gate weights: softmax over the valid slots (score > -inf), uniform when none is valid.
 template <int K> __device__ __forceinline__ void gate_weights(const float (&s)[K], float (&g)[K]) {
@@ -949,11 +1024,12 @@ __device__ void msa_gate_merge(const T *o_w, const float *lse_w, const T *o_s, c
 // Decode (small n): 3 launches, geometry from template parameters and n only.
 //  1. msa_anchor_topk<T, HEADS, KV_HEADS, HEAD_DIM, NUM_SPANS, W, 4, 1, SPLITS_R>
 //     grid (n, KV_HEADS, SPLITS_R), block 128 -> part_scores/part_idx.
-//  2. msa_decode_attention: grid (KV_HEADS*SPLIT_W*ceil(n*GROUP/64) + n*HEADS*NUM_SPANS*SPLIT_S),
-//     block 128, dynamic smem msa_attention_smem<T, HEAD_DIM, 4>().
-//     Blocks [0, KV_HEADS*SPLIT_W*WB): window pieces (attention core, GQA rows share K/V tiles;
-//     the window is attended once per head); the rest: one (query, head, slot, piece) each, a
-//     CUDA-core flash-decode over its piece of the span (spans resolved from the partial top-k).
+//  2. msa_decode_attention: grid (n*HEADS*(SPLIT_W + NUM_SPANS*SPLIT_S)), block 128, no dynamic
+//     smem. Each block one (query, head, piece): piece p < SPLIT_W is the p-th part of the
+//     window, the others part (p - SPLIT_W) % SPLIT_S of span slot (p - SPLIT_W) / SPLIT_S
+//     (spans resolved from the partial top-k); a CUDA-core flash-decode over the piece. (The
+//     16 heads of a kv group read the same window keys, from L2 after the first; a block needs
+//     only 2 KB of shared memory, so many are resident and keep enough loads in flight.)
 //     Writes ws_o [(SPLIT_W + NUM_SPANS*SPLIT_S) * n * HEADS * HEAD_DIM] fp32 and
 //     ws_lse [(SPLIT_W + NUM_SPANS*SPLIT_S) * n * HEADS] fp32: partial p of (j, h) for the
 //     window (p < SPLIT_W) at index (p*n + j)*HEADS + h, span slot s piece p at
@@ -972,74 +1048,35 @@ __device__ void msa_decode_attention(const T *q2, i32 ldq2, const T *k_cache, co
   constexpr int D = HEAD_DIM;
   constexpr int K = NUM_SPANS;
   constexpr int NW = 4;
-  using C = Core<T, D, NW>;
-  extern __shared__ __align__(16) unsigned char msa_smem[];
-  const int wb = (n * GROUP + C::ROWS - 1) / C::ROWS;
-  const int window_blocks = KV_HEADS * SPLIT_W * wb;
-  int b = blockIdx.x;
-  if (b < window_blocks) {
-    // ---- window piece: rows (j, hh) of kv head kvh, piece p of each row's window ----------
-    const int kvh = b / (SPLIT_W * wb);
-    const int p = (b / wb) % SPLIT_W;
-    const int row0 = (b % wb) * C::ROWS;
-    C core(msa_smem);
-    constexpr int CPR = D * (int)sizeof(T) / 16;
-    for (int e = threadIdx.x; e < C::ROWS * CPR; e += 32 * NW) {
-      const int r = e / CPR, ch = e % CPR;
-      const int gr = row0 + r;
-      const int j = gr / GROUP, hh = gr % GROUP;
-      const bool ok = j < n;
-      core.stage_q_chunk(r, ch, ok ? q2 + (i64)j * ldq2 + (i64)(kvh * GROUP + hh) * D : nullptr);
-      if (ch == 0) {
-        int lo = 1, hi = 0;
-        if (ok) {
-          const int pos = cache_len - n + j;
-          const int ws = pos - W + 1 > 0 ? pos - W + 1 : 0;
-          const int len = pos - ws + 1;
-          const int chunk = (len + SPLIT_W - 1) / SPLIT_W;
-          lo = ws + p * chunk;
-          hi = min(pos, lo + chunk - 1);
-        }
-        core.lo[r] = lo;
-        core.hi[r] = hi;
-      }
-    }
-    __syncthreads();
-    core.run(k_cache + (i64)kvh * capacity * D, v_cache + (i64)kvh * capacity * D, cache_len);
-    for (int e = threadIdx.x; e < C::ROWS * D; e += 32 * NW) {
-      const int r = e / D, d = e % D;
-      const int gr = row0 + r;
-      const int j = gr / GROUP, hh = gr % GROUP;
-      if (j >= n)
-        continue;
-      const i64 idx = ((i64)p * n + j) * HEADS + kvh * GROUP + hh;
-      ws_o[idx * D + d] = core.o[r * D + d];
-      if (d == 0)
-        ws_lse[idx] = core.lse[r];
-    }
-    return;
-  }
-  // ---- span piece: CUDA-core flash-decode --------------------------------------------------
-  b -= window_blocks;
-  const int p = b % SPLIT_S;
-  const int slot = (b / SPLIT_S) % K;
-  const int h = (b / (SPLIT_S * K)) % HEADS;
-  const int j = b / (SPLIT_S * K * HEADS);
+  constexpr int PIECES = SPLIT_W + K * SPLIT_S;
+  __shared__ float sm[NW * (D + 2)];  // per warp: acc [D], m, l
+  const int b = blockIdx.x;
+  const int piece = b % PIECES;
+  const int h = (b / PIECES) % HEADS;
+  const int j = b / (PIECES * HEADS);
   if (j >= n)
     return;
   const int kvh = h / GROUP;
   const int pos = cache_len - n + j;
-  float ts[K];
-  int ti[K];
-  resolve_partials<HEADS, K, SPLITS_R>(part_scores, part_idx, n, j, h, ts, ti);
-  int st, en;
-  span_extent<W>(ti[slot], pos, anchor_offsets, span_reach[2 * j], span_reach[2 * j + 1], st, en);
   int lo = 1, hi = 0;
-  if (st <= en) {
-    const int len = en - st + 1;
-    const int chunk = (len + SPLIT_S - 1) / SPLIT_S;
-    lo = st + p * chunk;
-    hi = min(en, lo + chunk - 1);
+  if (piece < SPLIT_W) {
+    const int ws = pos - W + 1 > 0 ? pos - W + 1 : 0;
+    const int chunk = (pos - ws + 1 + SPLIT_W - 1) / SPLIT_W;
+    lo = ws + piece * chunk;
+    hi = min(pos, lo + chunk - 1);
+  } else {
+    const int slot = (piece - SPLIT_W) / SPLIT_S, p = (piece - SPLIT_W) % SPLIT_S;
+    float ts[K];
+    int ti[K];
+    resolve_partials<HEADS, K, SPLITS_R>(part_scores, part_idx, n, j, h, ts, ti);
+    int st, en;
+    span_extent<W>(ti[slot], pos, anchor_offsets, span_reach[2 * j], span_reach[2 * j + 1], st,
+                   en);
+    if (st <= en) {
+      const int chunk = (en - st + 1 + SPLIT_S - 1) / SPLIT_S;
+      lo = st + p * chunk;
+      hi = min(en, lo + chunk - 1);
+    }
   }
   // Lane groups of LPK = D/8 lanes, each lane 8 elements of a key; KPW keys per warp step.
   constexpr int LPK = D / 8;
@@ -1125,7 +1162,6 @@ __device__ void msa_decode_attention(const T *q2, i32 ldq2, const T *k_cache, co
     l = l * a + lo_ * bb;
     m = mn;
   }
-  float *sm = reinterpret_cast<float *>(msa_smem);  // [NW][D + 2]
   if (grp == 0) {
 #pragma unroll
     for (int e = 0; e < 8; ++e)
@@ -1147,7 +1183,7 @@ __device__ void msa_decode_attention(const T *q2, i32 ldq2, const T *k_cache, co
     wsc[w] = mt == neg_inf() ? 0.0f : exp2f(sm[w * (D + 2) + D] - mt);
     lt += wsc[w] * sm[w * (D + 2) + D + 1];
   }
-  const i64 idx = ((i64)(SPLIT_W + slot * SPLIT_S + p) * n + j) * HEADS + h;
+  const i64 idx = ((i64)piece * n + j) * HEADS + h;
   const float inv = lt > 0.0f ? 1.0f / lt : 0.0f;
   for (int d = threadIdx.x; d < D; d += 32 * NW) {
     float v = 0.0f;

@@ -148,6 +148,14 @@ inline bool expect_equal_ints(const std::string &name, const std::vector<int> &a
   return ok;
 }
 
+// A property that must hold.
+inline bool expect(const std::string &name, bool ok) {
+  std::printf("%s %s\n", ok ? "PASS" : "FAIL", name.c_str());
+  if (!ok)
+    ++failures();
+  return ok;
+}
+
 // Ends a check program: prints a summary and returns its exit status.
 inline int finish(const char *program) {
   std::printf("%s: %s (%d failed)\n", program, failures() ? "FAILED" : "all passed", failures());

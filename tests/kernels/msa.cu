@@ -27,6 +27,10 @@ using slk::i64;
       float *ts, i32 *st, i32 *en) {                                                           \
     slk::msa_route_merge<H, K, W, 32>(ps, pi, len, n, off, reach, ts, st, en);                 \
   }                                                                                             \
+  extern "C" __global__ void __launch_bounds__(1024) msa_span_order_##SUFFIX(                 \
+      const i32 *st, const i32 *en, i32 len, i32 n, i32 *order) {                              \
+    slk::msa_span_order<H, KVH, K, 4096>(st, en, len, n, order);                               \
+  }                                                                                             \
   extern "C" __global__ void __launch_bounds__(128) msa_window_attention_##SUFFIX(             \
       const T *q2, i32 ldq2, const T *kc, const T *vc, i32 cap, i32 len, i32 n, T *ow,          \
       float *lw) {                                                                              \

@@ -813,6 +813,48 @@ TEST_P(MsaKernels, SpanAttentionRowOrderIsOnlyAnOrder) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// msa_span_order: each kv head's rows, a permutation sorted by bucket of span start (stable).
+// ---------------------------------------------------------------------------------------------
+TEST(MsaSpanOrder, SortsRowsByBucketOfSpanStart) {
+  const int64_t heads = 4, kvHeads = 2, k = 3, n = 37, cacheLen = 1000, buckets = 1024;
+  const int64_t group = heads / kvHeads, rows = n * group * k;
+  std::mt19937 rng(3);
+  std::vector<int32_t> start(n * heads * k), end(n * heads * k);
+  for (size_t e = 0; e < start.size(); ++e) {
+    start[e] = int32_t(rng() % cacheLen);
+    end[e] = rng() % 5 == 0 ? start[e] - 1 : start[e] + int32_t(rng() % 50);  // some empty
+  }
+  std::vector<int32_t> order(kvHeads * rows, -7);
+  ASSERT_OK(callKernel("msa_span_order", {S(heads), S(kvHeads), S(k), S(buckets)},
+                       {P(start.data()), P(end.data()), I(cacheLen), I(n), P(order.data())}));
+  const int64_t width = (cacheLen + buckets - 1) / buckets;
+  for (int64_t kvh = 0; kvh < kvHeads; ++kvh) {
+    std::vector<bool> seen(rows, false);
+    int64_t previousBucket = -1, previousId = -1;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int32_t id = order[kvh * rows + r];
+      ASSERT_GE(id, 0);
+      ASSERT_LT(id, rows);
+      ASSERT_FALSE(seen[id]) << "row " << id << " twice";
+      seen[id] = true;
+      const int64_t j = id / (group * k), rest = id % (group * k);
+      const int64_t e = j * heads * k + kvh * group * k + rest;
+      const int64_t bucket = start[e] <= end[e] ? start[e] / width : 0;
+      ASSERT_GE(bucket, previousBucket) << "kv head " << kvh << " entry " << r;
+      if (bucket == previousBucket) {
+        ASSERT_GT(id, previousId) << "not stable inside bucket " << bucket;
+      }
+      previousBucket = bucket;
+      previousId = id;
+    }
+  }
+  const sl::Status bad = callKernel("msa_span_order", {S(heads), S(kvHeads), S(k), S(buckets)},
+                                    {P(start.data()), P(end.data()), I(5), I(n), P(order.data())});
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("cache_len"), std::string::npos) << bad.message();
+}
+
 INSTANTIATE_TEST_SUITE_P(Msa, MsaKernels, ::testing::Values(Elem::f32, Elem::bf16),
                          [](const ::testing::TestParamInfo<Elem> &info) {
                            return std::string(info.param == Elem::bf16 ? "bf16" : "f32");
@@ -899,7 +941,8 @@ TEST(MsaKernelsErrors, RejectInvalidArguments) {
               "SPLIT_W");
   // Every template is registered.
   for (const char *name : {"msa_anchor_topk", "msa_route_merge", "msa_window_attention",
-                           "msa_span_attention", "msa_gate_merge", "msa_decode_attention",
+                           "msa_span_order", "msa_span_attention", "msa_gate_merge",
+                           "msa_decode_attention",
                            "msa_decode_combine"})
     EXPECT_NE(sl::cpu::lookupKernel(name), nullptr) << name;
 }
