@@ -417,6 +417,28 @@ LogicalResult lowerMoERouter(FunctionLowering &L, sld::MoERouterOp op) {
     return failure();
   int64_t experts = featureSize(op.getGate(), 0), hidden = featureSize(op.getX());
   int64_t topK = op.getTopKAttr().getInt();
+  if (L.maxTokens() > 8 && *t == *wt && *t == "slk::bf16") {
+    // A prefill chunk: logits = x · gate^T on the tensor cores (the GEMM tile of
+    // docs/kernels-dense.md's defaults), then one warp per token selects the experts.
+    Value logits = L.scratch(loc, {ShapedType::kDynamic, experts}, L.builder().getF32Type());
+    LaunchBuilder(L, loc)
+        .pointer(x).rowStride(x).pointer(L.lookup(op.getGate())).null().null()
+        .pointer(logits).i32(experts).runtime("n").i32(experts).i32(hidden)
+        .launch("gemm", {*t, "float", "128", "128", "32", "3", "2", "4", activationArg(std::nullopt),
+                           boolArg(false), boolArg(false)},
+                256, 3 * (128 + 128) * (32 + 8) * 2, Extent::fixed((experts + 127) / 128),
+                Extent::perTokens(128));
+    LaunchBuilder(L, loc)
+        .pointer(logits)
+        .pointer(L.lookup(op.getCorrectionBias()))
+        .pointer(L.allocate(op.getWeights()))
+        .pointer(L.allocate(op.getIndices()))
+        .runtime("n")
+        .f32(op.getRoutedScalingFactor().convertToDouble())
+        .i32(op.getNormTopkProb() ? 1 : 0)
+        .launch("moe_topk", {str(experts), str(topK), "256"}, 256, 0, Extent::perTokens(8));
+    return success();
+  }
   int64_t threads = L.maxTokens() <= 8 ? 1024 : 256;
   LaunchBuilder(L, loc)
       .pointer(x)

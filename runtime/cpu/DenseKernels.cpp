@@ -480,6 +480,38 @@ void runActivation(Launch &L) {
 // MoE (sl_moe.cuh). Pair p = token·TOPK + slot.
 // ---------------------------------------------------------------------------------------------
 
+// The routing decision of one token from its fp32 logits: s = sigmoid (expf), top-k of
+// s + correction_bias (ties -> lower expert id) in descending order; weight = s, / (sum of the
+// k s + 1e-20) when normalizeTopk, · scale.
+void selectExperts(const float *logits, const float *bias, int64_t experts, int64_t topk,
+                   float scale, bool normalizeTopk, float *weights, int32_t *indices) {
+  std::vector<float> score(static_cast<size_t>(experts)), choice(static_cast<size_t>(experts));
+  for (int64_t e = 0; e < experts; ++e) {
+    score[size_t(e)] = 1.0f / (1.0f + std::exp(-logits[e]));
+    choice[size_t(e)] = score[size_t(e)] + bias[e];
+  }
+  std::vector<bool> taken(static_cast<size_t>(experts), false);
+  std::vector<float> selScore(static_cast<size_t>(topk));
+  std::vector<int32_t> selIdx(static_cast<size_t>(topk));
+  float sum = 0.0f;
+  for (int64_t j = 0; j < topk; ++j) {
+    int64_t best = -1;  // ascending scan: strictly larger wins, so ties keep the lower id
+    for (int64_t e = 0; e < experts; ++e)
+      if (!taken[size_t(e)] && (best < 0 || choice[size_t(e)] > choice[size_t(best)]))
+        best = e;
+    taken[size_t(best)] = true;
+    selScore[size_t(j)] = score[size_t(best)];
+    selIdx[size_t(j)] = int32_t(best);
+    sum += score[size_t(best)];
+  }
+  const float denom = sum + 1e-20f;
+  for (int64_t j = 0; j < topk; ++j) {
+    const float wv = normalizeTopk ? selScore[size_t(j)] / denom : selScore[size_t(j)];
+    weights[j] = wv * scale;
+    indices[j] = selIdx[size_t(j)];
+  }
+}
+
 // moe_router<T, WT, HIDDEN, EXPERTS, TOPK, THREADS>(x, gate_w, correction_bias, weights,
 //   indices, n, routed_scaling_factor, norm_topk_prob): logits in fp32, s = sigmoid (expf),
 // top-k of s + correction_bias (ties -> lower expert id) in descending order; weight = s,
@@ -505,33 +537,30 @@ void runMoeRouter(Launch &L) {
   dotProducts(
       stridedRows(t, x, n, hidden), wt, gateW, 0, experts, hidden,
       [&](int64_t row, int64_t e, double dot) { logits[size_t(row * experts + e)] = float(dot); });
-  for (int64_t row = 0; row < n; ++row) {
-    std::vector<float> score(static_cast<size_t>(experts)), choice(static_cast<size_t>(experts));
-    for (int64_t e = 0; e < experts; ++e) {
-      score[size_t(e)] = 1.0f / (1.0f + std::exp(-logits[size_t(row * experts + e)]));
-      choice[size_t(e)] = score[size_t(e)] + bias[e];
-    }
-    std::vector<bool> taken(static_cast<size_t>(experts), false);
-    std::vector<float> selScore(static_cast<size_t>(topk));
-    std::vector<int32_t> selIdx(static_cast<size_t>(topk));
-    float sum = 0.0f;
-    for (int64_t j = 0; j < topk; ++j) {
-      int64_t best = -1; // ascending scan: strictly larger wins, so ties keep the lower id
-      for (int64_t e = 0; e < experts; ++e)
-        if (!taken[size_t(e)] && (best < 0 || choice[size_t(e)] > choice[size_t(best)]))
-          best = e;
-      taken[size_t(best)] = true;
-      selScore[size_t(j)] = score[size_t(best)];
-      selIdx[size_t(j)] = int32_t(best);
-      sum += score[size_t(best)];
-    }
-    const float denom = sum + 1e-20f;
-    for (int64_t j = 0; j < topk; ++j) {
-      const float wv = normalizeTopk ? selScore[size_t(j)] / denom : selScore[size_t(j)];
-      weights[row * topk + j] = wv * scale;
-      indices[row * topk + j] = selIdx[size_t(j)];
-    }
-  }
+  for (int64_t row = 0; row < n; ++row)
+    selectExperts(logits.data() + row * experts, bias, experts, topk, scale, normalizeTopk,
+                  weights + row * topk, indices + row * topk);
+}
+
+// moe_topk<EXPERTS, TOPK, THREADS>(logits, correction_bias, weights, indices, n,
+//   routed_scaling_factor, norm_topk_prob): the selection of moe_router from fp32 logits.
+void runMoeTopk(Launch &L) {
+  L.expect("moe_topk", 3, 7);
+  const int64_t experts = L.dim(0, "EXPERTS"), topk = L.dim(1, "TOPK");
+  if (topk > experts || topk > 32)
+    fail("TOPK must be <= min(EXPERTS, 32)");
+  const int64_t n = L.count(4, "n");
+  if (n == 0)
+    return;
+  const float *logits = L.ptr<const float>(0, "logits");
+  const float *bias = L.ptr<const float>(1, "correction_bias");
+  float *weights = L.ptr<float>(2, "weights");
+  int32_t *indices = L.ptr<int32_t>(3, "indices");
+  const float scale = L.real(5);
+  const bool normalizeTopk = L.integer(6) != 0;
+  for (int64_t row = 0; row < n; ++row)
+    selectExperts(logits + row * experts, bias, experts, topk, scale, normalizeTopk,
+                  weights + row * topk, indices + row * topk);
 }
 
 // moe_align<EXPERTS, TOPK, BM, THREADS>(indices, n, sorted_pair, tile_expert, num_tiles):
@@ -787,6 +816,7 @@ std::vector<KernelEntry> denseKernels() {
       {"add", guarded<runAdd>},
       {"activation", guarded<runActivation>},
       {"moe_router", guarded<runMoeRouter>},
+      {"moe_topk", guarded<runMoeTopk>},
       {"moe_align", guarded<runMoeAlign>},
       {"moe_up", guarded<runMoeUp>},
       {"moe_down", guarded<runMoeDown>},

@@ -72,59 +72,15 @@ __device__ __forceinline__ float finish(float routed, const T *shared_out, const
 
 }  // namespace moe
 
-// =============================================================================================
-// moe_router<T, WT, HIDDEN, EXPERTS, TOPK, THREADS>(x [n, HIDDEN], gate_w [EXPERTS, HIDDEN],
-//   correction_bias [EXPERTS] fp32, weights [n, TOPK] fp32 (out), indices [n, TOPK] i32 (out),
-//   n, routed_scaling_factor, norm_topk_prob)
-// logits = x · gate_w^T (fp32), s = sigmoid(logits); the TOPK experts with the largest
-// s + correction_bias (ties -> lower expert id), written in descending order of that value;
-// weight = s of the chosen expert, / (sum of the TOPK s + 1e-20) when norm_topk_prob != 0,
-// times routed_scaling_factor.
-// grid (n), block THREADS (multiple of 32), smem 0 (static: (HIDDEN + EXPERTS)·4 bytes).
-// =============================================================================================
-template <typename T, typename WT, int HIDDEN, int EXPERTS, int TOPK, int THREADS>
-__device__ void moe_router(const T *x, const WT *gate_w, const float *correction_bias, float *weights,
-                           i32 *indices, i32 n, float routed_scaling_factor, i32 norm_topk_prob) {
-  static_assert(THREADS % 32 == 0, "THREADS must be a multiple of 32");
-  static_assert(TOPK >= 1 && TOPK <= EXPERTS && TOPK <= 32, "1 <= TOPK <= min(EXPERTS, 32)");
-  constexpr int WARPS = THREADS / 32;
-  __shared__ float xs[HIDDEN];
-  __shared__ float logits[EXPERTS];
-  const i32 row = blockIdx.x;
-  if (row >= n)
-    return;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int i = threadIdx.x; i < HIDDEN; i += THREADS)
-    xs[i] = load_f32(x + i64(row) * HIDDEN + i);
-  __syncthreads();
-  constexpr int V = 16 / sizeof(WT);
-  for (int e = warp; e < EXPERTS; e += WARPS) {
-    const WT *wr = gate_w + i64(e) * HIDDEN;
-    float acc = 0.0f;
-    if constexpr (HIDDEN % V == 0) {
-      if ((reinterpret_cast<u64>(gate_w) & 15) == 0) {
-        for (int ch = lane; ch < HIDDEN / V; ch += 32) {
-          float wf[V];
-          dn::unpack16(dn::ld_stream(wr + ch * V), wf);
-#pragma unroll
-          for (int q = 0; q < V; ++q)
-            acc = fmaf(wf[q], xs[ch * V + q], acc);
-        }
-      } else {
-        for (int kk = lane; kk < HIDDEN; kk += 32)
-          acc = fmaf(load_f32(wr + kk), xs[kk], acc);
-      }
-    } else {
-      for (int kk = lane; kk < HIDDEN; kk += 32)
-        acc = fmaf(load_f32(wr + kk), xs[kk], acc);
-    }
-    acc = warp_sum(acc);
-    if (lane == 0)
-      logits[e] = acc;
-  }
-  __syncthreads();
-  if (warp != 0)
-    return;
+namespace moe {
+// The routing decision of one token by one warp (lane = thread % 32): s = sigmoid(logits), the
+// TOPK experts with the largest s + correction_bias (ties -> lower expert id) in descending
+// order; weight = s (/ (sum of the TOPK s + 1e-20) when norm_topk_prob) * routed_scaling_factor.
+// Lane 0 writes weights[0..TOPK) and indices[0..TOPK).
+template <int EXPERTS, int TOPK>
+__device__ __forceinline__ void select_topk(const float *logits, const float *correction_bias,
+                                            float *weights, i32 *indices, int lane,
+                                            float routed_scaling_factor, i32 norm_topk_prob) {
   constexpr int EPL = (EXPERTS + 31) / 32;
   float score[EPL], choice[EPL];
   bool taken[EPL];
@@ -180,10 +136,89 @@ __device__ void moe_router(const T *x, const WT *gate_w, const float *correction
 #pragma unroll
     for (int t = 0; t < TOPK; ++t) {
       const float wv = norm_topk_prob ? sel_score[t] / denom : sel_score[t];
-      weights[i64(row) * TOPK + t] = wv * routed_scaling_factor;
-      indices[i64(row) * TOPK + t] = sel_idx[t];
+      weights[t] = wv * routed_scaling_factor;
+      indices[t] = sel_idx[t];
     }
   }
+}
+}  // namespace moe
+
+// =============================================================================================
+// moe_router<T, WT, HIDDEN, EXPERTS, TOPK, THREADS>(x [n, HIDDEN], gate_w [EXPERTS, HIDDEN],
+//   correction_bias [EXPERTS] fp32, weights [n, TOPK] fp32 (out), indices [n, TOPK] i32 (out),
+//   n, routed_scaling_factor, norm_topk_prob)
+// logits = x · gate_w^T (fp32), s = sigmoid(logits); the TOPK experts with the largest
+// s + correction_bias (ties -> lower expert id), written in descending order of that value;
+// weight = s of the chosen expert, / (sum of the TOPK s + 1e-20) when norm_topk_prob != 0,
+// times routed_scaling_factor.
+// grid (n), block THREADS (multiple of 32), smem 0 (static: (HIDDEN + EXPERTS)·4 bytes).
+// =============================================================================================
+template <typename T, typename WT, int HIDDEN, int EXPERTS, int TOPK, int THREADS>
+__device__ void moe_router(const T *x, const WT *gate_w, const float *correction_bias, float *weights,
+                           i32 *indices, i32 n, float routed_scaling_factor, i32 norm_topk_prob) {
+  static_assert(THREADS % 32 == 0, "THREADS must be a multiple of 32");
+  static_assert(TOPK >= 1 && TOPK <= EXPERTS && TOPK <= 32, "1 <= TOPK <= min(EXPERTS, 32)");
+  constexpr int WARPS = THREADS / 32;
+  __shared__ float xs[HIDDEN];
+  __shared__ float logits[EXPERTS];
+  const i32 row = blockIdx.x;
+  if (row >= n)
+    return;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int i = threadIdx.x; i < HIDDEN; i += THREADS)
+    xs[i] = load_f32(x + i64(row) * HIDDEN + i);
+  __syncthreads();
+  constexpr int V = 16 / sizeof(WT);
+  for (int e = warp; e < EXPERTS; e += WARPS) {
+    const WT *wr = gate_w + i64(e) * HIDDEN;
+    float acc = 0.0f;
+    if constexpr (HIDDEN % V == 0) {
+      if ((reinterpret_cast<u64>(gate_w) & 15) == 0) {
+        for (int ch = lane; ch < HIDDEN / V; ch += 32) {
+          float wf[V];
+          dn::unpack16(dn::ld_stream(wr + ch * V), wf);
+#pragma unroll
+          for (int q = 0; q < V; ++q)
+            acc = fmaf(wf[q], xs[ch * V + q], acc);
+        }
+      } else {
+        for (int kk = lane; kk < HIDDEN; kk += 32)
+          acc = fmaf(load_f32(wr + kk), xs[kk], acc);
+      }
+    } else {
+      for (int kk = lane; kk < HIDDEN; kk += 32)
+        acc = fmaf(load_f32(wr + kk), xs[kk], acc);
+    }
+    acc = warp_sum(acc);
+    if (lane == 0)
+      logits[e] = acc;
+  }
+  __syncthreads();
+  if (warp == 0)
+    moe::select_topk<EXPERTS, TOPK>(logits, correction_bias, weights + i64(row) * TOPK,
+                                    indices + i64(row) * TOPK, lane, routed_scaling_factor,
+                                    norm_topk_prob);
+}
+
+// =============================================================================================
+// moe_topk<EXPERTS, TOPK, THREADS>(logits [n, EXPERTS] fp32, correction_bias [EXPERTS] fp32,
+//   weights [n, TOPK] fp32 (out), indices [n, TOPK] i32 (out), n, routed_scaling_factor,
+//   norm_topk_prob)
+// The selection of moe_router from logits computed elsewhere (a GEMM over the prefill chunk:
+// logits = x · gate_w^T with fp32 accumulation). One warp per token.
+// grid (ceil(n / (THREADS/32))), block THREADS (multiple of 32), smem 0.
+// =============================================================================================
+template <int EXPERTS, int TOPK, int THREADS>
+__device__ void moe_topk(const float *logits, const float *correction_bias, float *weights,
+                         i32 *indices, i32 n, float routed_scaling_factor, i32 norm_topk_prob) {
+  static_assert(THREADS % 32 == 0, "THREADS must be a multiple of 32");
+  static_assert(TOPK >= 1 && TOPK <= EXPERTS && TOPK <= 32, "1 <= TOPK <= min(EXPERTS, 32)");
+  const i32 row = blockIdx.x * (THREADS / 32) + threadIdx.x / 32;
+  if (row >= n)
+    return;
+  moe::select_topk<EXPERTS, TOPK>(logits + i64(row) * EXPERTS, correction_bias,
+                                  weights + i64(row) * TOPK, indices + i64(row) * TOPK,
+                                  threadIdx.x % 32, routed_scaling_factor, norm_topk_prob);
 }
 
 // =============================================================================================

@@ -26,6 +26,11 @@ __global__ void __launch_bounds__(TH) k_router(const T *x, const T *gw, const fl
                                                i32 n, float scale, i32 norm) {
   slk::moe_router<T, T, H, E, K, TH>(x, gw, bias, w, idx, n, scale, norm);
 }
+template <int E, int K, int TH>
+__global__ void __launch_bounds__(TH) k_topk(const float *logits, const float *bias, float *w,
+                                             i32 *idx, i32 n, float scale, i32 norm) {
+  slk::moe_topk<E, K, TH>(logits, bias, w, idx, n, scale, norm);
+}
 template <int E, int K, int BM, int TH>
 __global__ void __launch_bounds__(TH) k_align(const i32 *idx, i32 n, i32 *sp, i32 *te, i32 *nt) {
   slk::moe_align<E, K, BM, TH>(idx, n, sp, te, nt);
@@ -95,9 +100,28 @@ static void test_moe(int n, bool decode, uint64_t seed) {
   // ---- router -------------------------------------------------------------------------
   DeviceBuffer<float> dw(size_t(n) * K);
   DeviceBuffer<i32> didx(size_t(n) * K);
+  // Logits in double on the host, for moe_topk (which selects from logits made elsewhere).
+  std::vector<float> logits(size_t(n) * E);
+  for (int t = 0; t < n; ++t)
+    for (int e = 0; e < E; ++e) {
+      double acc = 0;
+      for (int k = 0; k < H; ++k)
+        acc += double(check::to_f32(x[size_t(t) * H + k])) * check::to_f32(gw[size_t(e) * H + k]);
+      logits[size_t(t) * E + e] = float(acc);
+    }
+  DeviceBuffer<float> dlogits(logits);
+  // Variants: the fused router with 8 warps (prefill size) and 32 warps (decode), and moe_topk.
+  for (int variant = 0; variant < 3; ++variant)
   for (int norm = 0; norm < 2; ++norm) {
-    launch(k_router<T, H, E, K, 256>, dim3(n), dim3(256), 0, (const T *)dx.ptr, (const T *)dgw.ptr,
-           (const float *)dcb.ptr, dw.ptr, didx.ptr, n, scale, norm);
+    if (variant == 0)
+      launch(k_router<T, H, E, K, 256>, dim3(n), dim3(256), 0, (const T *)dx.ptr,
+             (const T *)dgw.ptr, (const float *)dcb.ptr, dw.ptr, didx.ptr, n, scale, norm);
+    else if (variant == 1)
+      launch(k_router<T, H, E, K, 1024>, dim3(n), dim3(1024), 0, (const T *)dx.ptr,
+             (const T *)dgw.ptr, (const float *)dcb.ptr, dw.ptr, didx.ptr, n, scale, norm);
+    else
+      launch(k_topk<E, K, 256>, dim3((n + 7) / 8), dim3(256), 0, (const float *)dlogits.ptr,
+             (const float *)dcb.ptr, dw.ptr, didx.ptr, n, scale, norm);
     auto got_idx = didx.download();
     std::vector<int> want_idx(size_t(n) * K);
     std::vector<float> want_w(size_t(n) * K);
@@ -134,7 +158,8 @@ static void test_moe(int n, bool decode, uint64_t seed) {
         }
       }
     }
-    std::string rn = "moe_router" + tag + " norm=" + std::to_string(norm);
+    std::string rn = std::string(variant == 0 ? "moe_router t256" : variant == 1 ? "moe_router t1024" : "moe_topk") +
+                     tag + " norm=" + std::to_string(norm);
     if (near_ties)
       std::printf("note %s: %d near-tie tokens accepted as computed\n", rn.c_str(), near_ties);
     check::expect_equal_ints(rn + " indices", got_idx, want_idx);

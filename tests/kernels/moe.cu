@@ -15,6 +15,17 @@ moe_router_bf16(const bf16 *x, const bf16 *gate_w, const float *bias, float *wei
   slk::moe_router<bf16, bf16, 2688, 128, 6, 256>(x, gate_w, bias, weights, indices, n, scale, norm);
 }
 extern "C" __global__ void __launch_bounds__(1024)
+moe_router_decode_bf16(const bf16 *x, const bf16 *gate_w, const float *bias, float *weights,
+                       i32 *indices, i32 n, float scale, i32 norm) {
+  slk::moe_router<bf16, bf16, 2688, 128, 6, 1024>(x, gate_w, bias, weights, indices, n, scale,
+                                                  norm);
+}
+extern "C" __global__ void __launch_bounds__(256)
+moe_topk_128(const float *logits, const float *bias, float *weights, i32 *indices, i32 n,
+             float scale, i32 norm) {
+  slk::moe_topk<128, 6, 256>(logits, bias, weights, indices, n, scale, norm);
+}
+extern "C" __global__ void __launch_bounds__(1024)
 moe_align_128(const i32 *indices, i32 n, i32 *sorted_pair, i32 *tile_expert, i32 *num_tiles) {
   slk::moe_align<128, 6, 128, 1024>(indices, n, sorted_pair, tile_expert, num_tiles);
 }

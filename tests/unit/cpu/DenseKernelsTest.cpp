@@ -512,6 +512,24 @@ void checkMoe(Elem t, bool hasShared, bool hasResidual, uint32_t seed) {
   for (size_t i = 0; i < wts.size(); ++i)
     EXPECT_NEAR(wts[i], wantW[i], 1e-6f * std::fabs(wantW[i])) << what;
 
+  // moe_topk: the same selection from logits computed elsewhere (here in double).
+  std::vector<float> logits(size_t(n) * E);
+  for (int row = 0; row < n; ++row)
+    for (int e = 0; e < E; ++e) {
+      double acc = 0;
+      for (int q = 0; q < H; ++q)
+        acc += double(x.get(size_t(row) * H + q)) * gw.get(size_t(e) * H + q);
+      logits[size_t(row) * E + e] = float(acc);
+    }
+  std::vector<float> topkW(size_t(n) * K);
+  std::vector<int32_t> topkIdx(size_t(n) * K);
+  ASSERT_TRUE(run("moe_topk", {sE, sK, "256"},
+                  {P(logits.data()), P(cb.data()), P(topkW.data()), P(topkIdx.data()), I(n),
+                   R(scale), I(1)}));
+  ASSERT_EQ(topkIdx, wantIdx) << what;
+  for (size_t i = 0; i < topkW.size(); ++i)
+    EXPECT_NEAR(topkW[i], wantW[i], 1e-6f * std::fabs(wantW[i])) << what;
+
   // Align: padded per-expert ranges, each pair once, padding -1, nothing written past the end.
   const int pairs = n * K, maxTiles = (pairs + BM - 1) / BM + E;
   std::vector<int32_t> sp(size_t(maxTiles) * BM, -7), te(maxTiles, -7), nt(1, -7);
