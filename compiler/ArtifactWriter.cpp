@@ -271,8 +271,11 @@ private:
                            ": " + message);
     };
     std::vector<fb::Offset<schema::Arg>> args;
-    for (Attribute arg : launch.getArgs()) {
+    std::optional<ArrayRef<int64_t>> rowBytes = launch.getRowBytes();
+    for (auto [argIndex, arg] : llvm::enumerate(launch.getArgs())) {
       ArgSpec spec;
+      if (rowBytes)
+        spec.rowBytes = (*rowBytes)[argIndex];
       if (auto index = llvm::dyn_cast<IntegerAttr>(arg); index && index.getType().isIndex()) {
         // A pointer: walk views down to their base, accumulating the byte offset.
         Value value = launch.getOperands()[index.getInt()];
@@ -334,7 +337,8 @@ private:
     for (int d = 0; d < 3; ++d)
       extents.emplace_back(grid[3 * d], grid[3 * d + 1], grid[3 * d + 2]);
     return schema::CreateLaunch(fbb_, kernel->second, fbb_.CreateVectorOfStructs(extents),
-                                fbb_.CreateVector(args), fbb_.CreateString(where));
+                                fbb_.CreateVector(args), fbb_.CreateString(where),
+                                rowBytes.has_value());
   }
 
   struct ArgSpec {
@@ -344,6 +348,7 @@ private:
     std::string part, name;
     int64_t intValue = 0;
     float floatValue = 0.0f;
+    int64_t rowBytes = 0;
   };
 
   // Strings first: a flatbuffer table is built with nothing else under construction.
@@ -360,6 +365,7 @@ private:
       builder.add_name(name);
     builder.add_int_value(spec.intValue);
     builder.add_float_value(spec.floatValue);
+    builder.add_row_bytes(spec.rowBytes);
     return builder.Finish();
   }
 

@@ -106,14 +106,26 @@ LaunchBuilder &LaunchBuilder::f32(double value) {
 
 LaunchBuilder &LaunchBuilder::rowStride(Value buffer) { return i32(rowStrideOf(buffer)); }
 
+LaunchBuilder &LaunchBuilder::tokenRows(Value buffer) {
+  auto type = llvm::cast<MemRefType>(buffer.getType());
+  rowBytes_.resize(args_.size(), 0);
+  rowBytes_.back() = rowStrideOf(buffer) * ((type.getElementTypeBitWidth() + 7) / 8);
+  return *this;
+}
+
 void LaunchBuilder::launch(StringRef templateName, const std::vector<std::string> &templateArgs,
                            int64_t threads, int64_t sharedBytes, Extent x, Extent y, Extent z) {
   slk::KernelOp kernel =
       lowering_.declareKernel(templateName, templateArgs, threads, sharedBytes, loc_);
   OpBuilder &b = lowering_.builder();
   SmallVector<int64_t> grid = {x.mul, x.add, x.div, y.mul, y.add, y.div, z.mul, z.add, z.div};
-  b.create<slk::LaunchOp>(loc_, FlatSymbolRefAttr::get(kernel.getSymNameAttr()), operands_,
-                          b.getArrayAttr(args_), b.getDenseI64ArrayAttr(grid));
+  auto op = b.create<slk::LaunchOp>(loc_, FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
+                                    operands_, b.getArrayAttr(args_),
+                                    b.getDenseI64ArrayAttr(grid), DenseI64ArrayAttr());
+  if (!rowBytes_.empty()) {
+    rowBytes_.resize(args_.size(), 0);
+    op.setRowBytesAttr(b.getDenseI64ArrayAttr(rowBytes_));
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -259,11 +271,20 @@ LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value
     a = *normed;
   }
   Value c = L.allocate(result);
+  // The LM head of a prefill chunk: the caller reads the last position's logits at most, so
+  // the runtime may compute those rows alone.
+  const bool outputRows = llvm::isa<sld::LMHeadOp>(op) && kernel.getValue() != "gemv";
   LaunchBuilder launch(L, loc);
-  launch.pointer(a).rowStride(a).pointer(L.lookup(weight));
+  launch.pointer(a);
+  if (outputRows)
+    launch.tokenRows(a);
+  launch.rowStride(a).pointer(L.lookup(weight));
   bias ? launch.pointer(L.lookup(bias)) : launch.null();
   residual ? launch.pointer(L.lookup(residual)) : launch.null();
-  launch.pointer(c).rowStride(c).runtime("n").i32(n).i32(k);
+  launch.pointer(c);
+  if (outputRows)
+    launch.tokenRows(c);
+  launch.rowStride(c).runtime("n").i32(n).i32(k);
   if (kernel.getValue() == "gemv") {
     int64_t warps = tile(op, "warps"), maxM = tile(op, "max_m");
     std::vector<std::string> args = {*inType, *outType, std::to_string(warps),

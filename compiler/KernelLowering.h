@@ -46,6 +46,9 @@ public:
   LaunchBuilder &i64(int64_t value);
   LaunchBuilder &f32(double value);
   LaunchBuilder &rowStride(mlir::Value buffer);               // i32 elements between rows
+  // Marks the last argument (a pointer to `buffer`) as the token rows of an output-rows launch
+  // (slk.launch row_bytes): the runtime may run the launch for the last rows only.
+  LaunchBuilder &tokenRows(mlir::Value buffer);
 
   // Declares (once) the specialisation and adds the launch.
   void launch(llvm::StringRef templateName, const std::vector<std::string> &templateArgs,
@@ -58,6 +61,7 @@ private:
   mlir::Location loc_;
   llvm::SmallVector<mlir::Value> operands_;
   llvm::SmallVector<mlir::Attribute> args_;
+  llvm::SmallVector<int64_t> rowBytes_;  // per argument; empty: not an output-rows launch
 };
 
 class FunctionLowering {

@@ -42,6 +42,17 @@ LogicalResult LaunchOp::verify() {
   for (int d = 0; d < 3; ++d)
     if (getGrid()[3 * d + 2] <= 0)
       return emitOpError() << "expects a positive divisor for grid dimension " << d;
+  if (auto rows = getRowBytes()) {
+    if (rows->size() != getArgs().size())
+      return emitOpError() << "expects one row_bytes entry per argument (" << getArgs().size()
+                           << "), got " << rows->size();
+    for (auto [i, bytes] : llvm::enumerate(*rows)) {
+      auto pointer = llvm::dyn_cast<IntegerAttr>(getArgs()[i]);
+      if (bytes < 0 || (bytes > 0 && !(pointer && pointer.getType().isIndex())))
+        return emitOpError() << "row_bytes " << bytes << " of argument " << i
+                             << ": expects 0, or a positive row size of a pointer argument";
+    }
+  }
   int64_t operands = getOperands().size();
   for (Attribute arg : getArgs()) {
     auto checkIndex = [&](Attribute attr) -> LogicalResult {

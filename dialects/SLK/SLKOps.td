@@ -102,6 +102,12 @@ def SLK_LaunchOp : SLK_Op<"launch"> {
     `grid` holds three extents, each three integers (mul, add, div) meaning
     ceil((mul * n + add) / div).
 
+    `row_bytes` (optional, one integer per argument) marks a launch that computes the token rows
+    of function outputs independently and feeds nothing else (the LM head of a prefill chunk):
+    a caller that reads back only the last `r` rows lets the runtime run it for those alone
+    (`"n"` and the grid take `r`, and a pointer argument with `row_bytes` > 0 starts `n - r`
+    rows further on); 0 marks an argument that is not token rows.
+
     ```mlir
     slk.launch @rms_norm_bf16_h2688_t256(%x, %w, %y)
         {args = [0 : index, 1 : index, 2 : index, "n", 1.0e-05 : f32],
@@ -110,7 +116,7 @@ def SLK_LaunchOp : SLK_Op<"launch"> {
     ```
   }];
   let arguments = (ins FlatSymbolRefAttr:$kernel, Variadic<AnyType>:$operands, ArrayAttr:$args,
-                       DenseI64ArrayAttr:$grid);
+                       DenseI64ArrayAttr:$grid, OptionalAttr<DenseI64ArrayAttr>:$row_bytes);
   let assemblyFormat = "$kernel `(` $operands `)` attr-dict `:` type($operands)";
   let hasVerifier = 1;
 }

@@ -52,8 +52,14 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
   const auto &kernels = *artifact_.root().kernels();
   std::vector<std::string> templateArgs;
   std::vector<cpu::KernelArg> args;
+  const int64_t keptRows = outputRowCount(rows, tokens);
   for (const auto *launch : *function.launches()) {
     const auto *kernel = kernels.Get(launch->kernel());
+    // An output-rows launch runs for the rows the caller reads back (none: skipped).
+    const int64_t n = launch->output_rows() ? keptRows : tokens;
+    const int64_t skippedRows = launch->output_rows() ? tokens - keptRows : 0;
+    if (n == 0)
+      continue;
     cpu::KernelFn fn = cpu::lookupKernel(kernel->template_name()->str());
     if (!fn)
       return fail("the CPU backend has no kernel '" + kernel->template_name()->str() + "'");
@@ -66,7 +72,8 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
       switch (arg->kind()) {
       case ArgKind::buffer: {
         const auto *buffer = function.buffers()->Get(arg->index());
-        value.pointer = arena.get() + buffer->offset() + arg->byte_offset();
+        value.pointer = arena.get() + buffer->offset() + arg->byte_offset() +
+                        skippedRows * arg->row_bytes();
         break;
       }
       case ArgKind::weight:
@@ -74,7 +81,7 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
         break;
       case ArgKind::input:
         value.pointer = const_cast<uint8_t *>(static_cast<const uint8_t *>(inputs.at(arg->index()))) +
-                        arg->byte_offset();
+                        arg->byte_offset() + skippedRows * arg->row_bytes();
         break;
       case ArgKind::state_part: {
         StateBuffers &state = session.state(arg->index());
@@ -89,7 +96,7 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
       case ArgKind::runtime: {
         std::string what = arg->name()->str();
         if (what == "n")
-          value.integer = tokens;
+          value.integer = n;
         else if (what == "start")
           value.integer = start;
         else if (what == "cache_len")

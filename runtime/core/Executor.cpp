@@ -34,15 +34,17 @@ std::vector<int32_t> spanReachTable(const sl::schema::MultiStepConfig &msa, int6
   return reach;
 }
 
+int64_t outputRowCount(OutputRows rows, int64_t tokens) {
+  return rows == OutputRows::all ? tokens : rows == OutputRows::last ? std::min<int64_t>(tokens, 1) : 0;
+}
+
 Tensor outputTensor(const sl::schema::Function &function, size_t i, int64_t tokens,
                     OutputRows rows, size_t *offset) {
   const auto *spec = function.outputs()->Get(i);
   Tensor tensor;
   tensor.dtype = spec->dtype();
   const bool perToken = spec->shape()->size() > 0 && spec->shape()->Get(0) < 0;
-  const int64_t kept = !perToken || rows == OutputRows::all ? tokens
-                       : rows == OutputRows::last          ? std::min<int64_t>(tokens, 1)
-                                                           : 0;
+  const int64_t kept = perToken ? outputRowCount(rows, tokens) : tokens;
   int64_t rowElements = 1;
   for (size_t d = 0; d < spec->shape()->size(); ++d) {
     int64_t dim = spec->shape()->Get(d);

@@ -31,6 +31,9 @@ std::vector<int32_t> spanReachTable(const sl::schema::MultiStepConfig &msa, int6
 // [tokens, vocab] of them).
 enum class OutputRows { all, last, none };
 
+// The token rows `rows` keeps of a call of `tokens` tokens (what output-rows launches run for).
+int64_t outputRowCount(OutputRows rows, int64_t tokens);
+
 // Output i of `function` for a call of `tokens` tokens, limited to `rows`: dtype, shape (token
 // dimension resolved) and zeroed bytes of the right size, for the backend to fill from byte
 // `*offset` of the whole output.

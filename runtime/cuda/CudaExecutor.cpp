@@ -548,7 +548,13 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
   CUdeviceptr arena = arenas_.at(name);
   // Every argument lives in an 8-byte slot; the driver reads as many bytes as the parameter has.
   std::vector<Launch> launches;
+  const int64_t keptRows = runtime::outputRowCount(rows, tokens);
   for (const auto *launch : *function.launches()) {
+    // An output-rows launch runs for the rows the caller reads back (none: skipped).
+    const int64_t n = launch->output_rows() ? keptRows : tokens;
+    const int64_t skippedRows = launch->output_rows() ? tokens - keptRows : 0;
+    if (n == 0)
+      continue;
     Launch resolved;
     resolved.kernel = launch->kernel();
     resolved.location = launch->location()->str();
@@ -562,13 +568,15 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
       };
       switch (arg->kind()) {
       case ArgKind::buffer:
-        slot = arena + function.buffers()->Get(arg->index())->offset() + arg->byte_offset();
+        slot = arena + function.buffers()->Get(arg->index())->offset() + arg->byte_offset() +
+               skippedRows * arg->row_bytes();
         break;
       case ArgKind::weight:
         slot = weights_.at(arg->index());
         break;
       case ArgKind::input:
-        slot = inputPointers.at(arg->index()) + arg->byte_offset();
+        slot = inputPointers.at(arg->index()) + arg->byte_offset() +
+               skippedRows * arg->row_bytes();
         break;
       case ArgKind::state_part: {
         std::string part = arg->part()->str();
@@ -579,7 +587,7 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
       case ArgKind::runtime: {
         std::string what = arg->name()->str();
         if (what == "n")
-          setI32(tokens);
+          setI32(n);
         else if (what == "start")
           setI32(start);
         else if (what == "cache_len")
@@ -617,7 +625,7 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
     }
     for (int g = 0; g < 3; ++g) {
       const auto *e = launch->grid()->Get(g);
-      resolved.grid[g] = unsigned((e->mul() * tokens + e->add() + e->div() - 1) / e->div());
+      resolved.grid[g] = unsigned((e->mul() * n + e->add() + e->div() - 1) / e->div());
     }
     if (resolved.grid[0] && resolved.grid[1] && resolved.grid[2])
       launches.push_back(std::move(resolved));

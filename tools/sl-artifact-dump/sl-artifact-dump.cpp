@@ -12,15 +12,18 @@
 namespace schema = sl::schema;
 
 static std::string argText(const schema::Arg &arg) {
+  // A token-row pointer of an output-rows launch: "buf3 rows(1024)".
+  const std::string rows =
+      arg.row_bytes() > 0 ? " rows(" + std::to_string(arg.row_bytes()) + ")" : "";
   switch (arg.kind()) {
   case schema::ArgKind::buffer:
     return "buf" + std::to_string(arg.index()) +
-           (arg.byte_offset() ? "+" + std::to_string(arg.byte_offset()) : "");
+           (arg.byte_offset() ? "+" + std::to_string(arg.byte_offset()) : "") + rows;
   case schema::ArgKind::weight:
     return "w" + std::to_string(arg.index());
   case schema::ArgKind::input:
     return "in" + std::to_string(arg.index()) +
-           (arg.byte_offset() ? "+" + std::to_string(arg.byte_offset()) : "");
+           (arg.byte_offset() ? "+" + std::to_string(arg.byte_offset()) : "") + rows;
   case schema::ArgKind::state_part:
     return "state" + std::to_string(arg.index()) + "." + arg.part()->str();
   case schema::ArgKind::runtime:
@@ -97,7 +100,7 @@ int main(int argc, char **argv) {
       std::cout << ") args(";
       for (size_t i = 0; i < launch->args()->size(); ++i)
         std::cout << (i ? ", " : "") << argText(*launch->args()->Get(i));
-      std::cout << ")\n";
+      std::cout << ")" << (launch->output_rows() ? " output_rows" : "") << "\n";
     }
   }
   return 0;
