@@ -60,6 +60,12 @@ check "tiny multi-step decode after prefill (cuda decode steps vs cpu prefill)" 
 check "tiny synthetic weights (cuda vs cpu: same values on both)" bash -c "$bin/slrun logits --device=cpu --random-weights --artifact $art/tiny.slpkg --tokens=@$tiny/prompt.npy --output=@$out/rc.npy && $bin/slrun logits --device=cuda --random-weights --artifact $art/tiny.slpkg --tokens=@$tiny/prompt.npy --output=@$out/rg.npy && $compare logits $out/rg.npy $out/rc.npy 1e-3"
 check "tiny bench on the GPU (synthesised cache at 100k)" bash -c "$bin/slrun bench --device=cuda --random-weights --artifact $art/tiny.slpkg --contexts=0,100000 --decode-steps=8 --prefill-tokens=256 | tail -1"
 check "multi-step attention at 64K / 256K / 1M (cuda chunked prefill vs cpu at sampled positions)" bash -c "$bin/sl-msa-long-check --artifact $art/msa-layer.slpkg --lengths=65536,262144,1048576 --samples=16 | tee $out/long.log | grep -v '^msa_long_check' ; grep -q 'msa_long_check: 0 failed' $out/long.log"
+# Every kernel of the real model at its real shapes against the CPU backend: the superlinear
+# Nemotron-3-Nano-30B-A3B with synthetic weights (the same values on both backends), a 64-token
+# prompt prefilled in chunks of 24 on the CPU; on the GPU in chunks of 24 up to position 48 and
+# by decode steps after. Bound: 3e-2 of the logit scale (bf16 activations through 52 layers).
+python3 -c "import numpy as np; np.save('$out/p30.npy', np.random.default_rng(5).integers(0, 131072, 64, dtype=np.int32))"
+check "30B real shapes, synthetic weights: cuda (prefill + decode) vs cpu logits" bash -c "$bin/slrun logits --device=cpu --random-weights --artifact $art/sl30b.slpkg --tokens=@$out/p30.npy --output=@$out/c30.npy --chunk=24 && $bin/slrun logits --device=cuda --random-weights --artifact $art/sl30b.slpkg --tokens=@$out/p30.npy --output=@$out/g30.npy --chunk=24 --decode-from=48 && $compare logits $out/g30.npy $out/c30.npy 3e-2"
 [ -f "$out/long.log" ] && sed 's/^/    /' "$out/long.log"
 echo "gpu_e2e_check: $failed failed"
 [ $failed -eq 0 ]

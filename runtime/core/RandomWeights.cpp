@@ -3,8 +3,10 @@
 #include "runtime/core/Session.h"
 #include "runtime/io/Safetensors.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 namespace sl::runtime {
 
@@ -36,18 +38,32 @@ namespace {
 std::vector<uint8_t> values(size_t count, sl::schema::DType dtype, uint64_t seed,
                             uint32_t stream, float scale, float offset) {
   std::vector<uint8_t> bytes(count * dtypeBytes(dtype));
-  for (size_t i = 0; i < count; ++i) {
-    float value = randomWeight(seed, stream, uint64_t(i), scale, offset);
-    if (dtype == sl::schema::DType::bf16) {
-      uint16_t bits = io::f32ToBF16(value);
-      std::memcpy(bytes.data() + 2 * i, &bits, 2);
-    } else if (dtype == sl::schema::DType::f16) {
-      uint16_t bits = io::f32ToF16(value);
-      std::memcpy(bytes.data() + 2 * i, &bits, 2);
-    } else {
-      std::memcpy(bytes.data() + 4 * i, &value, 4);
+  auto fill = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      float value = randomWeight(seed, stream, uint64_t(i), scale, offset);
+      if (dtype == sl::schema::DType::bf16) {
+        uint16_t bits = io::f32ToBF16(value);
+        std::memcpy(bytes.data() + 2 * i, &bits, 2);
+      } else if (dtype == sl::schema::DType::f16) {
+        uint16_t bits = io::f32ToF16(value);
+        std::memcpy(bytes.data() + 2 * i, &bits, 2);
+      } else {
+        std::memcpy(bytes.data() + 4 * i, &value, 4);
+      }
     }
-  }
+  };
+  // Element i depends on (seed, stream, i) alone: large tensors are filled by several threads
+  // (the 30B model's 63 GB on the host), with the same values.
+  const size_t threads = count < (size_t(1) << 22)
+                             ? 1
+                             : std::max<size_t>(1, std::thread::hardware_concurrency());
+  std::vector<std::thread> workers;
+  const size_t per = (count + threads - 1) / threads;
+  for (size_t t = 1; t < threads; ++t)
+    workers.emplace_back(fill, std::min(count, t * per), std::min(count, (t + 1) * per));
+  fill(0, std::min(count, per));
+  for (std::thread &worker : workers)
+    worker.join();
   return bytes;
 }
 }  // namespace
