@@ -24,6 +24,23 @@ if [ "${1:-}" = prepare ]; then
     "$bin/slc" compile "$art/sl30b.mlir" --target=sm_90a --aot --prefill-chunk=8192 -o "$art/sl30b.slpkg" &&
     "$bin/slc" compile "$root/tools/bench/msa-layer.mlir" --target=sm_90a --aot --prefill-chunk=32768 \
       -o "$art/msa-layer.slpkg" || exit 1
+  # 5-layer models at the real widths (tools/gpu_e2e_check.sh run compares CUDA with the CPU).
+  python3 - "$root/tests/import/Inputs/superlinear-exp-30b-a3b/config.json" "$art" <<'PY' || exit 1
+import json, os, sys
+import numpy as np
+config = json.load(open(sys.argv[1]))
+for name, pattern in (("dense", "M-M*-"), ("moe", "MEM*E")):
+    os.makedirs(f"{sys.argv[2]}/real5-{name}", exist_ok=True)
+    json.dump(dict(config, hybrid_override_pattern=pattern, num_hidden_layers=5),
+              open(f"{sys.argv[2]}/real5-{name}/config.json", "w"), indent=1)
+np.save(f"{sys.argv[2]}/real5-prompt.npy",
+        np.random.default_rng(5).integers(0, config["vocab_size"], 64, dtype=np.int32))
+PY
+  for layers in dense moe; do
+    "$bin/slc" import "$art/real5-$layers" -o "$art/real5-$layers.mlir" &&
+      "$bin/slc" compile "$art/real5-$layers.mlir" --target=sm_90a --aot --prefill-chunk=64 \
+        -o "$art/real5-$layers.slpkg" || exit 1
+  done
   # Shared libraries of slrun that the GPU machine (no Debian -dev packages) may lack.
   mkdir -p "$art/lib"
   ldd "$bin/slrun" | awk '/httplib|brotli/ {print $3}' | xargs -r cp -L -t "$art/lib"
@@ -60,12 +77,17 @@ check "tiny multi-step decode after prefill (cuda decode steps vs cpu prefill)" 
 check "tiny synthetic weights (cuda vs cpu: same values on both)" bash -c "$bin/slrun logits --device=cpu --random-weights --artifact $art/tiny.slpkg --tokens=@$tiny/prompt.npy --output=@$out/rc.npy && $bin/slrun logits --device=cuda --random-weights --artifact $art/tiny.slpkg --tokens=@$tiny/prompt.npy --output=@$out/rg.npy && $compare logits $out/rg.npy $out/rc.npy 1e-3"
 check "tiny bench on the GPU (synthesised cache at 100k)" bash -c "$bin/slrun bench --device=cuda --random-weights --artifact $art/tiny.slpkg --contexts=0,100000 --decode-steps=8 --prefill-tokens=256 | tail -1"
 check "multi-step attention at 64K / 256K / 1M (cuda chunked prefill vs cpu at sampled positions)" bash -c "$bin/sl-msa-long-check --artifact $art/msa-layer.slpkg --lengths=65536,262144,1048576 --samples=16 | tee $out/long.log | grep -v '^msa_long_check' ; grep -q 'msa_long_check: 0 failed' $out/long.log"
-# Every kernel of the real model at its real shapes against the CPU backend: the superlinear
-# Nemotron-3-Nano-30B-A3B with synthetic weights (the same values on both backends), a 64-token
-# prompt prefilled in chunks of 24 on the CPU; on the GPU in chunks of 24 up to position 48 and
-# by decode steps after. Bound: 3e-2 of the logit scale (bf16 activations through 52 layers).
-python3 -c "import numpy as np; np.save('$out/p30.npy', np.random.default_rng(5).integers(0, 131072, 64, dtype=np.int32))"
-check "30B real shapes, synthetic weights: cuda (prefill + decode) vs cpu logits" bash -c "$bin/slrun logits --device=cpu --random-weights --artifact $art/sl30b.slpkg --tokens=@$out/p30.npy --output=@$out/c30.npy --chunk=24 && $bin/slrun logits --device=cuda --random-weights --artifact $art/sl30b.slpkg --tokens=@$out/p30.npy --output=@$out/g30.npy --chunk=24 --decode-from=48 && $compare logits $out/g30.npy $out/c30.npy 3e-2"
+# The production bf16 kernels at the real model's widths against the CPU backend: 5-layer models
+# of the superlinear Nemotron-3-Nano-30B-A3B config (synthetic weights, the same values on both
+# backends), a 64-token prompt prefilled in chunks of 24 on the CPU; on the GPU in chunks of 24
+# up to position 48 and by decode steps after. Without MoE the logits must agree within 2e-2 of
+# the logit scale; with MoE an expert choice can flip on a rounding difference (the CPU backend
+# alone moves one position in 64 by 0.13 of the scale when only the chunking changes), so 80% of
+# the positions must agree within 2e-2.
+for layers in dense moe; do
+  bound="logits" && [ $layers = moe ] && bound="positions"
+  check "real widths, 5 layers ($layers), cuda (prefill + decode) vs cpu" bash -c "$bin/slrun logits --device=cpu --random-weights --artifact $art/real5-$layers.slpkg --tokens=@$art/real5-prompt.npy --output=@$out/c5.npy --chunk=24 && $bin/slrun logits --device=cuda --random-weights --artifact $art/real5-$layers.slpkg --tokens=@$art/real5-prompt.npy --output=@$out/g5.npy --chunk=24 --decode-from=48 && $compare $bound $out/g5.npy $out/c5.npy 2e-2 0.8"
+done
 [ -f "$out/long.log" ] && sed 's/^/    /' "$out/long.log"
 echo "gpu_e2e_check: $failed failed"
 [ $failed -eq 0 ]
