@@ -88,6 +88,8 @@ for layers in dense moe; do
   bound="logits" && [ $layers = moe ] && bound="positions"
   check "real widths, 5 layers ($layers), cuda (prefill + decode) vs cpu" bash -c "$bin/slrun logits --device=cpu --random-weights --artifact $art/real5-$layers.slpkg --tokens=@$art/real5-prompt.npy --output=@$out/c5.npy --chunk=24 && $bin/slrun logits --device=cuda --random-weights --artifact $art/real5-$layers.slpkg --tokens=@$art/real5-prompt.npy --output=@$out/g5.npy --chunk=24 --decode-from=48 && $compare $bound $out/g5.npy $out/c5.npy 2e-2 0.8"
 done
+check "slrun serve --device=cuda vs --device=cpu (greedy, sessions, checkpoint restore, snapshot)" bash -c "python3 $root/tests/gpu/serve_check.py $bin/slrun $art/tiny.slpkg $tiny $out > $out/serve.log 2>&1; status=\$?; cat $out/serve.log; exit \$status"
+[ -f "$out/serve.log" ] && grep -v '^serve_check' "$out/serve.log" | sed 's/^/    /'
 [ -f "$out/long.log" ] && sed 's/^/    /' "$out/long.log"
 echo "gpu_e2e_check: $failed failed"
 [ $failed -eq 0 ]

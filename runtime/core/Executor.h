@@ -53,6 +53,12 @@ public:
   // Fills the session's KV caches and Mamba states with synthetic values as if `length` tokens
   // had been seen (benchmarks at long context without prefilling it).
   virtual Status synthesizeState(Session &session, int64_t length, uint64_t seed) = 0;
+  // A device backend's copy of a session's state into the session's host buffers (the Mamba
+  // states; with `kv` also the KV rows below its length), and back (for checkpoints and
+  // snapshots, which work on the host buffers). The CPU backend computes in the host buffers:
+  // nothing to do.
+  virtual Status stateToHost(Session &, bool /*kv*/) { return Status::success(); }
+  virtual Status stateToDevice(Session &, bool /*kv*/) { return Status::success(); }
 };
 
 }  // namespace sl::runtime

@@ -30,6 +30,11 @@ Session::Session(const Artifact &artifact, int64_t capacity, bool hostState)
   reset();
 }
 
+Session::~Session() {
+  for (auto &hook : releaseHooks_)
+    hook();
+}
+
 void Session::restoreLength(int64_t length) {
   if (length < 0 || length > capacity_)
     length = length < 0 ? 0 : capacity_;

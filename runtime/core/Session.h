@@ -6,6 +6,7 @@
 #include "runtime/core/Artifact.h"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace sl::runtime {
@@ -27,6 +28,11 @@ public:
   // `hostState` only the sizes and tables are kept: a device backend holds the state (a 10M-token
   // KV cache needs no 61 GB host copy).
   Session(const Artifact &artifact, int64_t capacity, bool hostState = true);
+  ~Session();
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
+  // Runs `hook` when the session is destroyed (a device backend frees the session's state).
+  void onRelease(std::function<void()> hook) { releaseHooks_.push_back(std::move(hook)); }
 
   int64_t length() const { return length_; }
   bool hasHostState() const { return hostState_; }
@@ -51,6 +57,7 @@ private:
   uint64_t id_;
   int64_t length_ = 0;
   std::vector<StateBuffers> states_;
+  std::vector<std::function<void()>> releaseHooks_;
 };
 
 }  // namespace sl::runtime

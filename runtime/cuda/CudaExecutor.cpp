@@ -98,8 +98,9 @@ CudaExecutor::~CudaExecutor() {
     releaseGraph(graph);
   for (CUdeviceptr pointer : allocations_)
     driver_.cuMemFree(pointer);
-  for (CUdeviceptr pointer : state_.allocations)
-    driver_.cuMemFree(pointer);
+  for (auto &[id, state] : states_)
+    for (CUdeviceptr pointer : state.allocations)
+      driver_.cuMemFree(pointer);
 }
 
 Status CudaExecutor::fill(CUdeviceptr out, int64_t count, sl::schema::DType dtype, uint64_t seed,
@@ -150,7 +151,7 @@ Status CudaExecutor::synthesizeState(runtime::Session &session, int64_t length, 
                          std::to_string(session.capacity()));
   if (Status s = driver_.check(driver_.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); !s)
     return s;
-  auto stateOr = deviceState(session);
+  auto stateOr = deviceState(session, /*keepsState=*/false);
   if (!stateOr)
     return stateOr.status();
   DeviceState &state = **stateOr;
@@ -295,13 +296,41 @@ CudaExecutor::create(const runtime::Artifact &artifact,
   return executor;
 }
 
-StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session &session) {
-  DeviceState &state = state_;
+void CudaExecutor::releaseSession(uint64_t id) {
+  auto found = states_.find(id);
+  if (found == states_.end())
+    return;
+  driver_.cuCtxSetCurrent(context_);
+  for (CUdeviceptr pointer : found->second.allocations)
+    driver_.cuMemFree(pointer);
+  states_.erase(found);
+}
+
+StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session &session,
+                                                                bool keepsState) {
   const auto &slots = *artifact_.root().states();
-  if (state.session != session.id()) {
-    for (CUdeviceptr pointer : state.allocations)
-      driver_.cuMemFree(pointer);
+  auto found = states_.find(session.id());
+  if (found == states_.end()) {
+    // The device holds every live session's state (freed when the session is destroyed); a
+    // session that ran elsewhere cannot continue here.
+    if (keepsState && session.length() > 0)
+      return Status::error("this session (" + std::to_string(session.length()) +
+                           " tokens) has no state on the device; reset it and prefill again");
+    DeviceState &state = states_[session.id()];
+    std::weak_ptr<int> alive = alive_;
+    const uint64_t id = session.id();
+    session.onRelease([this, alive, id] {
+      if (alive.lock())
+        releaseSession(id);
+    });
     state = DeviceState();
+    // A state that cannot be completed is not kept (and says how many sessions hold memory).
+    auto abandon = [&](const Status &failure) {
+      releaseSession(id);
+      return Status::error(failure.message() + " (device state of a new session; " +
+                           std::to_string(states_.size()) +
+                           " other sessions hold theirs: end some, or lower the capacity)");
+    };
     state.k.assign(slots.size(), 0);
     state.v.assign(slots.size(), 0);
     state.conv.assign(slots.size(), 0);
@@ -331,24 +360,26 @@ StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session
                        allocateState(host.convBytes, state.conv[i], "conv"),
                        allocateState(host.ssmBytes, state.ssm[i], "ssm")})
         if (!s)
-          return s;
+          return abandon(s);
       if (!host.anchorOffsets.empty()) {
         size_t bytes = host.anchorOffsets.size() * sizeof(int64_t);
         if (Status s = allocateState(bytes, state.anchorOffsets[i], "anchor offsets"); !s)
-          return s;
+          return abandon(s);
         if (Status s = driver_.check(driver_.cuMemcpyHtoD(state.anchorOffsets[i],
                                                           host.anchorOffsets.data(), bytes),
                                      "cuMemcpyHtoD", "anchor offsets");
             !s)
-          return s;
+          return abandon(s);
         if (Status s = allocateState(maxTokens * 2 * sizeof(int32_t), state.spanReach[i],
                                      "span reach");
             !s)
-          return s;
+          return abandon(s);
       }
     }
-    state.session = session.id();  // only once every buffer exists
+    state.session = session.id();
+    found = states_.find(session.id());
   }
+  DeviceState &state = found->second;
   if (session.length() == 0) {
     // A new or reset sequence starts from zero state (the Mamba states must be zero).
     for (size_t i = 0; i < slots.size(); ++i) {
@@ -360,6 +391,63 @@ StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session
     }
   }
   return &state;
+}
+
+Status CudaExecutor::stateToHost(runtime::Session &session, bool kv) {
+  return copyState(session, kv, /*toHost=*/true);
+}
+
+Status CudaExecutor::stateToDevice(runtime::Session &session, bool kv) {
+  return copyState(session, kv, /*toHost=*/false);
+}
+
+Status CudaExecutor::copyState(runtime::Session &session, bool kv, bool toHost) {
+  const std::string what = toHost ? "session state to the host" : "session state to the device";
+  if (!session.hasHostState())
+    return Status::error("slrun (cuda): copying " + what + " needs a session with host buffers");
+  if (Status s = driver_.check(driver_.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); !s)
+    return s;
+  // The state to read must exist (an empty sequence's is all zeros); the state to write is
+  // made if needed.
+  if (toHost && session.length() == 0 && !states_.count(session.id())) {
+    for (size_t i = 0; i < session.slotCount(); ++i) {
+      std::fill(session.state(i).conv.begin(), session.state(i).conv.end(), 0);
+      std::fill(session.state(i).ssm.begin(), session.state(i).ssm.end(), 0);
+    }
+    return Status::success();
+  }
+  const int64_t length = session.length();
+  auto stateOr = deviceState(session, /*keepsState=*/toHost);
+  if (!stateOr)
+    return stateOr.status();
+  DeviceState &state = **stateOr;
+  auto copy = [&](CUdeviceptr device, uint8_t *host, size_t bytes) {
+    return toHost ? driver_.check(driver_.cuMemcpyDtoH(host, device, bytes), "cuMemcpyDtoH", what)
+                  : driver_.check(driver_.cuMemcpyHtoD(device, host, bytes), "cuMemcpyHtoD", what);
+  };
+  const auto &slots = *artifact_.root().states();
+  for (size_t i = 0; i < slots.size(); ++i) {
+    runtime::StateBuffers &host = session.state(i);
+    if (state.conv[i])
+      if (Status s = copy(state.conv[i], host.conv.data(), host.convBytes); !s)
+        return s;
+    if (state.ssm[i])
+      if (Status s = copy(state.ssm[i], host.ssm.data(), host.ssmBytes); !s)
+        return s;
+    if (!kv || !state.k[i] || length == 0)
+      continue;
+    // [kv_heads][capacity][head_dim]: the rows below the length of every head.
+    const auto *slot = slots.Get(i);
+    const size_t rowBytes = size_t(slot->head_dim()) * runtime::dtypeBytes(slot->dtype());
+    const size_t headBytes = size_t(session.capacity()) * rowBytes;
+    for (int32_t h = 0; h < slot->kv_heads(); ++h)
+      for (auto [device, part] : {std::pair{state.k[i], &host.k}, std::pair{state.v[i], &host.v}})
+        if (Status s = copy(device + h * headBytes, part->data() + h * headBytes,
+                            size_t(length) * rowBytes);
+            !s)
+          return s;
+  }
+  return Status::success();
 }
 
 std::pair<size_t, size_t> CudaExecutor::memoryInfo() const {
@@ -510,9 +598,9 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
   const bool stateful = function.states()->size() > 0;
   if (Status s = d.check(d.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); !s)
     return s;
-  auto stateOr = deviceState(session);
+  auto stateOr = deviceState(session, /*keepsState=*/true);
   if (!stateOr)
-    return stateOr.status();
+    return fail(stateOr.status().message());
   DeviceState &state = **stateOr;
 
   // Inputs to the device, per-call multi-step tables, a cleared error flag.

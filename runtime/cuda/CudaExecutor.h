@@ -35,6 +35,8 @@ public:
                                               const std::vector<const void *> &inputs,
                                               int64_t tokens, runtime::OutputRows rows) override;
   Status synthesizeState(runtime::Session &session, int64_t length, uint64_t seed) override;
+  Status stateToHost(runtime::Session &session, bool kv) override;
+  Status stateToDevice(runtime::Session &session, bool kv) override;
 
   // Per-kernel device time of every following call (kernels launched one by one between events,
   // no graph), summed by kernel name into `profile`; nullptr stops profiling.
@@ -80,7 +82,9 @@ private:
   Status launchGraph(const std::string &function, int64_t tokens, std::vector<Launch> &launches);
   void releaseGraph(Graph &graph);
   StatusOr<CUdeviceptr> allocate(size_t bytes, const std::string &what);
-  StatusOr<DeviceState *> deviceState(runtime::Session &session);
+  // The device state of `session`, allocated when another session's was there (freed then).
+  // `keepsState`: the caller continues the session's sequence, which must then be empty.
+  StatusOr<DeviceState *> deviceState(runtime::Session &session, bool keepsState);
   // slk::fill_random into `count` elements at `out` (synthetic weights and session state).
   Status fill(CUdeviceptr out, int64_t count, sl::schema::DType dtype, uint64_t seed,
               uint32_t stream, float scale, float offset, const std::string &what);
@@ -94,9 +98,12 @@ private:
   std::vector<CUdeviceptr> weights_;    // per weight binding
   std::map<std::string, CUdeviceptr> arenas_, inputs_;  // per function
   CUdeviceptr errorFlag_ = 0;
-  // The device holds the state of one session at a time: a call with another session frees it
-  // and starts that session's state (from zero, or from its synthesised state).
-  DeviceState state_;
+  // Every live session's state, by Session::id(); freed when the session is destroyed.
+  std::map<uint64_t, DeviceState> states_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // release hooks check it
+  void releaseSession(uint64_t id);
+  // Copies between the device state and the host buffers of `session` (see stateToHost).
+  Status copyState(runtime::Session &session, bool kv, bool toHost);
   std::vector<CUdeviceptr> allocations_;
   std::vector<std::pair<std::string, std::string>> headers_;  // the artifact's library
   std::map<sl::schema::DType, CUfunction> fills_;

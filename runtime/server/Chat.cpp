@@ -26,6 +26,7 @@ const char *kChatUsage =
     "usage: slrun chat --artifact A --weights DIR [--max-context 4096] [--chunk N]\n"
     "                  [--max-tokens 512] [--temperature 0.7] [--top-p 1] [--seed S]\n"
     "                  [--system TEXT] [--snapshot-dir ./snapshots] [--no-think]\n"
+    "                  [--device cpu|cuda]\n"
     "Interactive chat. Commands: /reset, /save NAME, /load NAME, /stats, /quit.\n"
     "Ctrl-C stops the current answer; Ctrl-D or /quit leaves.\n";
 
@@ -102,8 +103,10 @@ int chatCommand(int argc, char **argv) {
       std::cerr << "slrun chat: " << status.message() << "\n" << kChatUsage;
       return 2;
     }
-  if (line->get("device", "cpu") != "cpu") {
-    std::cerr << "slrun chat: only --device=cpu is supported for now\n";
+  const std::string device = line->get("device", "cpu");
+  if (device != "cpu" && device != "cuda") {
+    std::cerr << "slrun chat: --device must be cpu or cuda, got '" << device << "'\n"
+              << kChatUsage;
     return 2;
   }
   runtime::SamplingParams sampling{*temperature, int32_t(*topK), *topP, uint64_t(*seed)};
@@ -111,7 +114,7 @@ int chatCommand(int argc, char **argv) {
     std::cerr << "slrun chat: " << status.message() << "\n";
     return 2;
   }
-  auto loaded = loadModel(ModelConfig{*artifact, *weights, *capacity, *chunk});
+  auto loaded = loadModel(ModelConfig{*artifact, *weights, *capacity, *chunk, device});
   if (!loaded) {
     std::cerr << "slrun: " << loaded.status().message() << "\n";
     return 1;

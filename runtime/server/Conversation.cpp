@@ -2,6 +2,8 @@
 
 #include "runtime/server/Snapshot.h"
 
+#include "runtime/cuda/CudaExecutor.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -78,7 +80,15 @@ StatusOr<std::unique_ptr<LoadedModel>> loadModel(const ModelConfig &config) {
   logLine("tokenizer: " + std::to_string(loaded->tokenizer->vocabSize()) + " tokens, " +
           std::to_string(loaded->eos.size()) + " eos");
 
-  loaded->engine = std::make_unique<runtime::Engine>(*loaded->model);
+  if (config.device == "cuda") {
+    auto cuda = cuda::CudaExecutor::create(loaded->model->artifact(), loaded->model->weights());
+    if (!cuda)
+      return Status::error("--device=cuda: " + cuda.status().message());
+    logLine("CUDA backend on " + (*cuda)->deviceName() + " (" + (*cuda)->arch() + ")");
+    loaded->engine = std::make_unique<runtime::Engine>(*loaded->model, std::move(*cuda));
+  } else {
+    loaded->engine = std::make_unique<runtime::Engine>(*loaded->model);
+  }
   if (loaded->tokenizer->vocabSize() > loaded->engine->vocab())
     logLine("warning: the tokenizer has " + std::to_string(loaded->tokenizer->vocabSize()) +
             " tokens, the model " + std::to_string(loaded->engine->vocab()));
@@ -106,7 +116,10 @@ void Conversation::reset() {
   checkpoints_.clear();
 }
 
-void Conversation::addCheckpoint() {
+Status Conversation::addCheckpoint() {
+  // On a device backend the Mamba states come to the host buffers first.
+  if (Status status = model_.engine->executor().stateToHost(session_, /*kv=*/false); !status)
+    return status;
   Checkpoint checkpoint;
   checkpoint.length = session_.length();
   if (!checkpoints_.empty() && checkpoints_.back().length == checkpoint.length)
@@ -118,15 +131,17 @@ void Conversation::addCheckpoint() {
   checkpoints_.push_back(std::move(checkpoint));
   while (checkpoints_.size() > kMaxCheckpoints)
     checkpoints_.pop_front();
+  return Status::success();
 }
 
-void Conversation::restore(const Checkpoint &checkpoint) {
+Status Conversation::restore(const Checkpoint &checkpoint) {
   for (size_t i = 0; i < session_.slotCount(); ++i) {
     session_.state(i).conv = checkpoint.conv[i];
     session_.state(i).ssm = checkpoint.ssm[i];
   }
   session_.restoreLength(checkpoint.length);
   history_.resize(checkpoint.length);
+  return model_.engine->executor().stateToDevice(session_, /*kv=*/false);
 }
 
 int64_t Conversation::reusePrefix(const std::vector<int32_t> &prompt, Reuse *how) {
@@ -144,7 +159,11 @@ int64_t Conversation::reusePrefix(const std::vector<int32_t> &prompt, Reuse *how
     if (it->length > 0 && it->length <= int64_t(history_.size()) && isPrefix(it->length)) {
       Checkpoint checkpoint = std::move(*it);
       checkpoints_.erase(it.base() - 1, checkpoints_.end());
-      restore(checkpoint);
+      if (Status status = restore(checkpoint); !status) {
+        // The prompt is then prefilled from the start: slower, same result.
+        logLine("checkpoint not restored (" + status.message() + "); prefilling from the start");
+        break;
+      }
       checkpoints_.push_back(std::move(checkpoint));
       *how = Reuse::checkpoint;
       return session_.length();
@@ -243,7 +262,10 @@ StatusOr<GenerateResult> generate(LoadedModel &model, Conversation &conversation
     boundary = 0;
   for (int64_t first = 0; first < int64_t(rest.size());) {
     if (boundary > 0 && first == boundary)
-      conversation.addCheckpoint();
+      if (Status status = conversation.addCheckpoint(); !status) {
+        conversation.reset();
+        return status;
+      }
     if (cancel && cancel->load()) {
       // The state holds what was prefilled so far; keep the history consistent with it.
       result.finishReason = "cancelled";
@@ -280,7 +302,10 @@ StatusOr<GenerateResult> generate(LoadedModel &model, Conversation &conversation
   if (logged)
     logLine("prefill done in " + fixed(result.prefillSeconds, 2) + " s (" +
             fixed(rest.size() / std::max(result.prefillSeconds, 1e-9), 1) + " tok/s)");
-  conversation.addCheckpoint();
+  if (Status status = conversation.addCheckpoint(); !status) {
+    conversation.reset();
+    return status;
+  }
 
   // Sampling and decode steps.
   begin = Clock::now();

@@ -25,6 +25,7 @@ struct ModelConfig {
   std::string artifact, weights;
   int64_t capacity = 4096;  // session capacity in tokens (--max-context)
   int64_t chunk = 0;        // prefill chunk (--chunk; 0 = the prefill function's capacity)
+  std::string device = "cpu";  // --device: cpu or cuda
 };
 
 // The model a command serves. Built once, then read-only except for the engine, which only the
@@ -77,10 +78,10 @@ public:
   // checkpoint that is a prefix of `prompt`, else empty. Returns the number of tokens kept.
   int64_t reusePrefix(const std::vector<int32_t> &prompt, Reuse *how);
   // Records a checkpoint at the current length (the oldest is dropped past kMaxCheckpoints).
-  void addCheckpoint();
+  Status addCheckpoint();
 
 private:
-  void restore(const Checkpoint &checkpoint);
+  Status restore(const Checkpoint &checkpoint);
   const LoadedModel &model_;
   runtime::Session session_;
   std::vector<int32_t> history_;

@@ -33,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 const char *kServeUsage =
     "usage: slrun serve --artifact A --weights DIR [--host 127.0.0.1] [--port 8080]\n"
     "                   [--api-key KEY] [--max-queue 16] [--max-context 4096] [--chunk N]\n"
-    "                   [--snapshot-dir ./snapshots] [--max-sessions 32]\n"
+    "                   [--snapshot-dir ./snapshots] [--max-sessions 32] [--device cpu|cuda]\n"
     "OpenAI-compatible HTTP server (see docs/serving.md).\n";
 
 std::string dumpJson(const json &value) {
@@ -1125,11 +1125,13 @@ int serveCommand(int argc, char **argv) {
       std::cerr << "slrun serve: " << status.message() << "\n" << kServeUsage;
       return 2;
     }
-  if (line->get("device", "cpu") != "cpu") {
-    std::cerr << "slrun serve: only --device=cpu is supported by the server for now\n";
+  const std::string device = line->get("device", "cpu");
+  if (device != "cpu" && device != "cuda") {
+    std::cerr << "slrun serve: --device must be cpu or cuda, got '" << device << "'\n"
+              << kServeUsage;
     return 2;
   }
-  config.model = ModelConfig{*artifact, *weights, *capacity, *chunk};
+  config.model = ModelConfig{*artifact, *weights, *capacity, *chunk, device};
   config.host = line->get("host", "127.0.0.1");
   config.port = int(*port);
   config.apiKey = line->get("api-key");

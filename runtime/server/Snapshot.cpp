@@ -127,7 +127,7 @@ bool validSnapshotName(const std::string &name) {
   return true;
 }
 
-SnapshotStatus saveSnapshot(const LoadedModel &model, const Conversation &conversation,
+SnapshotStatus saveSnapshot(const LoadedModel &model, Conversation &conversation,
                             const std::string &dir, const std::string &name, const json &meta,
                             std::string *pathOut) {
   if (!validSnapshotName(name))
@@ -136,6 +136,10 @@ SnapshotStatus saveSnapshot(const LoadedModel &model, const Conversation &conver
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     return {SnapshotError::io,
             "cannot create the snapshot directory " + dir + ": " + std::strerror(errno)};
+  // On a device backend the state (KV rows below the length too) comes to the host first.
+  if (Status status = model.engine->executor().stateToHost(conversation.session(), /*kv=*/true);
+      !status)
+    return {SnapshotError::io, "cannot read the session state: " + status.message()};
   const runtime::Session &session = conversation.session();
   const auto *slots = model.model->artifact().root().states();
   const int64_t length = session.length();
@@ -321,6 +325,10 @@ SnapshotStatus loadSnapshot(const LoadedModel &model, Conversation &conversation
     return invalid("unexpected bytes after the state");
   }
   session.restoreLength(length);
+  if (Status status = model.engine->executor().stateToDevice(session, /*kv=*/true); !status) {
+    conversation.reset();
+    return {SnapshotError::io, "cannot restore the session state: " + status.message()};
+  }
   conversation.mutableHistory() = std::move(history);
   conversation.setCheckpoints(std::move(checkpoints));
   if (meta)

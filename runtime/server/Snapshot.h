@@ -44,7 +44,7 @@ struct SnapshotStatus {
 };
 
 // Saves `conversation` (its state, token history and length) with `meta` as `dir/name.slsnap`.
-SnapshotStatus saveSnapshot(const LoadedModel &model, const Conversation &conversation,
+SnapshotStatus saveSnapshot(const LoadedModel &model, Conversation &conversation,
                             const std::string &dir, const std::string &name,
                             const nlohmann::json &meta, std::string *path);
 // Loads `dir/name.slsnap` into `conversation` (which is reset first; left empty on failure);
