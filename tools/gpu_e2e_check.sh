@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# On a GPU machine: whole models through the CUDA backend (slrun --device=cuda), against
-# transformers' golden logits and greedy continuations (tests/golden) and against the CPU
-# backend (the bundled tiny multi-step model). The artifacts are compiled on the CPU machine
-# (the GPU machine has no MLIR): tools/gpu_e2e_check.sh prepare, then carry build/bin and
-# build/gpu-artifacts and run tools/gpu_e2e_check.sh run there.
+# The GPU checks of the CUDA backend, in one script (run on a GPU machine; without a GPU it says
+# so and exits 0): every kernel family against host references (tools/gpu_check.sh), whole
+# models through `slrun --device=cuda` against transformers' golden logits and greedy
+# continuations (tests/golden) and against the CPU backend (the tiny multi-step model; 5-layer
+# models at the real widths; decode after prefill), multi-step attention at 64K-1M against the
+# CPU backend at sampled positions, and `slrun serve --device=cuda` against the CPU server.
+# The artifacts are compiled on the CPU machine (the GPU machine has no MLIR):
+# tools/gpu_e2e_check.sh prepare, then carry build/bin and build/gpu-artifacts and run
+# tools/gpu_e2e_check.sh run there.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 art="$root/build/gpu-artifacts"
@@ -62,6 +66,7 @@ check() {  # name, command...
   if "$@" >"$out/log" 2>&1; then echo "PASS $name: $(tail -1 "$out/log")"; else
     echo "FAIL $name:"; cat "$out/log"; failed=$((failed + 1)); fi
 }
+check "kernel families against host references (tools/gpu_check.sh)" "$root/tools/gpu_check.sh"
 for model in tiny-mem-a tiny-mlp-b; do
   golden="$root/tests/golden/$model"
   run="$bin/slrun"
