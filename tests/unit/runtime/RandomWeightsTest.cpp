@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <set>
+#include <vector>
 
 using sl::runtime::randomWeight;
 
@@ -33,4 +34,17 @@ TEST(RandomWeights, MeanAndSpreadOfUniformValues) {
   }
   EXPECT_NEAR(sum / count, 0.0, 0.01);
   EXPECT_NEAR(squares / count, 1.0 / 3.0, 0.01);  // variance of U(-1, 1)
+}
+
+// Large tensors are filled by several threads: every element is still the function of its index
+// (checked across the whole range, chunk boundaries included).
+TEST(RandomWeights, ThreadedFillEqualsTheElementFunction) {
+  const size_t count = (size_t(1) << 22) + 12345;
+  std::vector<uint8_t> bytes = sl::runtime::synthesizedValues(
+      count, sl::schema::DType::f32, 7, 5, 0.25f);
+  ASSERT_EQ(bytes.size(), count * 4);
+  const float *values = reinterpret_cast<const float *>(bytes.data());
+  for (size_t i = 0; i < count; i += 997)
+    ASSERT_EQ(values[i], randomWeight(7, 5 | 0x80000000u, i, 0.25f, 0.0f)) << i;
+  ASSERT_EQ(values[count - 1], randomWeight(7, 5 | 0x80000000u, count - 1, 0.25f, 0.0f));
 }
