@@ -225,6 +225,30 @@ slk::KernelOp FunctionLowering::declareKernel(StringRef templateName,
 
 namespace {
 
+// Tiles of the gemm template (docs/kernels-dense.md).
+struct GemmTiles {
+  int64_t bm, bn, bk, stages, warpsM, warpsN;
+};
+
+// Adds the launch of gemm<inType, outType, tiles..., epilogue> for `columns` output columns to
+// `launch`, whose arguments are in place.
+void launchGemm(LaunchBuilder &launch, const std::string &inType, const std::string &outType,
+                const GemmTiles &t, const std::vector<std::string> &epilogue, int64_t columns,
+                int64_t elementBytes) {
+  std::vector<std::string> args = {inType,
+                                   outType,
+                                   std::to_string(t.bm),
+                                   std::to_string(t.bn),
+                                   std::to_string(t.bk),
+                                   std::to_string(t.stages),
+                                   std::to_string(t.warpsM),
+                                   std::to_string(t.warpsN)};
+  args.insert(args.end(), epilogue.begin(), epilogue.end());
+  launch.launch("gemm", args, 32 * t.warpsM * t.warpsN,
+                t.stages * (t.bm + t.bn) * (t.bk + 8) * elementBytes,
+                Extent::fixed((columns + t.bn - 1) / t.bn), Extent::perTokens(t.bm));
+}
+
 LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value weight,
                               Value bias, Value residual,
                               std::optional<sld::Activation> activation, Value result) {
@@ -293,14 +317,9 @@ LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value
     launch.launch("gemv", args, 32 * warps, 0, Extent::fixed((n + warps - 1) / warps));
     return success();
   }
-  int64_t bm = tile(op, "bm"), bn = tile(op, "bn"), bk = tile(op, "bk"),
-          stages = tile(op, "stages"), wm = tile(op, "warps_m"), wn = tile(op, "warps_n");
-  std::vector<std::string> args = {*inType, *outType, std::to_string(bm), std::to_string(bn),
-                                   std::to_string(bk), std::to_string(stages),
-                                   std::to_string(wm), std::to_string(wn)};
-  args.insert(args.end(), epilogue.begin(), epilogue.end());
-  launch.launch("gemm", args, 32 * wm * wn, stages * (bm + bn) * (bk + 8) * elementBytes,
-                Extent::fixed((n + bn - 1) / bn), Extent::perTokens(bm));
+  GemmTiles tiles{tile(op, "bm"),     tile(op, "bn"),      tile(op, "bk"),
+                  tile(op, "stages"), tile(op, "warps_m"), tile(op, "warps_n")};
+  launchGemm(launch, *inType, *outType, tiles, epilogue, n, elementBytes);
   return success();
 }
 
@@ -442,13 +461,12 @@ LogicalResult lowerMoERouter(FunctionLowering &L, sld::MoERouterOp op) {
     // A prefill chunk: logits = x · gate^T on the tensor cores (the GEMM tile of
     // docs/kernels-dense.md's defaults), then one warp per token selects the experts.
     Value logits = L.scratch(loc, {ShapedType::kDynamic, experts}, L.builder().getF32Type());
-    LaunchBuilder(L, loc)
-        .pointer(x).rowStride(x).pointer(L.lookup(op.getGate())).null().null()
-        .pointer(logits).i32(experts).runtime("n").i32(experts).i32(hidden)
-        .launch("gemm", {*t, "float", "128", "128", "32", "3", "2", "4", activationArg(std::nullopt),
-                           boolArg(false), boolArg(false)},
-                256, 3 * (128 + 128) * (32 + 8) * 2, Extent::fixed((experts + 127) / 128),
-                Extent::perTokens(128));
+    LaunchBuilder gemm(L, loc);
+    gemm.pointer(x).rowStride(x).pointer(L.lookup(op.getGate())).null().null()
+        .pointer(logits).i32(experts).runtime("n").i32(experts).i32(hidden);
+    launchGemm(gemm, *t, "float", GemmTiles{128, 128, 32, 3, 2, 4},
+               {activationArg(std::nullopt), boolArg(false), boolArg(false)}, experts,
+               /*elementBytes=*/2);
     LaunchBuilder(L, loc)
         .pointer(logits)
         .pointer(L.lookup(op.getCorrectionBias()))

@@ -18,9 +18,8 @@ Status checkDevice(const cli::CommandLine &options) {
   return Status::error("--device must be cpu or cuda, got '" + device + "'");
 }
 
-StatusOr<std::unique_ptr<Executor>> makeExecutor(const cli::CommandLine &options,
-                                                 const Model &model) {
-  if (options.get("device", "cpu") == "cpu")
+StatusOr<std::unique_ptr<Executor>> makeExecutor(const std::string &device, const Model &model) {
+  if (device == "cpu")
     return std::unique_ptr<Executor>(
         std::make_unique<CpuExecutor>(model.artifact(), model.weights()));
   auto cuda = sl::cuda::CudaExecutor::create(model.artifact(), model.weights(), model.randomSeed());

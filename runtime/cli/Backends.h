@@ -12,9 +12,14 @@ namespace sl::runtime {
 
 // --device is cpu or cuda.
 Status checkDevice(const cli::CommandLine &options);
-// The backend of --device: the CPU reference backend or the CUDA backend.
-StatusOr<std::unique_ptr<Executor>> makeExecutor(const cli::CommandLine &options,
-                                                 const Model &model);
+// The backend of `device` ("cpu": the CPU reference backend, "cuda": the CUDA backend, which
+// logs the GPU it runs on).
+StatusOr<std::unique_ptr<Executor>> makeExecutor(const std::string &device, const Model &model);
+// The backend of --device.
+inline StatusOr<std::unique_ptr<Executor>> makeExecutor(const cli::CommandLine &options,
+                                                        const Model &model) {
+  return makeExecutor(options.get("device", "cpu"), model);
+}
 // --weights DIR, or --random-weights (synthesised in place: on the host for the CPU backend, on
 // the device for the CUDA backend).
 StatusOr<std::unique_ptr<Model>> loadModel(const cli::CommandLine &options, bool weightsRequired);

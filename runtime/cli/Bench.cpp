@@ -97,7 +97,8 @@ int benchCommand(int argc, char **argv) {
     char *end = nullptr;
     long long value = std::strtoll(item.c_str(), &end, 10);
     if (item.empty() || *end || value < 0)
-      return fail(Status::error("--contexts expects comma-separated token counts, got '" + item + "'"));
+      return fail(Status::error("--contexts expects comma-separated token counts, got '" +
+                                item + "'"));
     contexts.push_back(value);
   }
   const std::string device = options->get("device", "cpu");
@@ -112,7 +113,7 @@ int benchCommand(int argc, char **argv) {
   if (!prefill || !decode)
     return fail(Status::error("the artifact has no prefill/decode functions (compile a model, or "
                               "a layer module whose function is named forward)"));
-  const bool model_ = isModel(*prefill);
+  const bool isModelArtifact = isModel(*prefill);
   auto executor = makeExecutor(*options, **model);
   if (!executor)
     return fail(executor.status());
@@ -122,7 +123,7 @@ int benchCommand(int argc, char **argv) {
   const int64_t chunkTokens = *chunk > 0 ? std::min<int64_t>(*chunk, prefill->max_tokens())
                                          : prefill->max_tokens();
   const bool hostState = device == "cpu";
-  const std::string bench = options->get("name", model_ ? "model" : "layer");
+  const std::string bench = options->get("name", isModelArtifact ? "model" : "layer");
   const std::string gpu = cuda ? cuda->deviceName() : "none";
   const std::string commit = options->get("commit", "unknown");
 
@@ -130,7 +131,8 @@ int benchCommand(int argc, char **argv) {
   // logits to the host included), a layer through the backend (device time on the GPU: the
   // kernels alone, its inputs staged before).
   std::mt19937 rng(7);
-  std::uniform_int_distribution<int32_t> anyToken(0, model_ ? int32_t(engine.vocab() - 1) : 0);
+  std::uniform_int_distribution<int32_t> anyToken(
+      0, isModelArtifact ? int32_t(engine.vocab() - 1) : 0);
   LayerInputs prefillInputs(*prefill), decodeInputs(*decode);
   auto wallSince = [](auto begin) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin)
@@ -138,7 +140,7 @@ int benchCommand(int argc, char **argv) {
   };
   auto step = [&](Session &session, int64_t n, bool isDecode) -> StatusOr<double> {
     auto begin = std::chrono::steady_clock::now();
-    if (model_) {
+    if (isModelArtifact) {
       if (isDecode) {
         auto logits = engine.decode(session, anyToken(rng));
         if (!logits)
@@ -156,7 +158,8 @@ int benchCommand(int argc, char **argv) {
     auto inputs = (isDecode ? decodeInputs : prefillInputs).get(n);
     if (!inputs)
       return inputs.status();
-    auto outputs = backend.call(isDecode ? *decode : *prefill, session, *inputs, n, OutputRows::none);
+    auto outputs =
+        backend.call(isDecode ? *decode : *prefill, session, *inputs, n, OutputRows::none);
     if (!outputs)
       return outputs.status();
     return cuda ? cuda->lastCallDeviceMs() : wallSince(begin);
@@ -268,7 +271,7 @@ int benchCommand(int argc, char **argv) {
     std::cout << row << "\n";
   std::cout << "(" << bench << ", " << device << (cuda ? " " + gpu : "") << ", kv cache "
             << kvBytesPerToken(artifact) << " bytes/token, decode = median of " << *steps
-            << " steps" << (model_ ? ", wall time" : cuda ? ", kernel time" : ", wall time");
+            << " steps" << (!isModelArtifact && cuda ? ", kernel time" : ", wall time");
   if (cuda)
     std::printf(", GPU memory in use at most %.1f GiB", peakGiB);
   std::cout << ")\n";

@@ -4,20 +4,12 @@
 #include "runtime/cli/CommandLine.h"
 
 #include "runtime/core/Engine.h"
-#include "runtime/cuda/CudaExecutor.h"
 #include "runtime/io/Npy.h"
 #include "runtime/server/Commands.h"
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <fstream>
-#include <random>
-#include <sstream>
-#include <cstring>
 #include <iostream>
-#include <map>
-#include <optional>
 #include <set>
 
 namespace sl::runtime {

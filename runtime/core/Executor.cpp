@@ -35,7 +35,9 @@ std::vector<int32_t> spanReachTable(const sl::schema::MultiStepConfig &msa, int6
 }
 
 int64_t outputRowCount(OutputRows rows, int64_t tokens) {
-  return rows == OutputRows::all ? tokens : rows == OutputRows::last ? std::min<int64_t>(tokens, 1) : 0;
+  return rows == OutputRows::all    ? tokens
+         : rows == OutputRows::last ? std::min<int64_t>(tokens, 1)
+                                    : 0;
 }
 
 Tensor outputTensor(const sl::schema::Function &function, size_t i, int64_t tokens,

@@ -376,7 +376,6 @@ StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session
           return abandon(s);
       }
     }
-    state.session = session.id();
     found = states_.find(session.id());
   }
   DeviceState &state = found->second;
@@ -489,7 +488,8 @@ Status CudaExecutor::launchOne(Launch &launch) {
 }
 
 std::string CudaExecutor::kernelLabel(const Launch &launch) const {
-  return artifact_.root().kernels()->Get(launch.kernel)->name()->str() + " at " + launch.location;
+  return artifact_.root().kernels()->Get(launch.kernel)->name()->str() + " at " +
+         launch.source->location()->str();
 }
 
 Status CudaExecutor::launchDirect(std::vector<Launch> &launches) {
@@ -546,8 +546,9 @@ Status CudaExecutor::launchGraph(const std::string &function, int64_t tokens,
       CUDA_KERNEL_NODE_PARAMS p = nodeParams(launch, params);
       CUgraphNode node;
       const CUgraphNode *previous = graph.nodes.empty() ? nullptr : &graph.nodes.back();
-      if (Status s = d.check(d.cuGraphAddKernelNode(&node, graph.graph, previous, previous ? 1 : 0, &p),
-                             "cuGraphAddKernelNode", kernelLabel(launch));
+      if (Status s = d.check(
+              d.cuGraphAddKernelNode(&node, graph.graph, previous, previous ? 1 : 0, &p),
+              "cuGraphAddKernelNode", kernelLabel(launch));
           !s)
         return s;
       graph.nodes.push_back(node);
@@ -645,7 +646,7 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
       continue;
     Launch resolved;
     resolved.kernel = launch->kernel();
-    resolved.location = launch->location()->str();
+    resolved.source = launch;
     resolved.slots.assign(launch->args()->size(), 0);
     for (size_t a = 0; a < launch->args()->size(); ++a) {
       const auto *arg = launch->args()->Get(a);
@@ -718,13 +719,13 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
     if (resolved.grid[0] && resolved.grid[1] && resolved.grid[2])
       launches.push_back(std::move(resolved));
   }
-  // The decode step runs as a CUDA graph (built on the first step, replayed after with the
-  // changed arguments patched in); prefill chunks and profiled calls launch kernel by kernel.
   if (!callEvents_[0])
     for (CUevent &event : callEvents_)
       if (Status s = d.check(d.cuEventCreate(&event, CU_EVENT_DEFAULT), "cuEventCreate"); !s)
         return fail(s.message());
   d.cuEventRecord(callEvents_[0], stream_);
+  // The decode step runs as a CUDA graph (built on the first step, replayed after with the
+  // changed arguments patched in); prefill chunks and profiled calls launch kernel by kernel.
   Status launched = profile_ ? launchProfiled(launches)
                     : name == "decode" && graphsEnabled() ? launchGraph(name, tokens, launches)
                                                           : launchDirect(launches);
@@ -749,9 +750,12 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
     size_t offset = 0;
     runtime::Tensor tensor = runtime::outputTensor(function, i, tokens, rows, &offset);
     const auto *buffer = function.buffers()->Get(function.output_buffers()->Get(i));
-    if (Status s = tensor.bytes.empty() ? Status::success() : d.check(d.cuMemcpyDtoH(tensor.bytes.data(), arena + buffer->offset() + offset,
-                                          tensor.bytes.size()),
-                           "cuMemcpyDtoH");
+    if (Status s = tensor.bytes.empty()
+                       ? Status::success()
+                       : d.check(d.cuMemcpyDtoH(tensor.bytes.data(),
+                                                arena + buffer->offset() + offset,
+                                                tensor.bytes.size()),
+                                 "cuMemcpyDtoH");
         !s)
       return fail(s.message());
     outputs.push_back(std::move(tensor));

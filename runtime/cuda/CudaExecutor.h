@@ -53,7 +53,6 @@ public:
 
 private:
   struct DeviceState {  // one session's state on the device
-    uint64_t session = 0;  // Session::id(); 0 = none
     std::vector<CUdeviceptr> k, v, conv, ssm, anchorOffsets, spanReach;
     std::vector<CUdeviceptr> allocations;
   };
@@ -63,7 +62,7 @@ private:
     uint32_t kernel = 0;
     unsigned grid[3] = {1, 1, 1};
     std::vector<uint64_t> slots;  // one 8-byte slot per kernel parameter
-    std::string location;
+    const sl::schema::Launch *source = nullptr;  // in the artifact (for error messages)
   };
   struct Graph {  // a function's step as an executable graph (one kernel node per launch)
     CUgraph graph = nullptr;

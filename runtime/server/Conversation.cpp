@@ -2,7 +2,7 @@
 
 #include "runtime/server/Snapshot.h"
 
-#include "runtime/cuda/CudaExecutor.h"
+#include "runtime/cli/Backends.h"
 
 #include <algorithm>
 #include <chrono>
@@ -80,15 +80,10 @@ StatusOr<std::unique_ptr<LoadedModel>> loadModel(const ModelConfig &config) {
   logLine("tokenizer: " + std::to_string(loaded->tokenizer->vocabSize()) + " tokens, " +
           std::to_string(loaded->eos.size()) + " eos");
 
-  if (config.device == "cuda") {
-    auto cuda = cuda::CudaExecutor::create(loaded->model->artifact(), loaded->model->weights());
-    if (!cuda)
-      return Status::error("--device=cuda: " + cuda.status().message());
-    logLine("CUDA backend on " + (*cuda)->deviceName() + " (" + (*cuda)->arch() + ")");
-    loaded->engine = std::make_unique<runtime::Engine>(*loaded->model, std::move(*cuda));
-  } else {
-    loaded->engine = std::make_unique<runtime::Engine>(*loaded->model);
-  }
+  auto executor = runtime::makeExecutor(config.device, *loaded->model);
+  if (!executor)
+    return executor.status();
+  loaded->engine = std::make_unique<runtime::Engine>(*loaded->model, std::move(*executor));
   if (loaded->tokenizer->vocabSize() > loaded->engine->vocab())
     logLine("warning: the tokenizer has " + std::to_string(loaded->tokenizer->vocabSize()) +
             " tokens, the model " + std::to_string(loaded->engine->vocab()));
