@@ -25,3 +25,15 @@ import subprocess
 if shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0:
     config.available_features.add("cuda-gpu")
 config.substitutions.append(("%root", config.sl_src_root))
+
+# A sanitized build (SL_SANITIZE=address,undefined, build-asan/; docs/testing.md): features
+# `asan` / `ubsan` for tests that must know, and SL_SANITIZED=1 in the tests' environment so test
+# scripts can widen timing bounds (instrumented code runs 2-3x slower). Never a reason to skip a
+# correctness check.
+sl_sanitize = [s for s in getattr(config, "sl_sanitize", "").split(",") if s]
+if "address" in sl_sanitize:
+    config.available_features.add("asan")
+if "undefined" in sl_sanitize:
+    config.available_features.add("ubsan")
+if sl_sanitize:
+    config.environment["SL_SANITIZED"] = "1"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs (only those missing), configures CMake + Ninja
 # into build/ and builds everything. Binaries land in build/bin/.
-# Environment: SL_BUILD_JOBS (default: number of cores), SL_BUILD_TYPE (default: Release).
+# Environment: SL_BUILD_JOBS (default: number of cores), SL_BUILD_TYPE (default: Release),
+# SL_BUILD_DIR (default: build), SL_SANITIZE (e.g. address,undefined: the sanitized build that
+# tools/test.sh makes in build-asan/; docs/testing.md).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -37,10 +39,15 @@ cuda=${CUDA_HOME:-/usr/local/cuda}
 lit=/usr/lib/llvm-19/build/utils/lit/lit.py
 [ -f "$lit" ] || { echo "build.sh: lit not found at $lit (package llvm-19-tools)" >&2; exit 1; }
 
-if [ ! -f "$root/build/build.ninja" ]; then
-  cmake -G Ninja -S "$root" -B "$root/build" \
+build="$root/${SL_BUILD_DIR:-build}"
+sanitize=${SL_SANITIZE:-}
+# (Re)configure when the directory is new or its sanitizers differ from SL_SANITIZE.
+configured=$(sed -n 's/^SL_SANITIZE:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
+if [ ! -f "$build/build.ninja" ] || [ "$configured" != "$sanitize" ]; then
+  cmake -G Ninja -S "$root" -B "$build" \
     -DCMAKE_BUILD_TYPE="${SL_BUILD_TYPE:-Release}" \
-    -DCUDAToolkit_ROOT="$cuda"
+    -DCUDAToolkit_ROOT="$cuda" \
+    -DSL_SANITIZE="$sanitize"
 fi
-cmake --build "$root/build" -j "${SL_BUILD_JOBS:-$(nproc)}"
-echo "build.sh: binaries in $root/build/bin: $(ls "$root/build/bin" | tr '\n' ' ')"
+cmake --build "$build" -j "${SL_BUILD_JOBS:-$(nproc)}"
+echo "build.sh: binaries in $build/bin: $(ls "$build/bin" | tr '\n' ' ')"
