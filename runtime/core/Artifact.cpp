@@ -7,13 +7,132 @@
 
 namespace sl::runtime {
 
+namespace {
+
+using sl::schema::ArgKind;
+
+// The flatbuffer verifier checks that every offset stays in the buffer, but the schema makes
+// every field optional and says nothing of indices. The runtime dereferences fields and indexes
+// tables without further checks (executors, sessions, weights), so every such field must be
+// present and every index in range: checked once here. Returns the first problem, or "".
+std::string checkStructure(const sl::schema::Artifact &root) {
+  if (!root.model() || !root.headers() || !root.kernels() || !root.weights() || !root.states() ||
+      !root.functions())
+    return "missing model attributes, headers, kernels, weights, states or functions";
+  for (const auto *header : *root.headers())
+    if (!header->name() || !header->text())
+      return "a library header without name or text";
+  for (const auto *kernel : *root.kernels()) {
+    if (!kernel->name() || !kernel->template_name() || !kernel->template_args() ||
+        !kernel->source() || !kernel->cubins())
+      return "a kernel without name, template, template arguments, source or cubins";
+    for (const auto *cubin : *kernel->cubins())
+      if (!cubin->target() || !cubin->data())
+        return "kernel " + kernel->name()->str() + ": a cubin without target or data";
+  }
+  for (const auto *binding : *root.weights()) {
+    if (!binding->name() || !binding->shape())
+      return "a weight binding without name or shape";
+    for (int64_t dim : *binding->shape())
+      if (dim < 0)
+        return "weight " + binding->name()->str() + ": a negative dimension";
+  }
+  const size_t states = root.states()->size();
+  for (const auto *slot : *root.states())
+    if (!slot->location())
+      return "a state slot without location";
+  for (const auto *function : *root.functions()) {
+    if (!function->name())
+      return "a function without name";
+    const std::string where = "function " + function->name()->str() + ": ";
+    if (!function->buffers() || !function->inputs() || !function->states() ||
+        !function->outputs() || !function->output_buffers() || !function->launches())
+      return where + "missing buffers, inputs, states, outputs, output buffers or launches";
+    if (function->max_tokens() < 1 || function->arena_bytes() < 0)
+      return where + "max_tokens below 1 or a negative arena size";
+    const auto &buffers = *function->buffers();
+    for (const auto *buffer : buffers)
+      if (buffer->offset() < 0 || buffer->bytes() < 0 ||
+          buffer->offset() > function->arena_bytes() - buffer->bytes())
+        return where + "a buffer outside the arena";
+    for (const auto *tensor : *function->inputs())
+      if (!tensor->shape())
+        return where + "an input without shape";
+    for (const auto *tensor : *function->outputs())
+      if (!tensor->shape())
+        return where + "an output without shape";
+    for (uint32_t slot : *function->states())
+      if (slot >= states)
+        return where + "state slot " + std::to_string(slot) + " out of range";
+    if (function->output_buffers()->size() != function->outputs()->size())
+      return where + "outputs and output buffers differ in number";
+    for (uint32_t buffer : *function->output_buffers())
+      if (buffer >= buffers.size())
+        return where + "output buffer " + std::to_string(buffer) + " out of range";
+    for (const auto *launch : *function->launches()) {
+      if (!launch->grid() || !launch->args() || !launch->location())
+        return where + "a launch without grid, arguments or location";
+      if (launch->kernel() >= root.kernels()->size())
+        return where + "kernel " + std::to_string(launch->kernel()) + " out of range";
+      if (launch->grid()->size() != 3)
+        return where + "a grid that is not x, y, z";
+      for (const auto *extent : *launch->grid())
+        if (extent->div() <= 0)
+          return where + "a grid extent with a divisor below 1";
+      for (const auto *arg : *launch->args()) {
+        auto inRange = [&](size_t size) { return arg->index() >= 0 && size_t(arg->index()) < size; };
+        bool ok = true;
+        switch (arg->kind()) {
+        case ArgKind::buffer:
+          ok = inRange(buffers.size());
+          break;
+        case ArgKind::weight:
+          ok = inRange(root.weights()->size());
+          break;
+        case ArgKind::input:
+          ok = inRange(function->inputs()->size());
+          break;
+        case ArgKind::state_part:
+          ok = inRange(states) && arg->part();
+          break;
+        case ArgKind::runtime: {
+          if (!arg->name()) {
+            ok = false;
+            break;
+          }
+          const std::string name = arg->name()->str();
+          if (name == "anchor_offsets" || name == "num_stripes" || name == "span_reach")
+            ok = inRange(states) && root.states()->Get(uint32_t(arg->index()))->msa();
+          break;
+        }
+        default:
+          break;
+        }
+        if (!ok)
+          return where + "an argument of " + launch->location()->str() +
+                 " refers to nothing (index " + std::to_string(arg->index()) + ")";
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 StatusOr<Artifact> Artifact::load(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return Status::error("artifact " + path + ": cannot be read");
+  std::vector<uint8_t> bytes(std::istreambuf_iterator<char>(in), {});
+  if (in.bad())
+    return Status::error("artifact " + path + ": read error");
+  return fromBytes(std::move(bytes), path);
+}
+
+StatusOr<Artifact> Artifact::fromBytes(std::vector<uint8_t> contents, const std::string &path) {
   Artifact artifact;
   artifact.path_ = path;
-  artifact.bytes_.assign(std::istreambuf_iterator<char>(in), {});
+  artifact.bytes_ = std::move(contents);
   const auto &bytes = artifact.bytes_;
   if (bytes.size() < 8 || !sl::schema::ArtifactBufferHasIdentifier(bytes.data()))
     return Status::error("artifact " + path +
@@ -30,11 +149,13 @@ StatusOr<Artifact> Artifact::load(const std::string &path) {
                          ", but this slrun reads version " +
                          std::to_string(sl::schema::kSchemaVersion) +
                          "; recompile the model with the matching slc");
+  if (std::string problem = checkStructure(artifact.root()); !problem.empty())
+    return Status::error("artifact " + path + ": corrupt (" + problem + ")");
   return artifact;
 }
 
 const sl::schema::Function *Artifact::function(const std::string &name) const {
-  for (const auto *function : *root().functions())
+  for (const auto *function : *root().functions())  // present, and named: checkStructure
     if (function->name()->str() == name)
       return function;
   return nullptr;

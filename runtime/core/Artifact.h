@@ -14,6 +14,8 @@ class Artifact {
 public:
   // Every failure names the file and the problem (truncated, not an artifact, other version).
   static StatusOr<Artifact> load(const std::string &path);
+  // The same checks on the bytes of an artifact; `path` only names it in messages.
+  static StatusOr<Artifact> fromBytes(std::vector<uint8_t> bytes, const std::string &path);
 
   const sl::schema::Artifact &root() const { return *sl::schema::GetArtifact(bytes_.data()); }
   const std::string &path() const { return path_; }

@@ -263,10 +263,14 @@ int64_t NpyArray::numel() const {
 }
 
 StatusOr<NpyArray> readNpy(const std::string &path) {
-  const std::string where = "npy file " + path;
   std::vector<uint8_t> bytes;
   if (Status s = readWholeFile(path, bytes); !s.ok())
     return s;
+  return parseNpy(bytes, path);
+}
+
+StatusOr<NpyArray> parseNpy(const std::vector<uint8_t> &bytes, const std::string &path) {
+  const std::string where = "npy file " + path;
   if (bytes.size() < 10 || std::memcmp(bytes.data(), kMagic, kMagicLen) != 0)
     return Status::error(where + ": not a .npy file (no \\x93NUMPY magic)");
   const int major = bytes[6], minor = bytes[7];

@@ -28,6 +28,8 @@ struct NpyArray {
 };
 
 StatusOr<NpyArray> readNpy(const std::string &path);
+// The same on the bytes of a whole .npy file; `path` only names it in messages.
+StatusOr<NpyArray> parseNpy(const std::vector<uint8_t> &bytes, const std::string &path);
 
 // `nbytes` must equal numel(shape) * npyDTypeSize(dtype).
 Status writeNpy(const std::string &path, NpyDType dtype, const std::vector<int64_t> &shape,
