@@ -184,11 +184,10 @@ int chatCommand(int argc, char **argv) {
           continue;
         }
         if (command == "/save") {
-          std::string path;
           SnapshotStatus status = saveSnapshot(model, *conversation, snapshotDir, argument,
-                                               {{"messages", messages}}, &path);
+                                               {{"messages", messages}});
           std::cout << (status.ok() ? "(saved " + std::to_string(conversation->history().size()) +
-                                          " tokens to " + path + ")"
+                                          " tokens to " + snapshotPath(snapshotDir, argument) + ")"
                                     : "(error: " + status.message + ")")
                     << std::endl;
         } else {
@@ -200,10 +199,24 @@ int chatCommand(int argc, char **argv) {
             std::cout << "(error: " << status.message << ")" << std::endl;
             continue;
           }
+          // The messages are re-rendered by later turns: each must be {role, content} strings.
+          auto saved = meta.find("messages");
+          bool wellFormed = saved != meta.end() && saved->is_array();
+          for (size_t i = 0; wellFormed && i < saved->size(); ++i) {
+            const json &message = (*saved)[i];
+            wellFormed = message.is_object() && message.contains("role") &&
+                         message["role"].is_string() && message.contains("content") &&
+                         message["content"].is_string();
+          }
+          if (!wellFormed) {
+            std::cout << "(error: snapshot '" << argument
+                      << "' has no chat messages ({role, content} strings) in its meta; it was "
+                         "not saved by slrun chat)"
+                      << std::endl;
+            continue;
+          }
           conversation = std::move(loadedConversation);
-          messages = meta.contains("messages") && meta["messages"].is_array()
-                         ? meta["messages"]
-                         : json::array();
+          messages = *saved;
           std::cout << "(loaded " << conversation->history().size() << " tokens, "
                     << messages.size() << " messages)" << std::endl;
         }

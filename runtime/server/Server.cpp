@@ -1,12 +1,12 @@
-// `slrun serve`: an OpenAI-compatible HTTP server (cpp-httplib) over one model on the CPU
-// backend. HTTP threads parse, validate, render and tokenize; one executor thread runs the
-// requests of a FIFO queue (sessions, snapshots and generations all touch model state there).
+// `slrun serve`: an OpenAI-compatible HTTP server (runtime/server/Http.h) over one model. Worker
+// threads parse, validate, render and tokenize; one executor thread runs the requests of a FIFO queue (sessions, snapshots and generations all touch model state there).
 #include "runtime/server/Commands.h"
 #include "runtime/cli/CommandLine.h"
 #include "runtime/server/Conversation.h"
+#include "runtime/server/Http.h"
+#include "runtime/server/Requests.h"
 #include "runtime/server/Snapshot.h"
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -34,6 +34,9 @@ const char *kServeUsage =
     "usage: slrun serve --artifact A --weights DIR [--host 127.0.0.1] [--port 8080]\n"
     "                   [--api-key KEY] [--max-queue 16] [--max-context 4096] [--chunk N]\n"
     "                   [--snapshot-dir ./snapshots] [--max-sessions 32] [--device cpu|cuda]\n"
+    "                   [--max-snapshots 64] [--max-snapshot-bytes 68719476736]\n"
+    "                   [--max-body-bytes 16777216] [--max-connections 1024]\n"
+    "                   [--head-timeout 10] [--body-timeout 60]\n"
     "OpenAI-compatible HTTP server (see docs/serving.md).\n";
 
 std::string dumpJson(const json &value) {
@@ -42,41 +45,18 @@ std::string dumpJson(const json &value) {
 
 int64_t unixTime() { return int64_t(std::time(nullptr)); }
 
-// An OpenAI-style error.
-struct ApiError {
-  ApiError() = default;
-  ApiError(int status, std::string message, std::string type = "invalid_request_error",
-           std::string param = "", std::string code = "")
-      : status(status), message(std::move(message)), type(std::move(type)),
-        param(std::move(param)), code(std::move(code)) {}
-  int status = 400;
-  std::string message;
-  std::string type = "invalid_request_error";
-  std::string param;  // "" = null
-  std::string code;   // "" = null
-};
-
-json errorBody(const ApiError &error) {
-  return {{"error",
-           {{"message", error.message},
-            {"type", error.type},
-            {"param", error.param.empty() ? json(nullptr) : json(error.param)},
-            {"code", error.code.empty() ? json(nullptr) : json(error.code)}}}};
-}
-
-void sendError(httplib::Response &res, const ApiError &error) {
+void sendError(http::Response &res, const ApiError &error) {
   res.status = error.status;
-  res.set_content(dumpJson(errorBody(error)), "application/json");
+  res.contentType = "application/json";
+  res.body = dumpJson(errorBody(error));
+  if (error.status == 429 || error.status == 503)
+    res.setHeader("Retry-After", "1");
 }
 
-ApiError badRequest(const std::string &message, const std::string &param = "",
-                    const std::string &code = "") {
-  return ApiError{400, message, "invalid_request_error", param, code};
-}
-
-void sendJson(httplib::Response &res, const json &body, int status = 200) {
+void sendJson(http::Response &res, const json &body, int status = 200) {
   res.status = status;
-  res.set_content(dumpJson(body), "application/json");
+  res.contentType = "application/json";
+  res.body = dumpJson(body);
 }
 
 // --- metrics ---------------------------------------------------------------------------------
@@ -216,6 +196,10 @@ struct Job {
     std::unique_lock<std::mutex> lock(mutex);
     changed.wait(lock, [&] { return finished; });
   }
+  bool waitFor(double seconds) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return changed.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return finished; });
+  }
 };
 
 struct SessionEntry {
@@ -224,23 +208,6 @@ struct SessionEntry {
   int64_t created = 0, lastUsed = 0, tokens = 0, turns = 0;
 };
 
-// A validated completion request.
-struct Completion {
-  bool chat = true, stream = false, includeUsage = false;
-  std::string sessionId;
-  GenerateRequest generate;
-  bool ignoreEos = false;
-};
-
-bool validId(const std::string &id) {
-  if (id.empty() || id.size() > 128)
-    return false;
-  for (char c : id)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
-      return false;
-  return true;
-}
-
 struct ServeConfig {
   ModelConfig model;
   std::string host = "127.0.0.1";
@@ -248,20 +215,24 @@ struct ServeConfig {
   std::string apiKey;
   size_t maxQueue = 16, maxSessions = 32;
   std::string snapshotDir = "snapshots";
+  SnapshotLimits snapshots;
+  http::Limits http;
 };
 
 class Server {
 public:
   explicit Server(ServeConfig config) : config_(std::move(config)) {}
   int run();
-  void stop() { http_.stop(); }
+  void stop() {
+    if (http_)
+      http_->stop();
+  }
 
 private:
-  void routes();
-  bool parseCompletion(const json &body, const nlohmann::ordered_json &ordered, bool chat,
-                       Completion *out, ApiError *error);
-  void handleCompletion(const httplib::Request &req, httplib::Response &res, bool chat);
-  void handleSnapshot(const httplib::Request &req, httplib::Response &res,
+  http::Router routes();
+  RequestContext requestContext() const;
+  void handleCompletion(const http::Request &req, http::Response &res, bool chat);
+  void handleSnapshot(const http::Request &req, http::Response &res,
                       const std::string &sessionId, bool save, const std::string &nameFromPath);
   json sessionJson(const SessionEntry &entry);
   // Queue: false when full.
@@ -271,11 +242,10 @@ private:
   std::shared_ptr<SessionEntry> sessionFor(const std::string &id, bool create);
 
   ServeConfig config_;
-  httplib::Server http_;
+  std::unique_ptr<http::Server> http_;
   Metrics metrics_;
   std::unique_ptr<LoadedModel> model_;
   std::atomic<bool> ready_{false}, loadFailed_{false};
-  std::mutex textMutex_;  // tokenizer encode + template render from HTTP threads
 
   std::mutex queueMutex_;
   std::condition_variable queueChanged_;
@@ -335,9 +305,7 @@ void Server::load() {
   if (!model) {
     logLine(model.status().message());
     loadFailed_ = true;
-    while (!http_.is_running())
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    http_.stop();
+    http_->stop();
     return;
   }
   model_ = std::move(*model);
@@ -378,336 +346,32 @@ json Server::sessionJson(const SessionEntry &entry) {
           {"created", entry.created}, {"last_used", entry.lastUsed}};
 }
 
-// --- request validation ----------------------------------------------------------------------
-
-bool Server::parseCompletion(const json &body, const nlohmann::ordered_json &ordered, bool chat,
-                             Completion *out, ApiError *error) {
-  const int64_t capacity = config_.model.capacity;
-  out->chat = chat;
-  if (!body.is_object()) {
-    *error = badRequest("the request body must be a JSON object");
-    return false;
-  }
-  auto field = [&](const char *name) -> const json * {
-    auto it = body.find(name);
-    return it == body.end() || it->is_null() ? nullptr : &*it;
-  };
-  if (const json *model = field("model")) {
-    if (!model->is_string()) {
-      *error = badRequest("'model' must be a string", "model");
-      return false;
-    }
-    if (model->get<std::string>() != model_->id) {
-      *error = ApiError{404, "the model '" + model->get<std::string>() + "' does not exist (this server has '" + model_->id + "')",
-                        "invalid_request_error", "model", "model_not_found"};
-      return false;
-    }
-  }
-  if (const json *stream = field("stream")) {
-    if (!stream->is_boolean()) {
-      *error = badRequest("'stream' must be a boolean", "stream");
-      return false;
-    }
-    out->stream = stream->get<bool>();
-  }
-  if (const json *options = field("stream_options")) {
-    if (!options->is_object() ||
-        (options->contains("include_usage") && !(*options)["include_usage"].is_boolean())) {
-      *error = badRequest("'stream_options' must be an object {\"include_usage\": bool}",
-                          "stream_options");
-      return false;
-    }
-    out->includeUsage = options->value("include_usage", false);
-  }
-  const json *maxTokens = field("max_completion_tokens");
-  const char *maxTokensName = "max_completion_tokens";
-  if (!maxTokens) {
-    maxTokens = field("max_tokens");
-    maxTokensName = "max_tokens";
-  }
-  out->generate.maxTokens = -1;
-  if (maxTokens) {
-    if (!maxTokens->is_number_integer()) {
-      *error = badRequest(std::string("'") + maxTokensName + "' must be an integer", maxTokensName);
-      return false;
-    }
-    int64_t value = maxTokens->get<int64_t>();
-    if (value < 1 || value > capacity) {
-      *error = badRequest(std::string("'") + maxTokensName + "' must be in [1, " +
-                              std::to_string(capacity) + "] (the context), got " +
-                              std::to_string(value),
-                          maxTokensName);
-      return false;
-    }
-    out->generate.maxTokens = value;
-  }
-  runtime::SamplingParams &sampling = out->generate.sampling;
-  sampling.temperature = 1.0;  // the OpenAI default
-  if (const json *temperature = field("temperature")) {
-    if (!temperature->is_number() || temperature->get<double>() < 0 ||
-        temperature->get<double>() > 2) {
-      *error = badRequest("'temperature' must be a number in [0, 2]", "temperature");
-      return false;
-    }
-    sampling.temperature = temperature->get<double>();
-  }
-  if (const json *topP = field("top_p")) {
-    if (!topP->is_number() || !(topP->get<double>() > 0) || topP->get<double>() > 1) {
-      *error = badRequest("'top_p' must be a number in (0, 1]", "top_p");
-      return false;
-    }
-    sampling.top_p = topP->get<double>();
-  }
-  if (const json *topK = field("top_k")) {
-    if (!topK->is_number_integer() || topK->get<int64_t>() < -1 ||
-        topK->get<int64_t>() > INT32_MAX) {
-      *error = badRequest("'top_k' must be an integer >= -1 (-1 or 0: off)", "top_k");
-      return false;
-    }
-    sampling.top_k = int32_t(std::max<int64_t>(0, topK->get<int64_t>()));
-  }
-  if (const json *seed = field("seed")) {
-    if (!seed->is_number_integer()) {
-      *error = badRequest("'seed' must be an integer", "seed");
-      return false;
-    }
-    sampling.seed = seed->is_number_unsigned() ? seed->get<uint64_t>()
-                                               : uint64_t(seed->get<int64_t>());
-  } else {
-    sampling.seed = std::random_device{}() * 0x100000001ULL ^ requestCounter_.load();
-  }
-  if (const json *n = field("n")) {
-    if (!n->is_number_integer() || n->get<int64_t>() != 1) {
-      *error = badRequest("only 'n': 1 is supported", "n");
-      return false;
-    }
-  }
-  if (const json *ignoreEos = field("ignore_eos")) {
-    if (!ignoreEos->is_boolean()) {
-      *error = badRequest("'ignore_eos' must be a boolean", "ignore_eos");
-      return false;
-    }
-    out->ignoreEos = ignoreEos->get<bool>();
-  }
-  if (const json *stop = field("stop")) {
-    std::vector<std::string> stops;
-    if (stop->is_string()) {
-      stops.push_back(stop->get<std::string>());
-    } else if (stop->is_array() && stop->size() <= 16) {
-      for (const json &item : *stop) {
-        if (!item.is_string()) {
-          stops.clear();
-          stops.push_back("");
-          break;
-        }
-        stops.push_back(item.get<std::string>());
-      }
-    } else {
-      stops.push_back("");
-    }
-    for (const std::string &s : stops)
-      if (s.empty()) {
-        *error = badRequest("'stop' must be a non-empty string or a list of at most 16 of them",
-                            "stop");
-        return false;
-      }
-    out->generate.stop = stops;
-  }
-  // The session: top level, or inside "metadata".
-  const json *sessionId = field("session_id");
-  if (!sessionId)
-    if (const json *metadata = field("metadata"))
-      if (metadata->is_object() && metadata->contains("session_id"))
-        sessionId = &(*metadata)["session_id"];
-  if (sessionId) {
-    if (!sessionId->is_string() || !validId(sessionId->get<std::string>())) {
-      *error = badRequest("'session_id' must be 1-128 of A-Z a-z 0-9 . _ -", "session_id");
-      return false;
-    }
-    out->sessionId = sessionId->get<std::string>();
-  }
-
-  // The prompt.
-  std::vector<int32_t> &prompt = out->generate.prompt;
-  if (chat) {
-    const json *messages = field("messages");
-    if (!messages || !messages->is_array() || messages->empty()) {
-      *error = badRequest("'messages' must be a non-empty array", "messages");
-      return false;
-    }
-    if (!model_->chatTemplate) {
-      *error = badRequest("this model has no chat template (" + model_->chatTemplateError +
-                          "); use /v1/completions");
-      return false;
-    }
-    json normalized = json::array();
-    for (size_t i = 0; i < messages->size(); ++i) {
-      const json &message = (*messages)[i];
-      std::string param = "messages[" + std::to_string(i) + "]";
-      if (!message.is_object() || !message.contains("role") || !message["role"].is_string()) {
-        *error = badRequest(param + " must be an object with a string 'role'", param);
-        return false;
-      }
-      std::string role = message["role"].get<std::string>();
-      if (role != "system" && role != "user" && role != "assistant" && role != "tool" &&
-          role != "developer") {
-        *error = badRequest(param + ".role '" + role + "' is not one of system, user, assistant, tool",
-                            param + ".role");
-        return false;
-      }
-      json copy = message;
-      if (role == "developer")
-        copy["role"] = "system";
-      auto content = message.find("content");
-      if (content == message.end() || content->is_null()) {
-        if (role != "assistant") {
-          *error = badRequest(param + ".content is missing", param + ".content");
-          return false;
-        }
-        copy["content"] = "";
-      } else if (content->is_array()) {
-        std::string text;
-        for (const json &part : *content) {
-          if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
-              !part["text"].is_string()) {
-            *error = badRequest(param + ".content parts must be {\"type\": \"text\", \"text\": ...}",
-                                param + ".content");
-            return false;
-          }
-          text += part["text"].get<std::string>();
-        }
-        copy["content"] = text;
-      } else if (!content->is_string()) {
-        *error = badRequest(param + ".content must be a string or an array of text parts",
-                            param + ".content");
-        return false;
-      }
-      normalized.push_back(std::move(copy));
-    }
-    json tools = nullptr;
-    if (const json *t = field("tools")) {
-      if (!t->is_array()) {
-        *error = badRequest("'tools' must be an array", "tools");
-        return false;
-      }
-      tools = *t;
-    }
-    if (const json *kwargs = field("chat_template_kwargs"); kwargs && !kwargs->is_object()) {
-      *error = badRequest("'chat_template_kwargs' must be an object", "chat_template_kwargs");
-      return false;
-    }
-    // The same messages, tools and kwargs with the request's key order, for the template.
-    nlohmann::ordered_json orderedMessages = nlohmann::ordered_json::array();
-    for (size_t i = 0; i < normalized.size(); ++i) {
-      nlohmann::ordered_json message = ordered["messages"][i];
-      message["role"] = normalized[i]["role"].get<std::string>();
-      message["content"] = normalized[i]["content"].get<std::string>();
-      orderedMessages.push_back(std::move(message));
-    }
-    nlohmann::ordered_json orderedTools =
-        tools.is_null() ? nlohmann::ordered_json(nullptr) : ordered["tools"];
-    nlohmann::ordered_json orderedExtra = ordered.contains("chat_template_kwargs")
-                                              ? ordered["chat_template_kwargs"]
-                                              : nlohmann::ordered_json::object();
-    std::lock_guard<std::mutex> lock(textMutex_);
-    auto text = model_->chatTemplate->renderOrdered(
-        orderedMessages, orderedTools, /*addGenerationPrompt=*/true, orderedExtra,
-        model_->tokenizer->bosText(), model_->tokenizer->eosText());
-    if (!text) {
-      *error = badRequest("chat template: " + text.status().message(), "messages");
-      return false;
-    }
-    auto ids = model_->tokenizer->encode(*text, /*addSpecial=*/false);
-    if (!ids) {
-      *error = badRequest("tokenizer: " + ids.status().message(), "messages");
-      return false;
-    }
-    prompt = std::move(*ids);
-    // A session also keeps a checkpoint at the end of the last message (before the generation
-    // prompt), which the next turn's rendering shares even when the template renders earlier
-    // assistant turns differently from the generation prompt (e.g. thinking).
-    if (!out->sessionId.empty()) {
-      auto head = model_->chatTemplate->renderOrdered(
-          orderedMessages, orderedTools, /*addGenerationPrompt=*/false, orderedExtra,
-          model_->tokenizer->bosText(), model_->tokenizer->eosText());
-      if (head) {
-        auto headIds = model_->tokenizer->encode(*head, /*addSpecial=*/false);
-        if (headIds && headIds->size() < prompt.size() &&
-            std::equal(headIds->begin(), headIds->end(), prompt.begin()))
-          out->generate.boundary = int64_t(headIds->size());
-      }
-    }
-  } else {
-    const json *p = field("prompt");
-    std::string text;
-    bool haveText = false;
-    if (p && p->is_string()) {
-      text = p->get<std::string>();
-      haveText = true;
-    } else if (p && p->is_array() && p->size() == 1 && (*p)[0].is_string()) {
-      text = (*p)[0].get<std::string>();
-      haveText = true;
-    } else if (p && p->is_array() && !p->empty() && (*p)[0].is_number_integer()) {
-      for (const json &id : *p) {
-        if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
-            id.get<int64_t>() >= model_->engine->vocab()) {
-          *error = badRequest("'prompt' token ids must be integers in [0, " +
-                                  std::to_string(model_->engine->vocab()) + ")",
-                              "prompt");
-          return false;
-        }
-        prompt.push_back(int32_t(id.get<int64_t>()));
-      }
-    } else {
-      *error = badRequest("'prompt' must be a string (or a list of token ids)", "prompt");
-      return false;
-    }
-    if (haveText) {
-      if (text.empty()) {
-        *error = badRequest("'prompt' is empty", "prompt");
-        return false;
-      }
-      std::lock_guard<std::mutex> lock(textMutex_);
-      auto ids = model_->tokenizer->encode(text, /*addSpecial=*/true);
-      if (!ids) {
-        *error = badRequest("tokenizer: " + ids.status().message(), "prompt");
-        return false;
-      }
-      prompt = std::move(*ids);
-    }
-  }
-  if (prompt.empty()) {
-    *error = badRequest("the prompt has no tokens", chat ? "messages" : "prompt");
-    return false;
-  }
-  if (Status status = model_->engine->checkTokens(prompt); !status) {
-    *error = badRequest("the prompt: " + status.message(), chat ? "messages" : "prompt");
-    return false;
-  }
-  if (int64_t(prompt.size()) >= capacity) {
-    *error = badRequest("the prompt has " + std::to_string(prompt.size()) +
-                            " tokens; the context holds " + std::to_string(capacity) +
-                            " (at least one must be left to generate)",
-                        chat ? "messages" : "prompt", "context_length_exceeded");
-    return false;
-  }
-  if (out->generate.maxTokens < 0)
-    out->generate.maxTokens = capacity - int64_t(prompt.size());
-  return true;
-}
-
 // --- completions -----------------------------------------------------------------------------
 
-void Server::handleCompletion(const httplib::Request &req, httplib::Response &res, bool chat) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded())
-    return sendError(res, badRequest("the request body is not valid JSON"));
-  // The chat template sees the request's objects in their order (as transformers does).
-  auto ordered = nlohmann::ordered_json::parse(req.body, nullptr, false);
+RequestContext Server::requestContext() const {
+  RequestContext context;
+  context.modelId = model_->id;
+  context.capacity = config_.model.capacity;
+  context.vocab = model_->engine->vocab();
+  context.tokenizer = &*model_->tokenizer;
+  context.chatTemplate = model_->chatTemplate ? &*model_->chatTemplate : nullptr;
+  context.chatTemplateError = model_->chatTemplateError;
+  return context;
+}
+
+void Server::handleCompletion(const http::Request &req, http::Response &res, bool chat) {
+  // One parse, under limits; the chat template sees the request's objects in their order (as
+  // transformers does).
+  RequestContext context = requestContext();
+  nlohmann::ordered_json body;
   auto completion = std::make_shared<Completion>();
   ApiError error;
-  if (!parseCompletion(body, ordered, chat, completion.get(), &error))
+  if (!parseRequestBody(req.body, context.limits, &body, &error) ||
+      !parseCompletion(body, context, chat, completion.get(), &error))
     return sendError(res, error);
+  if (!completion->seeded)
+    completion->generate.sampling.seed =
+        std::random_device{}() * 0x100000001ULL ^ requestCounter_.load();
 
   uint64_t number = ++requestCounter_;
   char idBuffer[64];
@@ -819,50 +483,48 @@ void Server::handleCompletion(const httplib::Request &req, httplib::Response &re
                                        " requests are already waiting (--max-queue); retry later",
                                    "rate_limit_error", "", "rate_limit_exceeded"});
   if (!completion->stream) {
-    job->wait();
+    // A client that leaves while its request waits or runs cancels it.
+    while (!job->waitFor(0.1))
+      if (req.disconnected())
+        job->cancelled = true;
     if (job->cancelled.load() && job->body.is_null())
       return sendError(res, ApiError{499, "cancelled", "server_error"});
     return sendJson(res, job->body, job->status);
   }
-  res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [job](size_t, httplib::DataSink &sink) {
-        std::string event;
-        if (!job->next(&event)) {
-          sink.done();
-          return true;
-        }
-        if (!sink.is_writable() || !sink.write(event.data(), event.size())) {
-          job->cancelled = true;
-          return false;
-        }
-        return true;
-      },
-      [job](bool success) {
-        if (!success)
-          job->cancelled = true;
-      });
+  res.setHeader("Cache-Control", "no-cache");
+  res.contentType = "text/event-stream";
+  res.stream = [job](const std::function<bool(std::string_view)> &write) {
+    std::string event;
+    while (job->next(&event))
+      if (!write(event)) {
+        job->cancelled = true;
+        job->wait();
+        return;
+      }
+  };
+  res.onAbandon = [job] { job->cancelled = true; };
 }
 
 // --- snapshots -------------------------------------------------------------------------------
 
-void Server::handleSnapshot(const httplib::Request &req, httplib::Response &res,
+void Server::handleSnapshot(const http::Request &req, http::Response &res,
                             const std::string &pathId, bool save, const std::string &nameFromPath) {
-  json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object())
-    return sendError(res, badRequest("the request body must be a JSON object"));
+  nlohmann::ordered_json body = nlohmann::ordered_json::object();
+  ApiError error;
+  if (!req.body.empty() && !parseRequestBody(req.body, RequestLimits{}, &body, &error))
+    return sendError(res, error);
   std::string name = nameFromPath, sessionId = pathId;
-  if (name.empty()) {
-    if (!body.contains("name") || !body["name"].is_string())
-      return sendError(res, badRequest("'name' (a string) is required", "name"));
-    name = body["name"].get<std::string>();
-  }
-  if (sessionId.empty()) {
-    if (!body.contains("session_id") || !body["session_id"].is_string())
-      return sendError(res, badRequest("'session_id' (a string) is required", "session_id"));
-    sessionId = body["session_id"].get<std::string>();
-  }
+  auto text = [&](const char *key, std::string *out) {
+    auto it = body.find(key);
+    if (it == body.end() || !it->is_string())
+      return false;
+    *out = it->get<std::string>();
+    return true;
+  };
+  if (name.empty() && !text("name", &name))
+    return sendError(res, badRequest("'name' (a string) is required", "name"));
+  if (sessionId.empty() && !text("session_id", &sessionId))
+    return sendError(res, badRequest("'session_id' (a string) is required", "session_id"));
   if (!validSnapshotName(name))
     return sendError(res, badRequest("invalid snapshot name '" + name +
                                          "' (1-128 of A-Z a-z 0-9 . _ -, no leading dot)",
@@ -879,17 +541,18 @@ void Server::handleSnapshot(const httplib::Request &req, httplib::Response &res,
       if (!entry)
         return self.fail(ApiError{404, "no session '" + sessionId + "'", "invalid_request_error",
                                   "session_id", "session_not_found"});
-      std::string path;
       SnapshotStatus status = saveSnapshot(*model_, *entry->conversation, config_.snapshotDir, name,
-                                           {{"session_id", sessionId}}, &path);
+                                           {{"session_id", sessionId}}, config_.snapshots);
+      if (status.error == SnapshotError::full)
+        return self.fail(ApiError{507, status.message, "invalid_request_error", "name",
+                                  "snapshot_storage_full"});
       if (!status.ok())
         return self.fail(ApiError{status.error == SnapshotError::invalid ? 400 : 500,
                                   status.message, "server_error"});
-      logLine("saved session '" + sessionId + "' to " + path);
+      logLine("saved session '" + sessionId + "' to " + snapshotPath(config_.snapshotDir, name));
       self.body = {{"object", "session.snapshot"},
                    {"session_id", sessionId},
                    {"name", name},
-                   {"path", path},
                    {"tokens", entry->conversation->session().length()},
                    {"fingerprint", fingerprintHex(model_->fingerprint)}};
       return;
@@ -897,7 +560,7 @@ void Server::handleSnapshot(const httplib::Request &req, httplib::Response &res,
     auto conversation = std::make_unique<Conversation>(*model_);
     json meta;
     SnapshotStatus status =
-        loadSnapshot(*model_, *conversation, config_.snapshotDir, name, &meta);
+        loadSnapshot(*model_, *conversation, config_.snapshotDir, name, &meta, config_.snapshots);
     if (!status.ok()) {
       switch (status.error) {
       case SnapshotError::notFound:
@@ -931,62 +594,15 @@ void Server::handleSnapshot(const httplib::Request &req, httplib::Response &res,
 
 // --- routes ----------------------------------------------------------------------------------
 
-void Server::routes() {
-  size_t threads = config_.maxQueue + 48;
-  http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http_.set_payload_max_length(16 << 20);
-  http_.set_keep_alive_timeout(5);
-
-  http_.set_pre_routing_handler([this](const httplib::Request &req, httplib::Response &res) {
-    if (req.path == "/health")
-      return httplib::Server::HandlerResponse::Unhandled;
-    if (!config_.apiKey.empty() && req.get_header_value("Authorization") != "Bearer " + config_.apiKey) {
-      sendError(res, ApiError{401, "invalid or missing API key (send 'Authorization: Bearer KEY')",
-                              "invalid_request_error", "", "invalid_api_key"});
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (!ready_ && req.path != "/metrics") {
-      sendError(res, ApiError{503, "the model is loading", "server_error", "", "loading"});
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  http_.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request &req, httplib::Response &res) {
-    if (!res.body.empty())
-      return httplib::Server::HandlerResponse::Unhandled;
-    ApiError error{res.status, "", "invalid_request_error"};
-    if (res.status == 404)
-      error.message = "no route " + req.method + " " + req.path;
-    else if (res.status == 413)
-      error.message = "the request body is too large";
-    else
-      error.message = "HTTP " + std::to_string(res.status);
-    sendError(res, error);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http_.set_exception_handler([](const httplib::Request &, httplib::Response &res,
-                                 std::exception_ptr ep) {
-    std::string what = "unknown";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception &e) {
-      what = e.what();
-    } catch (...) {
-    }
-    sendError(res, ApiError{500, "internal error: " + what, "server_error"});
-  });
-  http_.set_logger([this](const httplib::Request &req, const httplib::Response &res) {
-    metrics_.request(endpointLabel(req.path), res.status);
-  });
-
-  http_.Get("/health", [this](const httplib::Request &, httplib::Response &res) {
+http::Router Server::routes() {
+  http::Router router;
+  router.add("GET", "/health", [this](const http::Request &, http::Response &res) {
     if (ready_)
       sendJson(res, {{"status", "ok"}});
     else
       sendJson(res, {{"status", loadFailed_ ? "failed" : "loading"}}, 503);
   });
-  http_.Get("/metrics", [this](const httplib::Request &, httplib::Response &res) {
+  router.add("GET", "/metrics", [this](const http::Request &, http::Response &res) {
     size_t depth, sessions;
     bool running;
     {
@@ -998,8 +614,8 @@ void Server::routes() {
       std::lock_guard<std::mutex> lock(sessionMutex_);
       sessions = sessions_.size();
     }
-    res.set_content(metrics_.render(depth, running, sessions, ready_),
-                    "text/plain; version=0.0.4");
+    res.contentType = "text/plain; version=0.0.4";
+    res.body = metrics_.render(depth, running, sessions, ready_);
   });
   auto modelJson = [this] {
     return json{{"id", model_->id},
@@ -1008,81 +624,99 @@ void Server::routes() {
                 {"owned_by", "superlinear"},
                 {"max_model_len", config_.model.capacity}};
   };
-  http_.Get("/v1/models", [modelJson](const httplib::Request &, httplib::Response &res) {
+  router.add("GET", "/v1/models", [modelJson](const http::Request &, http::Response &res) {
     sendJson(res, {{"object", "list"}, {"data", json::array({modelJson()})}});
   });
-  http_.Get(R"(/v1/models/(.+))", [this, modelJson](const httplib::Request &req, httplib::Response &res) {
-    if (req.matches[1] != model_->id)
-      return sendError(res, ApiError{404, "the model '" + std::string(req.matches[1]) + "' does not exist",
+  router.add("GET", "/v1/models/**", [this, modelJson](const http::Request &req,
+                                                       http::Response &res) {
+    if (req.params[0] != model_->id)
+      return sendError(res, ApiError{404, "the model '" + req.params[0] + "' does not exist",
                                      "invalid_request_error", "model", "model_not_found"});
     sendJson(res, modelJson());
   });
-  http_.Post("/v1/chat/completions", [this](const httplib::Request &req, httplib::Response &res) {
+  router.add("POST", "/v1/chat/completions", [this](const http::Request &req, http::Response &res) {
     handleCompletion(req, res, /*chat=*/true);
   });
-  http_.Post("/v1/completions", [this](const httplib::Request &req, httplib::Response &res) {
+  router.add("POST", "/v1/completions", [this](const http::Request &req, http::Response &res) {
     handleCompletion(req, res, /*chat=*/false);
   });
-  http_.Get("/v1/sessions", [this](const httplib::Request &, httplib::Response &res) {
+  router.add("GET", "/v1/sessions", [this](const http::Request &, http::Response &res) {
     json data = json::array();
     std::lock_guard<std::mutex> lock(sessionMutex_);
     for (const auto &[id, entry] : sessions_)
       data.push_back(sessionJson(*entry));
     sendJson(res, {{"object", "list"}, {"data", data}});
   });
-  auto notFound = [](httplib::Response &res, const std::string &id) {
+  auto notFound = [](http::Response &res, const std::string &id) {
     sendError(res, ApiError{404, "no session '" + id + "'", "invalid_request_error", "session_id",
                             "session_not_found"});
   };
-  http_.Get(R"(/v1/sessions/([^/]+))",
-            [this, notFound](const httplib::Request &req, httplib::Response &res) {
-              std::string id = req.matches[1];
-              std::lock_guard<std::mutex> lock(sessionMutex_);
-              auto it = sessions_.find(id);
-              if (it == sessions_.end())
-                return notFound(res, id);
-              sendJson(res, sessionJson(*it->second));
-            });
-  http_.Delete(R"(/v1/sessions/([^/]+))",
-               [this, notFound](const httplib::Request &req, httplib::Response &res) {
-                 std::string id = req.matches[1];
-                 std::lock_guard<std::mutex> lock(sessionMutex_);
-                 if (!sessions_.erase(id))
-                   return notFound(res, id);
-                 sendJson(res, {{"id", id}, {"object", "session.deleted"}, {"deleted", true}});
-               });
-  http_.Post(R"(/v1/sessions/([^/]+)/snapshot)",
-             [this](const httplib::Request &req, httplib::Response &res) {
-               handleSnapshot(req, res, req.matches[1], /*save=*/true, "");
-             });
-  http_.Post(R"(/v1/sessions/([^/]+)/restore)",
-             [this](const httplib::Request &req, httplib::Response &res) {
-               handleSnapshot(req, res, req.matches[1], /*save=*/false, "");
-             });
-  http_.Post(R"(/v1/snapshots/([^/]+)/load)",
-             [this](const httplib::Request &req, httplib::Response &res) {
-               handleSnapshot(req, res, "", /*save=*/false, req.matches[1]);
-             });
+  router.add("GET", "/v1/sessions/*", [this, notFound](const http::Request &req,
+                                                      http::Response &res) {
+    std::lock_guard<std::mutex> lock(sessionMutex_);
+    auto it = sessions_.find(req.params[0]);
+    if (it == sessions_.end())
+      return notFound(res, req.params[0]);
+    sendJson(res, sessionJson(*it->second));
+  });
+  router.add("DELETE", "/v1/sessions/*", [this, notFound](const http::Request &req,
+                                                         http::Response &res) {
+    std::lock_guard<std::mutex> lock(sessionMutex_);
+    if (!sessions_.erase(req.params[0]))
+      return notFound(res, req.params[0]);
+    sendJson(res, {{"id", req.params[0]}, {"object", "session.deleted"}, {"deleted", true}});
+  });
+  router.add("POST", "/v1/sessions/*/snapshot", [this](const http::Request &req,
+                                                      http::Response &res) {
+    handleSnapshot(req, res, req.params[0], /*save=*/true, "");
+  });
+  router.add("POST", "/v1/sessions/*/restore", [this](const http::Request &req,
+                                                     http::Response &res) {
+    handleSnapshot(req, res, req.params[0], /*save=*/false, "");
+  });
+  router.add("POST", "/v1/snapshots/*/load", [this](const http::Request &req,
+                                                   http::Response &res) {
+    handleSnapshot(req, res, "", /*save=*/false, req.params[0]);
+  });
+  return router;
 }
 
 int Server::run() {
-  routes();
-  int port = config_.port;
-  if (port == 0) {
-    port = http_.bind_to_any_port(config_.host);
-    if (port < 0) {
-      logLine("cannot listen on " + config_.host);
-      return 1;
+  std::string expectedKey = "Bearer " + config_.apiKey;
+  auto filter = [this, expectedKey](const http::Request &req, http::Response &res) {
+    if (req.path == "/health")
+      return false;
+    if (!config_.apiKey.empty() &&
+        !http::constantTimeEquals(req.header("authorization"), expectedKey)) {
+      sendError(res, ApiError{401, "invalid or missing API key (send 'Authorization: Bearer KEY')",
+                              "invalid_request_error", "", "invalid_api_key"});
+      return true;
     }
-  } else if (!http_.bind_to_port(config_.host, port)) {
-    logLine("cannot listen on " + config_.host + ":" + std::to_string(port) +
-            " (in use, or not an address of this machine)");
+    if (!ready_ && req.path != "/metrics") {
+      sendError(res, ApiError{503, "the model is loading", "server_error", "", "loading"});
+      return true;
+    }
+    return false;
+  };
+  auto errorResponse = [](int status, const std::string &message, http::Response &res) {
+    sendError(res, ApiError{status, message,
+                            status >= 500 ? "server_error" : "invalid_request_error"});
+  };
+  auto logger = [this](const http::Request &req, int status) {
+    metrics_.request(endpointLabel(req.path), status);
+  };
+  http::Limits limits = config_.http;
+  // Every queued or running generation holds a worker; the rest answer everything else.
+  limits.workers = config_.maxQueue + 1 + 32;
+  http_ = std::make_unique<http::Server>(limits, routes(), filter, errorResponse, logger);
+  if (Status status = http_->bind(config_.host, config_.port); !status) {
+    logLine(status.message());
     return 1;
   }
-  logLine("listening on http://" + config_.host + ":" + std::to_string(port) +
+  logLine("listening on http://" + config_.host + ":" + std::to_string(http_->port()) +
           (config_.apiKey.empty() ? "" : " (API key required)"));
   std::thread loader([this] { load(); });
-  http_.listen_after_bind();
+  http_->serve();
   {
     std::lock_guard<std::mutex> lock(queueMutex_);
     stopping_ = true;
@@ -1101,7 +735,8 @@ int serveCommand(int argc, char **argv) {
   auto line = cli::CommandLine::parse(argc, argv, {"help"},
                                  {"artifact", "weights", "host", "port", "api-key", "max-queue",
                                   "max-context", "chunk", "snapshot-dir", "max-sessions",
-                                  "device"});
+                                  "device", "max-snapshots", "max-snapshot-bytes", "max-body-bytes",
+                                  "max-connections", "head-timeout", "body-timeout"});
   if (!line) {
     std::cerr << "slrun serve: " << line.status().message() << "\n" << kServeUsage;
     return 2;
@@ -1114,13 +749,26 @@ int serveCommand(int argc, char **argv) {
   auto artifact = line->required("artifact");
   auto weights = line->required("weights");
   auto port = line->integer("port", 8080, 0, 65535);
-  auto maxQueue = line->integer("max-queue", 16, 0, 100000);
+  auto maxQueue = line->integer("max-queue", 16, 1, 1024);
   auto capacity = line->integer("max-context", 4096, 2);
   auto chunk = line->integer("chunk", 0, 1);
   auto maxSessions = line->integer("max-sessions", 32, 1, 100000);
+  const SnapshotLimits snapshotDefaults;
+  const http::Limits httpDefaults;
+  auto maxSnapshots = line->integer("max-snapshots", int64_t(snapshotDefaults.maxFiles), 0, 1000000);
+  auto maxSnapshotBytes = line->integer("max-snapshot-bytes", int64_t(snapshotDefaults.maxBytes), 0);
+  auto maxBody = line->integer("max-body-bytes", int64_t(httpDefaults.maxBodyBytes), 1024,
+                               int64_t(1) << 32);
+  auto maxConnections = line->integer("max-connections", int64_t(httpDefaults.maxConnections), 1,
+                                      1000000);
+  auto headTimeout = line->integer("head-timeout", int64_t(httpDefaults.headSeconds), 1, 3600);
+  auto bodyTimeout = line->integer("body-timeout", int64_t(httpDefaults.bodySeconds), 1, 3600);
   for (const Status &status : {artifact.status(), weights.status(), port.status(),
                                maxQueue.status(), capacity.status(), chunk.status(),
-                               maxSessions.status()})
+                               maxSessions.status(), maxSnapshots.status(),
+                               maxSnapshotBytes.status(), maxBody.status(),
+                               maxConnections.status(), headTimeout.status(),
+                               bodyTimeout.status()})
     if (!status) {
       std::cerr << "slrun serve: " << status.message() << "\n" << kServeUsage;
       return 2;
@@ -1138,6 +786,12 @@ int serveCommand(int argc, char **argv) {
   config.maxQueue = size_t(*maxQueue);
   config.maxSessions = size_t(*maxSessions);
   config.snapshotDir = line->get("snapshot-dir", "snapshots");
+  config.snapshots.maxFiles = size_t(*maxSnapshots);
+  config.snapshots.maxBytes = uint64_t(*maxSnapshotBytes);
+  config.http.maxBodyBytes = size_t(*maxBody);
+  config.http.maxConnections = size_t(*maxConnections);
+  config.http.headSeconds = double(*headTimeout);
+  config.http.bodySeconds = double(*bodyTimeout);
 
   // SIGINT / SIGTERM stop the server (handled by a thread with sigwait); SIGPIPE is ignored.
   std::signal(SIGPIPE, SIG_IGN);

@@ -1,10 +1,13 @@
 #include "runtime/server/Snapshot.h"
 
+#include "runtime/io/Json.h"
+
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sys/stat.h>
@@ -23,6 +26,7 @@ constexpr uint64_t P1 = 0x9E3779B185EBCA87ULL, P2 = 0xC2B2AE3D27D4EB4FULL,
                    P5 = 0x27D4EB2F165667C5ULL;
 constexpr char kMagic[9] = "SLSNAP01";
 constexpr int kVersion = 1;
+const json kEmptyArray = json::array();
 
 inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 inline uint64_t read64(const uint8_t *p) {
@@ -44,17 +48,53 @@ inline uint64_t merge(uint64_t acc, uint64_t value) {
   return acc * P1 + P4;
 }
 
-std::string snapshotPath(const std::string &dir, const std::string &name) {
-  return (dir.empty() ? std::string(".") : dir) + "/" + name + ".slsnap";
-}
-
 // Bytes of one KV row and the number of heads of a KV slot.
 void kvGeometry(const sl::schema::StateSlot *slot, size_t *rowBytes, size_t *heads) {
   *rowBytes = size_t(slot->head_dim()) * dtypeBytes(slot->dtype());
   *heads = size_t(slot->kv_heads());
 }
 
+// The layout of `model`'s state for `session`.
+SnapshotLayout layoutOf(const LoadedModel &model, const runtime::Session &session) {
+  SnapshotLayout layout;
+  layout.fingerprint = model.fingerprint;
+  layout.capacity = session.capacity();
+  layout.vocab = model.engine->vocab();
+  const auto *slots = model.model->artifact().root().states();
+  for (size_t i = 0; i < session.slotCount(); ++i) {
+    SnapshotLayout::Slot slot;
+    if (slots->Get(i)->kind() == StateKind::kv_cache) {
+      slot.kv = true;
+      kvGeometry(slots->Get(i), &slot.rowBytes, &slot.heads);
+    } else {
+      slot.convBytes = session.state(i).conv.size();
+      slot.ssmBytes = session.state(i).ssm.size();
+    }
+    layout.slots.push_back(slot);
+  }
+  return layout;
+}
+
+// The .slsnap files of `dir` other than `except`: their count and total bytes.
+void directoryUsage(const std::string &dir, const std::string &except, size_t *files,
+                    uint64_t *bytes) {
+  *files = 0;
+  *bytes = 0;
+  std::error_code error;
+  for (const auto &entry : std::filesystem::directory_iterator(dir, error)) {
+    if (!entry.is_regular_file(error) || entry.path().extension() != ".slsnap" ||
+        entry.path().filename() == except)
+      continue;
+    ++*files;
+    *bytes += entry.file_size(error);
+  }
+}
+
 }  // namespace
+
+std::string snapshotPath(const std::string &dir, const std::string &name) {
+  return (dir.empty() ? std::string(".") : dir) + "/" + name + ".slsnap";
+}
 
 uint64_t hashBytes(const void *data, size_t size, uint64_t seed) {
   const uint8_t *p = static_cast<const uint8_t *>(data), *end = p + size;
@@ -129,13 +169,13 @@ bool validSnapshotName(const std::string &name) {
 
 SnapshotStatus saveSnapshot(const LoadedModel &model, Conversation &conversation,
                             const std::string &dir, const std::string &name, const json &meta,
-                            std::string *pathOut) {
+                            const SnapshotLimits &limits) {
   if (!validSnapshotName(name))
     return {SnapshotError::invalid,
             "invalid snapshot name '" + name + "' (1-128 of A-Z a-z 0-9 . _ -, no leading dot)"};
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     return {SnapshotError::io,
-            "cannot create the snapshot directory " + dir + ": " + std::strerror(errno)};
+            "cannot create the snapshot directory (--snapshot-dir): " + std::string(std::strerror(errno))};
   // On a device backend the state (KV rows below the length too) comes to the host first.
   if (Status status = model.engine->executor().stateToHost(conversation.session(), /*kv=*/true);
       !status)
@@ -198,50 +238,52 @@ SnapshotStatus saveSnapshot(const LoadedModel &model, Conversation &conversation
   file.append(reinterpret_cast<const char *>(&checksum), 8);
 
   std::string path = snapshotPath(dir, name);
+  size_t files = 0;
+  uint64_t bytes = 0;
+  directoryUsage(dir, name + ".slsnap", &files, &bytes);
+  if (files + 1 > limits.maxFiles)
+    return {SnapshotError::full, "the snapshot directory already holds " + std::to_string(files) +
+                                     " snapshots (--max-snapshots " +
+                                     std::to_string(limits.maxFiles) + "); delete some first"};
+  if (bytes + file.size() > limits.maxBytes)
+    return {SnapshotError::full,
+            "this snapshot of " + std::to_string(file.size()) + " bytes would bring the snapshot "
+            "directory to " + std::to_string(bytes + file.size()) + " bytes (--max-snapshot-bytes " +
+            std::to_string(limits.maxBytes) + ")"};
   std::string temp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out)
-      return {SnapshotError::io, "cannot write " + temp + ": " + std::strerror(errno)};
+      return {SnapshotError::io, "cannot write snapshot '" + name + "': " + std::strerror(errno)};
     out.write(file.data(), std::streamsize(file.size()));
     out.flush();
     if (!out) {
       std::remove(temp.c_str());
-      return {SnapshotError::io, "cannot write " + temp + " (disk full?)"};
+      return {SnapshotError::io, "cannot write snapshot '" + name + "' (disk full?)"};
     }
   }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     std::string error = std::strerror(errno);
     std::remove(temp.c_str());
-    return {SnapshotError::io, "cannot rename " + temp + " to " + path + ": " + error};
+    return {SnapshotError::io, "cannot store snapshot '" + name + "': " + error};
   }
-  if (pathOut)
-    *pathOut = path;
   return {};
 }
 
-SnapshotStatus loadSnapshot(const LoadedModel &model, Conversation &conversation,
-                            const std::string &dir, const std::string &name, json *meta) {
-  if (!validSnapshotName(name))
-    return {SnapshotError::invalid,
-            "invalid snapshot name '" + name + "' (1-128 of A-Z a-z 0-9 . _ -, no leading dot)"};
-  std::string path = snapshotPath(dir, name);
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return {SnapshotError::notFound, "no snapshot '" + name + "' (" + path + ")"};
-  std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+SnapshotStatus decodeSnapshot(std::string_view file, const SnapshotLayout &layout,
+                              const std::string &name, SnapshotContents *out) {
   auto invalid = [&](const std::string &why) {
-    return SnapshotStatus{SnapshotError::invalid, path + ": " + why};
+    return SnapshotStatus{SnapshotError::invalid, "snapshot '" + name + "': " + why};
   };
-  if (file.size() < 28 || file.compare(0, 8, kMagic, 8) != 0)
+  if (file.size() < 28 || file.compare(0, 8, std::string_view(kMagic, 8)) != 0)
     return invalid("not a snapshot file");
   uint64_t fingerprint;
   std::memcpy(&fingerprint, file.data() + 8, 8);
-  if (fingerprint != model.fingerprint)
+  if (fingerprint != layout.fingerprint)
     return {SnapshotError::foreignModel,
             "snapshot '" + name + "' was saved from another model or other weights (fingerprint " +
                 fingerprintHex(fingerprint) + ", this model " +
-                fingerprintHex(model.fingerprint) + ")"};
+                fingerprintHex(layout.fingerprint) + ")"};
   uint64_t checksum;
   std::memcpy(&checksum, file.data() + file.size() - 8, 8);
   if (checksum != hashBytes(file.data(), file.size() - 8, 0))
@@ -250,89 +292,155 @@ SnapshotStatus loadSnapshot(const LoadedModel &model, Conversation &conversation
   std::memcpy(&headerSize, file.data() + 16, 4);
   if (20 + uint64_t(headerSize) + 8 > file.size())
     return invalid("truncated header");
-  json header = json::parse(file.begin() + 20, file.begin() + 20 + headerSize, nullptr, false);
-  if (header.is_discarded() || !header.is_object() || !header.contains("length") ||
-      !header["length"].is_number_integer() || !header.contains("slots") ||
-      !header["slots"].is_array())
-    return invalid("malformed header");
-  if (header.value("version", 0) != kVersion)
-    return invalid("unsupported snapshot version");
-  int64_t length = header["length"].get<int64_t>();
-  runtime::Session &session = conversation.session();
-  if (length < 0 || length >= session.capacity())
-    return invalid("its " + std::to_string(length) + " tokens do not fit the context of " +
-                   std::to_string(session.capacity()) + " tokens (raise --max-context)");
-  if (header["slots"].size() != session.slotCount())
+  auto parsed = io::parseJson(file.substr(20, headerSize), io::JsonLimits{}, "header");
+  if (!parsed)
+    return invalid(parsed.status().message());
+  const json &header = *parsed;
+  auto field = [&](const char *key, bool (json::*isType)() const noexcept) -> const json * {
+    if (!header.is_object())
+      return nullptr;
+    auto it = header.find(key);
+    return it != header.end() && ((*it).*isType)() ? &*it : nullptr;
+  };
+  if (!header.is_object())
+    return invalid("the header is not a JSON object");
+  const json *version = field("version", &json::is_number_integer);
+  if (!version || version->get<int64_t>() != kVersion)
+    return invalid("unsupported snapshot version (this build reads version " +
+                   std::to_string(kVersion) + ")");
+  const json *lengthField = field("length", &json::is_number_integer);
+  const json *slotList = field("slots", &json::is_array);
+  if (!lengthField || !slotList)
+    return invalid("the header needs an integer 'length' and an array 'slots'");
+  const json *lengths = header.contains("checkpoints") ? field("checkpoints", &json::is_array)
+                                                       : &kEmptyArray;
+  if (!lengths)
+    return invalid("'checkpoints' must be an array of lengths");
+  if (header.contains("meta")) {
+    const json *meta = field("meta", &json::is_object);
+    if (!meta)
+      return invalid("'meta' must be an object");
+    out->meta = *meta;
+  }
+  int64_t length = lengthField->is_number_unsigned() && lengthField->get<uint64_t>() > INT64_MAX
+                       ? -1
+                       : lengthField->get<int64_t>();
+  if (length < 0 || length >= layout.capacity)
+    return invalid("its " + lengthField->dump() + " tokens do not fit the context of " +
+                   std::to_string(layout.capacity) + " tokens (raise --max-context)");
+  if (slotList->size() != layout.slots.size())
     return invalid("state slot count differs from the model's");
 
-  conversation.reset();
   const char *p = file.data() + 20 + headerSize;
   const char *end = file.data() + file.size() - 8;
-  auto take = [&](void *out, size_t bytes) {
+  auto take = [&](void *destination, size_t bytes) {
     if (size_t(end - p) < bytes)
       return false;
-    std::memcpy(out, p, bytes);
+    std::memcpy(destination, p, bytes);
     p += bytes;
     return true;
   };
-  std::vector<int32_t> history(length);
-  if (!take(history.data(), history.size() * sizeof(int32_t)))
+  out->history.resize(size_t(length));
+  if (!take(out->history.data(), out->history.size() * sizeof(int32_t)))
     return invalid("truncated token history");
+  for (size_t i = 0; i < out->history.size(); ++i)
+    if (out->history[i] < 0 || out->history[i] >= layout.vocab)
+      return invalid("token " + std::to_string(i) + " of the history is outside the vocabulary");
+  out->slotBytes.clear();
+  for (size_t i = 0; i < layout.slots.size(); ++i) {
+    const SnapshotLayout::Slot &slot = layout.slots[i];
+    size_t bytes = slot.kv ? 2 * slot.heads * size_t(length) * slot.rowBytes
+                           : slot.convBytes + slot.ssmBytes;
+    if (size_t(end - p) < bytes)
+      return invalid("truncated state of slot " + std::to_string(i));
+    out->slotBytes.emplace_back(p, bytes);
+    p += bytes;
+  }
+  out->checkpoints.clear();
+  for (const json &checkpointLength : *lengths) {
+    Checkpoint checkpoint;
+    checkpoint.length = checkpointLength.is_number_integer() && !checkpointLength.is_number_unsigned()
+                            ? checkpointLength.get<int64_t>()
+                        : checkpointLength.is_number_unsigned() &&
+                                checkpointLength.get<uint64_t>() <= uint64_t(length)
+                            ? int64_t(checkpointLength.get<uint64_t>())
+                            : -1;
+    if (checkpoint.length < 0 || checkpoint.length > length ||
+        (!out->checkpoints.empty() && checkpoint.length <= out->checkpoints.back().length) ||
+        out->checkpoints.size() >= Conversation::kMaxCheckpoints)
+      return invalid("malformed checkpoint list");
+    for (const SnapshotLayout::Slot &slot : layout.slots) {
+      checkpoint.conv.emplace_back(slot.kv ? 0 : slot.convBytes);
+      checkpoint.ssm.emplace_back(slot.kv ? 0 : slot.ssmBytes);
+      if (!take(checkpoint.conv.back().data(), checkpoint.conv.back().size()) ||
+          !take(checkpoint.ssm.back().data(), checkpoint.ssm.back().size()))
+        return invalid("truncated checkpoints");
+    }
+    out->checkpoints.push_back(std::move(checkpoint));
+  }
+  if (p != end)
+    return invalid("unexpected bytes after the state");
+  return {};
+}
+
+SnapshotStatus loadSnapshot(const LoadedModel &model, Conversation &conversation,
+                            const std::string &dir, const std::string &name, json *meta,
+                            const SnapshotLimits &limits) {
+  if (!validSnapshotName(name))
+    return {SnapshotError::invalid,
+            "invalid snapshot name '" + name + "' (1-128 of A-Z a-z 0-9 . _ -, no leading dot)"};
+  std::string path = snapshotPath(dir, name);
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error))
+    return {SnapshotError::notFound, "no snapshot '" + name + "'"};
+  uint64_t size = std::filesystem::file_size(path, error);
+  if (error || size > limits.maxBytes)
+    return {SnapshotError::invalid, "snapshot '" + name + "' is larger than --max-snapshot-bytes (" +
+                                        std::to_string(limits.maxBytes) + ")"};
+  std::ifstream in(path, std::ios::binary);
+  std::string file(size_t(size), '\0');
+  if (!in || !in.read(file.data(), std::streamsize(size)))
+    return {SnapshotError::io, "cannot read snapshot '" + name + "'"};
+
+  runtime::Session &session = conversation.session();
+  SnapshotContents contents;
+  SnapshotStatus status = decodeSnapshot(file, layoutOf(model, session), name, &contents);
+  if (!status.ok())
+    return status;
+  file.clear();
+  file.shrink_to_fit();
+
+  conversation.reset();
+  const int64_t length = int64_t(contents.history.size());
   const auto *slots = model.model->artifact().root().states();
   for (size_t i = 0; i < session.slotCount(); ++i) {
-    const auto *slot = slots->Get(i);
     runtime::StateBuffers &state = session.state(i);
-    bool ok = true;
-    if (slot->kind() == StateKind::kv_cache) {
+    const char *p = contents.slotBytes[i].data();
+    if (slots->Get(i)->kind() == StateKind::kv_cache) {
       size_t rowBytes, heads;
-      kvGeometry(slot, &rowBytes, &heads);
+      kvGeometry(slots->Get(i), &rowBytes, &heads);
       for (std::vector<uint8_t> *part : {&state.k, &state.v})
-        for (size_t h = 0; ok && h < heads; ++h)
-          ok = take(part->data() + h * session.capacity() * rowBytes, size_t(length) * rowBytes);
+        for (size_t h = 0; h < heads; ++h) {
+          std::memcpy(part->data() + h * session.capacity() * rowBytes, p,
+                      size_t(length) * rowBytes);
+          p += size_t(length) * rowBytes;
+        }
     } else {
-      ok = take(state.conv.data(), state.conv.size()) && take(state.ssm.data(), state.ssm.size());
+      std::memcpy(state.conv.data(), p, state.conv.size());
+      std::memcpy(state.ssm.data(), p + state.conv.size(), state.ssm.size());
     }
-    if (!ok) {
-      conversation.reset();
-      return invalid("truncated state of slot " + std::to_string(i));
-    }
-  }
-  std::deque<Checkpoint> checkpoints;
-  const json lengths = header.value("checkpoints", json::array());
-  for (const json &checkpointLength : lengths) {
-    Checkpoint checkpoint;
-    checkpoint.length = checkpointLength.is_number_integer() ? checkpointLength.get<int64_t>() : -1;
-    if (checkpoint.length < 0 || checkpoint.length > length ||
-        (!checkpoints.empty() && checkpoint.length <= checkpoints.back().length)) {
-      conversation.reset();
-      return invalid("malformed checkpoint list");
-    }
-    bool ok = true;
-    for (size_t i = 0; ok && i < session.slotCount(); ++i) {
-      checkpoint.conv.emplace_back(session.state(i).conv.size());
-      checkpoint.ssm.emplace_back(session.state(i).ssm.size());
-      ok = take(checkpoint.conv.back().data(), checkpoint.conv.back().size()) &&
-           take(checkpoint.ssm.back().data(), checkpoint.ssm.back().size());
-    }
-    if (!ok) {
-      conversation.reset();
-      return invalid("truncated checkpoints");
-    }
-    checkpoints.push_back(std::move(checkpoint));
-  }
-  if (p != end) {
-    conversation.reset();
-    return invalid("unexpected bytes after the state");
   }
   session.restoreLength(length);
-  if (Status status = model.engine->executor().stateToDevice(session, /*kv=*/true); !status) {
+  if (Status restored = model.engine->executor().stateToDevice(session, /*kv=*/true); !restored) {
     conversation.reset();
-    return {SnapshotError::io, "cannot restore the session state: " + status.message()};
+    return {SnapshotError::io, "cannot restore the session state: " + restored.message()};
   }
-  conversation.mutableHistory() = std::move(history);
-  conversation.setCheckpoints(std::move(checkpoints));
+  conversation.mutableHistory() = std::move(contents.history);
+  conversation.setCheckpoints(std::deque<Checkpoint>(
+      std::make_move_iterator(contents.checkpoints.begin()),
+      std::make_move_iterator(contents.checkpoints.end())));
   if (meta)
-    *meta = header.value("meta", json::object());
+    *meta = std::move(contents.meta);
   return {};
 }
 
