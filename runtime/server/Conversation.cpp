@@ -323,8 +323,12 @@ StatusOr<GenerateResult> generate(LoadedModel &model, Conversation &conversation
       break;
     }
     auto token = sampler->sample(logits);
-    if (!token)
+    if (!token) {
+      // Whatever made the logits unusable may live in the state (NaN in a Mamba state): start
+      // the conversation afresh rather than keep failing on it.
+      conversation.reset();
       return token.status();
+    }
     ++result.completionTokens;
     if (!request.ignoreEos &&
         std::find(model.eos.begin(), model.eos.end(), *token) != model.eos.end()) {
