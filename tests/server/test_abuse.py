@@ -35,7 +35,7 @@ def reference_latencies(base, model_id, count):
         else:
             status, body = http_request(
                 base, "POST", "/v1/chat/completions", timeout=30,
-                body={"model": model_id, "max_tokens": 8, "temperature": 0, "seed": 1,
+                body={"model": model_id, "max_tokens": 16, "temperature": 0, "seed": 1,
                       "messages": [{"role": "user", "content": f"question {i % 3}"}]})
             check(status == 200 and body["choices"][0]["message"]["role"] == "assistant",
                   f"reference chat: {status} {body}")
@@ -51,10 +51,24 @@ def p99(values):
 
 # --- attackers: each runs in its own process until `stop` is set (or its time is up) ---
 
-def attack_slow_heads(port, stop, counts):
+def paused(active, sockets=None):
+    """True (after a short wait) while the attack is paused; paused attackers hold nothing."""
+    if active.is_set():
+        return False
+    for s in sockets or []:
+        s.close()
+    if sockets:
+        sockets.clear()
+    active.wait(0.1)
+    return True
+
+
+def attack_slow_heads(port, stop, active, counts):
     deadline = time.time() + ATTACK_SECONDS_MAX
     sockets = []
     while not stop.is_set() and time.time() < deadline:
+        if paused(active, sockets):
+            continue
         while len(sockets) < 200:
             try:
                 s = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -77,10 +91,12 @@ def attack_slow_heads(port, stop, counts):
         s.close()
 
 
-def attack_chunked_bodies(port, stop, counts):
+def attack_chunked_bodies(port, stop, active, counts):
     deadline = time.time() + ATTACK_SECONDS_MAX
     chunk = b"%x\r\n" % (1 << 20) + b"a" * (1 << 20) + b"\r\n"
     while not stop.is_set() and time.time() < deadline:
+        if paused(active):
+            continue
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
                 s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
@@ -92,11 +108,13 @@ def attack_chunked_bodies(port, stop, counts):
         time.sleep(0.05)
 
 
-def attack_json(port, stop, counts, body, name):
+def attack_json(port, stop, active, counts, body, name):
     deadline = time.time() + ATTACK_SECONDS_MAX
     request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
                b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
     while not stop.is_set() and time.time() < deadline:
+        if paused(active):
+            continue
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
                 s.sendall(request)
@@ -108,10 +126,12 @@ def attack_json(port, stop, counts, body, name):
         time.sleep(0.05)
 
 
-def attack_sessions(base, model_id, stop, counts, worker):
+def attack_sessions(base, model_id, stop, active, counts, worker):
     deadline = time.time() + ATTACK_SECONDS_MAX
     i = 0
     while not stop.is_set() and time.time() < deadline:
+        if paused(active):
+            continue
         session = f"abuse-{worker}-{i}"
         status, _ = http_request(base, "POST", "/v1/chat/completions", timeout=30,
                                  body={"model": model_id, "max_tokens": 1, "session_id": session,
@@ -131,7 +151,7 @@ def main():
     parser.add_argument("--slrun", required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--work", required=True)
-    parser.add_argument("--requests", type=int, default=80)
+    parser.add_argument("--requests", type=int, default=180)
     args = parser.parse_args()
     args.model, args.work = os.path.abspath(args.model), os.path.abspath(args.work)
     args.slc, args.slrun = os.path.abspath(args.slc), os.path.abspath(args.slrun)
@@ -147,35 +167,44 @@ def main():
     counts = manager.dict({k: 0 for k in ("slow heads closed", "oversize bodies refused",
                                           "deep nesting refused", "many keys refused",
                                           "sessions")})
-    stop = multiprocessing.Event()
+    stop, active = multiprocessing.Event(), multiprocessing.Event()
     attackers = []
     try:
         server.wait_ready()
         reference_latencies(server.base, model_id, 8)  # warm up
-        idle = reference_latencies(server.base, model_id, args.requests)
-
         deep = ('{"messages":[{"role":"user","content":"x"}],"tools":' +
                 "[" * 100000 + "]" * 100000 + "}").encode()
         many = ('{"messages":[{"role":"user","content":"x"}],"metadata":{' +
                 ",".join(f'"k{i}":{i}' for i in range(100000)) + "}}").encode()
         targets = [
-            (attack_slow_heads, (server.port, stop, counts)),
-            (attack_chunked_bodies, (server.port, stop, counts)),
-            (attack_json, (server.port, stop, counts, deep, "deep nesting refused")),
-            (attack_json, (server.port, stop, counts, many, "many keys refused")),
-        ] + [(attack_sessions, (server.base, model_id, stop, counts, w)) for w in range(2)]
+            (attack_slow_heads, (server.port, stop, active, counts)),
+            (attack_chunked_bodies, (server.port, stop, active, counts)),
+            (attack_json, (server.port, stop, active, counts, deep, "deep nesting refused")),
+            (attack_json, (server.port, stop, active, counts, many, "many keys refused")),
+        ] + [(attack_sessions, (server.base, model_id, stop, active, counts, w)) for w in range(2)]
         attackers = [multiprocessing.Process(target=f, args=a, daemon=True) for f, a in targets]
         for process in attackers:
             process.start()
-        time.sleep(2)
-        # A second server on the same port fails and leaves the first alone.
-        second = subprocess.run([args.slrun, "serve", "--artifact", artifact, "--weights",
-                                 args.model, "--port", str(server.port)], capture_output=True,
-                                text=True, timeout=60)
-        check(second.returncode != 0 and "in use" in second.stderr,
-              f"second server on the port: {second.returncode} {second.stderr}")
-        attacked = reference_latencies(server.base, model_id, args.requests)
-        time.sleep(3.5)  # past the head deadline: slow heads have been answered 408
+        # Idle and attacked blocks alternate, so that whatever else the machine runs meanwhile
+        # weighs on both measurements alike.
+        idle, attacked = [], []
+        blocks = 6
+        for block in range(blocks):
+            active.clear()
+            time.sleep(0.3)  # paused attackers let go of their connections
+            idle += reference_latencies(server.base, model_id, args.requests // blocks)
+            active.set()
+            time.sleep(1.0)
+            if block == 0:
+                # A second server on the same port fails and leaves the first alone.
+                second = subprocess.run([args.slrun, "serve", "--artifact", artifact,
+                                         "--weights", args.model, "--port", str(server.port)],
+                                        capture_output=True, text=True, timeout=60)
+                check(second.returncode != 0 and "in use" in second.stderr,
+                      f"second server on the port: {second.returncode} {second.stderr}")
+            attacked += reference_latencies(server.base, model_id, args.requests // blocks)
+            if block == blocks - 1:
+                time.sleep(3.5)  # past the head deadline: slow heads have been answered 408
         stop.set()
         for process in attackers:
             process.join(timeout=30)
