@@ -1,5 +1,7 @@
 #include "runtime/io/Safetensors.h"
 
+#include "runtime/io/Json.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -265,39 +267,13 @@ std::vector<std::string> WeightStore::names() const {
   return out;
 }
 
-Status WeightStore::addFile(const std::string &path) {
+StatusOr<std::vector<TensorView>> parseSafetensors(const uint8_t *bytes, size_t fileSize,
+                                                   const std::string &path) {
   const std::string where = "safetensors file " + path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return Status::error(where + ": cannot be opened (" + std::strerror(errno) + ")");
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Status::error(where + ": cannot stat (" + std::strerror(err) + ")");
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Status::error(where + ": not a regular file");
-  }
-  const size_t fileSize = size_t(st.st_size);
-  if (fileSize < 8) {
-    ::close(fd);
+  if (fileSize < 8)
     return Status::error(where + ": truncated or not a safetensors file (" +
                          std::to_string(fileSize) + " bytes, shorter than the 8-byte header "
                          "length)");
-  }
-  void *addr = ::mmap(nullptr, fileSize, PROT_READ, MAP_PRIVATE, fd, 0);
-  int mmapErr = errno;
-  ::close(fd);
-  if (addr == MAP_FAILED)
-    return Status::error(where + ": cannot be mapped (" + std::strerror(mmapErr) + ")");
-  auto mapping = std::make_unique<Mapping>();
-  mapping->path = path;
-  mapping->addr = addr;
-  mapping->size = fileSize;
-  const uint8_t *bytes = static_cast<const uint8_t *>(addr);
-
   uint64_t headerLen = 0;
   for (int i = 7; i >= 0; --i)
     headerLen = (headerLen << 8) | bytes[i];
@@ -306,14 +282,21 @@ Status WeightStore::addFile(const std::string &path) {
                          std::to_string(headerLen) + " exceeds the " +
                          std::to_string(fileSize - 8) + " bytes after the length field)");
   const char *headerBegin = reinterpret_cast<const char *>(bytes + 8);
-  nlohmann::json header = nlohmann::json::parse(headerBegin, headerBegin + headerLen, nullptr,
-                                                /*allow_exceptions=*/false);
-  if (header.is_discarded() || !header.is_object())
+  // The header is {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}: a few levels
+  // deep; tensor names must be unique.
+  JsonLimits limits;
+  limits.maxDepth = 8;
+  auto parsedHeader = parseJson(std::string_view(headerBegin, size_t(headerLen)), limits,
+                                where + ": header");
+  if (!parsedHeader.ok())
+    return Status::error(parsedHeader.status().message() + " (not a safetensors file?)");
+  const nlohmann::json &header = parsedHeader.value();
+  if (!header.is_object())
     return Status::error(where + ": header is not a JSON object (not a safetensors file?)");
 
   const size_t dataStart = 8 + size_t(headerLen);
   const size_t dataSize = fileSize - dataStart;
-  std::map<std::string, TensorView> parsed;
+  std::vector<TensorView> parsed;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string &name = it.key();
     if (name == "__metadata__")
@@ -365,7 +348,50 @@ Status WeightStore::addFile(const std::string &path) {
                            " bytes of data (" + std::to_string(fileSize) + " bytes in all)");
     view.data = bytes + dataStart + begin;
     view.nbytes = size_t(need);
-    parsed.emplace(name, std::move(view));
+    parsed.push_back(std::move(view));
+  }
+  return parsed;
+}
+
+Status WeightStore::addFile(const std::string &path) {
+  const std::string where = "safetensors file " + path;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return Status::error(where + ": cannot be opened (" + std::strerror(errno) + ")");
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::error(where + ": cannot stat (" + std::strerror(err) + ")");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::error(where + ": not a regular file");
+  }
+  const size_t fileSize = size_t(st.st_size);
+  if (fileSize < 8) {
+    ::close(fd);
+    return Status::error(where + ": truncated or not a safetensors file (" +
+                         std::to_string(fileSize) + " bytes, shorter than the 8-byte header "
+                         "length)");
+  }
+  void *addr = ::mmap(nullptr, fileSize, PROT_READ, MAP_PRIVATE, fd, 0);
+  int mmapErr = errno;
+  ::close(fd);
+  if (addr == MAP_FAILED)
+    return Status::error(where + ": cannot be mapped (" + std::strerror(mmapErr) + ")");
+  auto mapping = std::make_unique<Mapping>();
+  mapping->path = path;
+  mapping->addr = addr;
+  mapping->size = fileSize;
+  const uint8_t *bytes = static_cast<const uint8_t *>(addr);
+  auto views = parseSafetensors(bytes, fileSize, path);
+  if (!views.ok())
+    return views.status();
+  std::map<std::string, TensorView> parsed;
+  for (TensorView &view : views.value()) {
+    std::string name = view.name;
+    parsed.emplace(std::move(name), std::move(view));
   }
   for (auto &kv : parsed) {
     auto existing = tensors_.find(kv.first);

@@ -72,6 +72,12 @@ private:
   std::map<std::string, TensorView> tensors_;
 };
 
+// Parses the safetensors file held in `bytes` (`size` bytes; `file` names it in messages and in
+// the views): the tensors in header order, each pointing into `bytes`. WeightStore::open uses it
+// on each mapped file.
+StatusOr<std::vector<TensorView>> parseSafetensors(const uint8_t *bytes, size_t size,
+                                                   const std::string &file);
+
 // A weight the artifact binds (mirrors the schema's WeightBinding): `name` may contain "{e}",
 // meaning tensors e = 0 .. shape[0]-1 (each of shape shape[1:]) stacked along dim 0.
 struct WeightSpec {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -32,6 +33,40 @@ struct JinjaError {
 };
 
 [[noreturn]] void fail(std::string message) { throw JinjaError{std::move(message)}; }
+
+// Python ints are unbounded; here they are 64-bit, and a result outside that range is an error
+// (never undefined behaviour).
+[[noreturn]] void failOverflow() { fail("integer result out of the 64-bit range"); }
+int64_t checkedAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) failOverflow();
+  return r;
+}
+int64_t checkedSub(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) failOverflow();
+  return r;
+}
+int64_t checkedMul(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) failOverflow();
+  return r;
+}
+// A float converted to int (int(), %d formats): finite and in range, else an error.
+int64_t floatToInt(double f) {
+  if (!std::isfinite(f)) fail("cannot convert float " + std::string(std::isnan(f) ? "NaN" : "infinity") + " to integer");
+  double t = std::trunc(f);
+  if (t < -9223372036854775808.0 || t >= 9223372036854775808.0) failOverflow();
+  return static_cast<int64_t>(t);
+}
+// The longest string (in bytes or characters) or list a template may build: widths, paddings
+// and repetitions beyond it are errors, not allocations.
+constexpr int64_t kMaxLength = int64_t(1) << 26;
+size_t checkedLength(int64_t n) {
+  if (n > kMaxLength) fail("result too large (more than " + std::to_string(kMaxLength) + " items)");
+  return n < 0 ? 0 : static_cast<size_t>(n);
+}
+
 
 // ------------------------------------------------------------------------------------------
 // UTF-8
@@ -1602,6 +1637,8 @@ private:
     };
     ExprP idx = sliceOrExpr();
     if (isOp(",")) {
+      // A tuple of subscripts (x[a, b]); slices there would be slice objects, which no value
+      // accepts as an index: refused here, where a slice node always has its operand.
       auto tup = mk(E::Tuple, t);
       tup->args.push_back(idx);
       while (isOp(",")) {
@@ -1609,6 +1646,8 @@ private:
         if (isOp("]")) break;
         tup->args.push_back(sliceOrExpr());
       }
+      for (const ExprP &item : tup->args)
+        if (item->kind == E::Slice) error(t, "a slice inside a tuple subscript is not supported");
       idx = tup;
     }
     expectOp("]");
@@ -1963,10 +2002,10 @@ std::string percentFormat(const std::string &fmt, const Value &rhs) {
       bool leftAlign = spec.find('-') != std::string::npos;
       size_t dpos = spec.find_first_of("123456789");
       size_t dot = spec.find('.');
-      if (dpos != std::string::npos && (dot == std::string::npos || dpos < dot)) width = std::atoi(spec.c_str() + dpos);
+      if (dpos != std::string::npos && (dot == std::string::npos || dpos < dot)) width = static_cast<int>(checkedLength(std::strtoll(spec.c_str() + dpos, nullptr, 10)));
       if (dot != std::string::npos) {
         std::u32string u = decodeUtf8(s);
-        size_t prec = std::atoi(spec.c_str() + dot + 1);
+        size_t prec = checkedLength(std::strtoll(spec.c_str() + dot + 1, nullptr, 10));
         if (u.size() > prec) s = encodeUtf8(u.substr(0, prec));
       }
       int len = static_cast<int>(decodeUtf8(s).size());
@@ -1976,7 +2015,7 @@ std::string percentFormat(const std::string &fmt, const Value &rhs) {
     }
     case 'd': case 'i': case 'u':
       if (!val->isNum()) fail(std::string("%d format: a real number is required, not ") + typeName(*val));
-      std::snprintf(buf, sizeof buf, (spec + "lld").c_str(), static_cast<long long>(val->k == K::Float ? std::trunc(val->f) : val->asInt()));
+      std::snprintf(buf, sizeof buf, (spec + "lld").c_str(), static_cast<long long>(val->k == K::Float ? floatToInt(val->f) : val->asInt()));
       out += buf;
       break;
     case 'x': case 'X': case 'o':
@@ -2013,12 +2052,12 @@ std::string applyFormatSpec(const Value &v, const std::string &spec) {
   if (i < spec.size() && (spec[i] == '+' || spec[i] == '-' || spec[i] == ' ')) sign = spec[i++];
   if (i < spec.size() && spec[i] == '0') { if (!align) { fill = '0'; align = '='; } ++i; }
   int width = 0;
-  while (i < spec.size() && isdigit(static_cast<unsigned char>(spec[i]))) width = width * 10 + (spec[i++] - '0');
+  while (i < spec.size() && isdigit(static_cast<unsigned char>(spec[i]))) width = static_cast<int>(checkedLength(int64_t(width) * 10 + (spec[i++] - '0')));
   int prec = -1;
   if (i < spec.size() && spec[i] == '.') {
     ++i;
     prec = 0;
-    while (i < spec.size() && isdigit(static_cast<unsigned char>(spec[i]))) prec = prec * 10 + (spec[i++] - '0');
+    while (i < spec.size() && isdigit(static_cast<unsigned char>(spec[i]))) prec = static_cast<int>(checkedLength(int64_t(prec) * 10 + (spec[i++] - '0')));
   }
   char type = i < spec.size() ? spec[i++] : 0;
   if (i != spec.size()) fail("Invalid format specifier");
@@ -2181,11 +2220,13 @@ double pyRound(double x, int64_t ndigits) {
 }
 
 int64_t floorDiv(int64_t a, int64_t b) {
+  if (a == std::numeric_limits<int64_t>::min() && b == -1) failOverflow();
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
   return q;
 }
 int64_t floorMod(int64_t a, int64_t b) {
+  if (b == -1) return 0;
   int64_t m = a % b;
   if (m != 0 && ((m < 0) != (b < 0))) m += b;
   return m;
@@ -2212,9 +2253,10 @@ public:
       if (a.pos.size() == 3) step = a.pos[2].asInt();
       if (step == 0) fail("range() arg 3 must not be zero");
       std::vector<Value> out;
-      for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+      for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
         if (out.size() >= 100000) fail("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
         out.push_back(Value::integer(i));
+        if (__builtin_add_overflow(i, step, &i)) break;  // past stop either way
       }
       return Value::list(std::move(out));
     });
@@ -2393,6 +2435,7 @@ private:
           int64_t w = intArg(a, 0, "width", 0);
           std::u32string u = decodeUtf8(s.s);
           if (static_cast<int64_t>(u.size()) >= w) return s;
+          checkedLength(w);
           size_t at = (!u.empty() && (u[0] == '+' || u[0] == '-')) ? 1 : 0;
           u.insert(at, std::u32string(w - u.size(), '0'));
           return Value::str(encodeUtf8(u));
@@ -2634,6 +2677,7 @@ private:
   // --- expressions ------------------------------------------------------------------------
 public:
   Value eval(const Expr &e, const ScopeP &scope) {
+    tick();
     try {
       return evalInner(e, scope);
     } catch (JinjaError &err) {
@@ -2667,10 +2711,14 @@ private:
     bool bothInt = a.isIntLike() && b.isIntLike();
     bool bothNum = a.isNum() && b.isNum();
     if (op == "+") {
-      if (bothInt) return Value::integer(a.asInt() + b.asInt());
+      if (bothInt) return Value::integer(checkedAdd(a.asInt(), b.asInt()));
       if (bothNum) return Value::flt(a.asFloat() + b.asFloat());
-      if (a.k == K::Str && b.k == K::Str) return Value::str(a.s + b.s);
+      if (a.k == K::Str && b.k == K::Str) {
+        checkedLength(static_cast<int64_t>(a.s.size() + b.s.size()));
+        return Value::str(a.s + b.s);
+      }
       if (a.k == K::List && b.k == K::List && a.l->tuple == b.l->tuple) {
+        checkedLength(static_cast<int64_t>(a.l->items.size() + b.l->items.size()));
         std::vector<Value> out = a.l->items;
         out.insert(out.end(), b.l->items.begin(), b.l->items.end());
         return Value::list(std::move(out), a.l->tuple);
@@ -2680,25 +2728,26 @@ private:
       return typeErr();
     }
     if (op == "-") {
-      if (bothInt) return Value::integer(a.asInt() - b.asInt());
+      if (bothInt) return Value::integer(checkedSub(a.asInt(), b.asInt()));
       if (bothNum) return Value::flt(a.asFloat() - b.asFloat());
       return typeErr();
     }
     if (op == "*") {
-      if (bothInt) return Value::integer(a.asInt() * b.asInt());
+      if (bothInt) return Value::integer(checkedMul(a.asInt(), b.asInt()));
       if (bothNum) return Value::flt(a.asFloat() * b.asFloat());
       const Value *seq = nullptr, *cnt = nullptr;
       if ((a.k == K::Str || a.k == K::List) && b.isIntLike()) { seq = &a; cnt = &b; }
       if ((b.k == K::Str || b.k == K::List) && a.isIntLike()) { seq = &b; cnt = &a; }
       if (!seq) return typeErr();
       int64_t n = std::max<int64_t>(0, cnt->asInt());
+      if (seq->k == K::Str ? seq->s.empty() : seq->l->items.empty()) n = 0;  // nothing to repeat
       if (seq->k == K::Str) {
-        if (n * static_cast<int64_t>(seq->s.size()) > (1 << 26)) fail("repeated string too large");
+        if (!seq->s.empty() && n > (1 << 26) / static_cast<int64_t>(seq->s.size())) fail("repeated string too large");
         std::string out;
         for (int64_t i = 0; i < n; ++i) out += seq->s;
         return Value::str(out);
       }
-      if (n * static_cast<int64_t>(seq->l->items.size()) > (1 << 22)) fail("repeated list too large");
+      if (!seq->l->items.empty() && n > (1 << 22) / static_cast<int64_t>(seq->l->items.size())) fail("repeated list too large");
       std::vector<Value> out;
       for (int64_t i = 0; i < n; ++i) out.insert(out.end(), seq->l->items.begin(), seq->l->items.end());
       return Value::list(std::move(out), seq->l->tuple);
@@ -2726,9 +2775,13 @@ private:
     if (op == "**") {
       if (!bothNum) return typeErr();
       if (bothInt && b.asInt() >= 0) {
-        int64_t r = 1, base = a.asInt();
-        for (int64_t i = 0; i < b.asInt(); ++i) {
-          if (__builtin_mul_overflow(r, base, &r)) fail("integer overflow in **");
+        // By squaring: a squared base that overflows while exponent bits remain means the
+        // result overflows too (|base| >= 2 then).
+        int64_t r = 1, base = a.asInt(), exp = b.asInt();
+        while (exp > 0) {
+          if ((exp & 1) && __builtin_mul_overflow(r, base, &r)) failOverflow();
+          exp >>= 1;
+          if (exp > 0 && __builtin_mul_overflow(base, base, &base)) failOverflow();
         }
         return Value::integer(r);
       }
@@ -2796,7 +2849,7 @@ private:
       if (v.isUndef()) failUndefined(v);
       if (!v.isNum()) fail(std::string("bad operand type for unary ") + (e.kind == E::Neg ? "-" : "+") + ": '" + typeName(v) + "'");
       if (e.kind == E::Pos) return v.k == K::Float ? v : Value::integer(v.asInt());
-      return v.k == K::Float ? Value::flt(-v.f) : Value::integer(-v.asInt());
+      return v.k == K::Float ? Value::flt(-v.f) : Value::integer(checkedSub(0, v.asInt()));
     }
     case E::Not: return Value::boolean(!truthy(eval(*e.args[0], scope)));
     case E::And: {
@@ -2965,7 +3018,7 @@ private:
       Value indent = arg(a, 0, "indent");
       if (indent.isIntLike()) {
         o.hasIndent = true;
-        o.indent = std::string(std::max<int64_t>(0, indent.asInt()), ' ');
+        o.indent = std::string(checkedLength(indent.asInt()), ' ');
       } else if (indent.k == K::Str) {
         o.hasIndent = true;
         o.indent = indent.s;
@@ -3044,10 +3097,10 @@ private:
       int64_t base = intArg(a, 1, "base", 10);
       if (v.k == K::Int) return v;
       if (v.k == K::Bool) return Value::integer(v.b);
-      if (v.k == K::Float) return std::isfinite(v.f) ? Value::integer(static_cast<int64_t>(v.f)) : def;
+      if (v.k == K::Float) return std::isfinite(v.f) ? Value::integer(floatToInt(v.f)) : def;
       if (v.k == K::Str) {
         if (auto i = parseInt(v.s, static_cast<int>(base))) return Value::integer(*i);
-        if (auto f = parseFloat(v.s)) if (std::isfinite(*f)) return Value::integer(static_cast<int64_t>(*f));
+        if (auto f = parseFloat(v.s)) if (std::isfinite(*f)) return Value::integer(floatToInt(*f));
       }
       return def;
     }
@@ -3061,7 +3114,7 @@ private:
     if (name == "abs") {
       if (v.isUndef()) failUndefined(v);
       if (v.k == K::Float) return Value::flt(std::fabs(v.f));
-      if (v.isIntLike()) return Value::integer(std::llabs(v.asInt()));
+      if (v.isIntLike()) return Value::integer(v.asInt() < 0 ? checkedSub(0, v.asInt()) : v.asInt());
       fail(std::string("bad operand type for abs(): '") + typeName(v) + "'");
     }
     if (name == "round") {
@@ -3159,7 +3212,7 @@ private:
     }
     if (name == "indent") {
       Value w = arg(a, 0, "width", Value::integer(4));
-      std::string ind = w.k == K::Str ? w.s : std::string(std::max<int64_t>(0, w.isIntLike() ? w.asInt() : 4), ' ');
+      std::string ind = w.k == K::Str ? w.s : std::string(checkedLength(w.isIntLike() ? w.asInt() : 4), ' ');
       bool first = truthy(arg(a, 1, "first", Value::boolean(false)));
       bool blank = truthy(arg(a, 2, "blank", Value::boolean(false)));
       std::string s = pyStr(v) + "\n";
@@ -3191,7 +3244,7 @@ private:
       int64_t width = intArg(a, 0, "width", 80);
       std::u32string u = decodeUtf8(pyStr(v));
       if (static_cast<int64_t>(u.size()) >= width) return Value::str(pyStr(v));
-      int64_t pad = width - u.size();
+      int64_t pad = static_cast<int64_t>(checkedLength(width)) - static_cast<int64_t>(u.size());
       int64_t left = pad / 2 + (pad & width & 1);
       return Value::str(std::string(left, ' ') + pyStr(v) + std::string(pad - left, ' '));
     }
@@ -3303,6 +3356,8 @@ private:
   }
 
   Flow exec(const Node &n, const ScopeP &scope) {
+    tick();
+    if (out_->size() > static_cast<size_t>(kMaxLength)) fail("rendered text too large (more than " + std::to_string(kMaxLength) + " bytes)");
     switch (n.kind) {
     case N::Text: *out_ += n.text; return Flow::Normal;
     case N::Print: *out_ += pyStr(eval(*n.expr, scope)); return Flow::Normal;
@@ -3371,6 +3426,7 @@ private:
     int64_t len = static_cast<int64_t>(items.size());
     auto lastChanged = std::make_shared<std::optional<Value>>();
     for (int64_t i = 0; i < len; ++i) {
+      tick(kLoopIterationSteps);
       ScopeP s = child(scope);
       Value loop = Value::dict();
       auto set = [&](const char *k, Value v) { loop.d->items.emplace_back(Value::str(k), std::move(v)); };
@@ -3429,9 +3485,20 @@ private:
     }
   }
 
+  // Bounds the work of one render (expressions evaluated, statements run, loop iterations),
+  // so that a hostile template cannot run for hours: generous for real chat templates, which
+  // take a few thousand steps per message.
+  // A loop iteration (a scope, the loop object) costs about as much as ten expressions.
+  static constexpr uint64_t kMaxSteps = 2000000;
+  static constexpr uint64_t kLoopIterationSteps = 10;
+  void tick(uint64_t steps = 1) {
+    if ((steps_ += steps) > kMaxSteps) fail("template too expensive (more than " + std::to_string(kMaxSteps) + " evaluation steps)");
+  }
+
   std::string name_;
   std::string *out_ = nullptr;
   int depth_ = 0;
+  uint64_t steps_ = 0;
   std::vector<ScopeP> captured_;
 };
 

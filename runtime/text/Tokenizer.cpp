@@ -7,6 +7,7 @@
 // Components that are not implemented are load errors naming them; nothing is silently ignored.
 #include "runtime/text/Tokenizer.h"
 
+#include "runtime/io/Json.h"
 #include "runtime/text/TokenizerUnicode.h"
 
 #include <nlohmann/json.hpp>
@@ -779,6 +780,23 @@ struct Piece {
   int32_t id = -1;
 };
 
+// tokenizer.json and its config files under the limited parser: nesting stays shallow (so the
+// recursive walks below and dump() are bounded), vocabularies have 100k+ keys, and a repeated
+// key keeps its last value as in Python's json.
+std::optional<json> parseJsonText(const std::string &text, const std::string &path,
+                                  std::string &error) {
+  io::JsonLimits limits;
+  limits.maxDepth = 32;
+  limits.maxKeysPerObject = size_t(1) << 24;
+  limits.rejectDuplicateKeys = false;
+  auto parsed = io::parseJson(text, limits, path + ": invalid JSON");
+  if (!parsed.ok()) {
+    error = parsed.status().message();
+    return std::nullopt;
+  }
+  return std::move(parsed.value());
+}
+
 std::optional<json> readJsonFile(const std::string &path, bool required, std::string &error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -788,12 +806,7 @@ std::optional<json> readJsonFile(const std::string &path, bool required, std::st
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  try {
-    return json::parse(ss.str());
-  } catch (const json::exception &e) {
-    error = path + ": invalid JSON: " + e.what();
-    return std::nullopt;
-  }
+  return parseJsonText(ss.str(), path, error);
 }
 
 }  // namespace
@@ -833,6 +846,9 @@ struct Tokenizer::Impl {
   Status bpe(const std::string &word, std::vector<int32_t> &ids) const;
 };
 
+// The most ids a vocabulary may leave unused below its largest id.
+constexpr size_t kMaxVocabGaps = size_t(1) << 20;
+
 void Tokenizer::Impl::parseModel(const json &m) {
   const std::string where = "model";
   if (!m.is_object())
@@ -858,6 +874,13 @@ void Tokenizer::Impl::parseModel(const json &m) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > INT32_MAX)
       fail(where + ".vocab", "token '" + it.key() + "' has an invalid id " + it->dump());
     int32_t id = it->get<int32_t>();
+    // vocabR is indexed by id: bound the unused ids so that a stray large id cannot make it
+    // huge (real vocabularies are dense).
+    if (static_cast<size_t>(id) >= v.size() + kMaxVocabGaps)
+      fail(where + ".vocab", "token '" + it.key() + "' has id " + std::to_string(id) +
+                                 ", which leaves more than " + std::to_string(kMaxVocabGaps) +
+                                 " ids of the " + std::to_string(v.size()) +
+                                 "-token vocabulary unused");
     vocab[it.key()] = id;
     if (static_cast<size_t>(id) >= vocabR.size())
       vocabR.resize(static_cast<size_t>(id) + 1);
@@ -1166,13 +1189,12 @@ std::vector<int32_t> configIds(const json &cfg, const char *key, const std::stri
 
 }  // namespace
 
-StatusOr<Tokenizer> Tokenizer::load(const std::string &dir) {
-  auto impl = std::make_unique<Impl>();
+StatusOr<Tokenizer> Tokenizer::fromJson(const std::string &text, const std::string &path) {
   std::string error;
-  const std::string path = dir + "/tokenizer.json";
-  std::optional<json> root = readJsonFile(path, true, error);
+  std::optional<json> root = parseJsonText(text, path, error);
   if (!root)
     return Status::error(error);
+  auto impl = std::make_unique<Impl>();
   try {
     const json &r = *root;
     if (!r.is_object())
@@ -1216,10 +1238,24 @@ StatusOr<Tokenizer> Tokenizer::load(const std::string &dir) {
   for (const AddedToken &a : t.added)
     maxId = std::max<int64_t>(maxId, a.id);
   t.size = maxId + 1;
+  return Tokenizer(std::move(impl));
+}
+
+StatusOr<Tokenizer> Tokenizer::load(const std::string &dir) {
+  std::string error;
+  const std::string path = dir + "/tokenizer.json";
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::error(path + ": cannot open file");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto loaded = fromJson(text.str(), path);
+  if (!loaded.ok())
+    return loaded.status();
+  Tokenizer tok = std::move(loaded.value());
 
   // bos/eos: tokenizer_config.json's tokens, generation_config.json's ids (config.json's when
   // there is no generation_config.json).
-  Tokenizer tok(std::move(impl));
   std::optional<std::string> bosText, eosText;
   const std::string cfgPath = dir + "/tokenizer_config.json";
   if (std::optional<json> cfg = readJsonFile(cfgPath, false, error)) {

@@ -18,6 +18,9 @@ public:
   // `dir` holds tokenizer.json (and optionally tokenizer_config.json, generation_config.json).
   // Errors name the file and the unsupported or malformed part.
   static StatusOr<Tokenizer> load(const std::string &dir);
+  // The tokenizer of a tokenizer.json text alone (no bos/eos from config files); `path` names
+  // it in errors.
+  static StatusOr<Tokenizer> fromJson(const std::string &text, const std::string &path);
 
   Tokenizer(Tokenizer &&) noexcept;
   Tokenizer &operator=(Tokenizer &&) noexcept;
