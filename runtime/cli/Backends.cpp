@@ -1,6 +1,7 @@
 #include "runtime/cli/Backends.h"
 
 #include "runtime/core/CpuExecutor.h"
+#include "runtime/core/MemoryBudget.h"
 #include "runtime/cuda/CudaExecutor.h"
 
 #include <iostream>
@@ -43,6 +44,41 @@ StatusOr<std::unique_ptr<Model>> loadModel(const cli::CommandLine &options, bool
   if (weightsRequired && !options.has("weights"))
     return Status::error("missing --weights (or --random-weights)");
   return Model::load(*artifact, options.get("weights"));
+}
+
+Status checkSessionFits(const Model &model, Executor &executor, const std::string &device,
+                        int64_t capacity, uint64_t hostOutputBytes, const std::string &flag) {
+  auto state = sessionBytes(model.artifact(), capacity);
+  if (!state)
+    return Status::error(flag + ": " + state.status().message());
+  const uint64_t arena = largestArenaBytes(model.artifact());
+  std::string parts = "KV caches " + std::to_string(state->kvCache) + ", Mamba states " +
+                      std::to_string(state->mambaState) + ", stripe tables " +
+                      std::to_string(state->stripeTables);
+  const std::string session = flag + ": a session of " + std::to_string(capacity) + " tokens";
+  if (device == "cpu") {
+    auto needed = addBytes(state->total(), arena);
+    needed = needed ? addBytes(*needed, hostOutputBytes) : std::nullopt;
+    if (!needed)
+      return Status::error(session + " needs more bytes than 64 bits count");
+    return checkFits(session + " (" + parts + ", activations " + std::to_string(arena) +
+                         ", outputs " + std::to_string(hostOutputBytes) + " bytes)",
+                     *needed, availableHostBytes(), "host memory");
+  }
+  // The CUDA backend keeps the state on the device (arenas are allocated already); the host
+  // keeps the stripe tables and the outputs.
+  auto hostNeeded = addBytes(state->stripeTables, hostOutputBytes);
+  if (!hostNeeded)
+    return Status::error(session + " needs more bytes than 64 bits count");
+  if (Status status = checkFits(session + " (stripe tables " +
+                                    std::to_string(state->stripeTables) + ", outputs " +
+                                    std::to_string(hostOutputBytes) + " bytes)",
+                                *hostNeeded, availableHostBytes(), "host memory");
+      !status)
+    return status;
+  auto *cuda = static_cast<sl::cuda::CudaExecutor *>(&executor);
+  return checkFits(session + " (" + parts + " bytes)", state->total(), cuda->memoryInfo().first,
+                   "device memory on " + cuda->deviceName());
 }
 
 int fail(const Status &status) {

@@ -4,9 +4,11 @@
 #include "runtime/cli/Backends.h"
 
 #include "runtime/core/Engine.h"
+#include "runtime/core/MemoryBudget.h"
 #include "runtime/cuda/CudaExecutor.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <chrono>
@@ -19,6 +21,9 @@
 namespace sl::runtime {
 
 namespace {
+
+// Decode steps timed at one context: a median of more says nothing new.
+constexpr int64_t kMaxDecodeSteps = int64_t(1) << 20;
 
 // KV-cache bytes per token of every attention layer of the artifact.
 int64_t kvBytesPerToken(const Artifact &artifact) {
@@ -85,20 +90,25 @@ int benchCommand(int argc, char **argv) {
   if (!options)
     return fail(options.status());
   auto chunk = options->integer("chunk", 0, 1);
-  auto steps = options->integer("decode-steps", 16, 1);
-  auto prefillTokens = options->integer("prefill-tokens", 0, 0);
+  auto steps = options->integer("decode-steps", 16, 1, kMaxDecodeSteps);
+  auto prefillTokens = options->integer("prefill-tokens", 0, 0, kMaxSessionTokens);
   for (const Status &status :
        {chunk.status(), steps.status(), prefillTokens.status(), checkDevice(*options)})
     if (!status)
+      return fail(status);
+  if (options->has("output"))
+    if (Status status = cli::CommandLine::checkOutputPath("output", options->get("output"));
+        !status)
       return fail(status);
   std::vector<int64_t> contexts;
   std::stringstream list(options->get("contexts", "0"));
   for (std::string item; std::getline(list, item, ',');) {
     char *end = nullptr;
+    errno = 0;
     long long value = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end || value < 0)
-      return fail(Status::error("--contexts expects comma-separated token counts, got '" +
-                                item + "'"));
+    if (item.empty() || *end || value < 0 || errno == ERANGE || value > kMaxSessionTokens)
+      return fail(Status::error("--contexts expects comma-separated token counts in [0, " +
+                                std::to_string(kMaxSessionTokens) + "], got '" + item + "'"));
     contexts.push_back(value);
   }
   const std::string device = options->get("device", "cpu");
@@ -126,6 +136,28 @@ int benchCommand(int argc, char **argv) {
   const std::string bench = options->get("name", isModelArtifact ? "model" : "layer");
   const std::string gpu = cuda ? cuda->deviceName() : "none";
   const std::string commit = options->get("commit", "unknown");
+
+  // Every session the bench makes (one at a time) must fit, checked before the first is made.
+  const int64_t profiledSteps = options->has("profile") ? 3 : 0;
+  auto checkSession = [&](int64_t capacity, const std::string &flag) {
+    if (chunkTokens < 1 || chunkTokens > kMaxSessionTokens || capacity > kMaxSessionTokens)
+      return Status::error(flag + " needs a session of " + std::to_string(capacity) +
+                           " tokens, more than the largest, " +
+                           std::to_string(kMaxSessionTokens) +
+                           " (the kernels' positions are 32-bit)");
+    return checkSessionFits(**model, backend, device, capacity, /*hostOutputBytes=*/0, flag);
+  };
+  if (*prefillTokens > 0)
+    if (Status status = checkSession(*prefillTokens,
+                                     "--prefill-tokens=" + std::to_string(*prefillTokens));
+        !status)
+      return fail(status);
+  for (int64_t context : contexts) {
+    const std::string flag = "--contexts=" + std::to_string(context);
+    for (int64_t capacity : {context + chunkTokens, context + *steps + 2 + profiledSteps})
+      if (Status status = checkSession(capacity, flag); !status)
+        return fail(status);
+  }
 
   // One call of `n` tokens: the model through the engine (wall time: what a caller waits,
   // logits to the host included), a layer through the backend (device time on the GPU: the
@@ -243,7 +275,7 @@ int benchCommand(int argc, char **argv) {
       }
     }
     // Decode steps at `context` (two untimed warm-up steps first).
-    const int64_t profiled = options->has("profile") ? 3 : 0;
+    const int64_t profiled = profiledSteps;
     Session session(artifact, context + *steps + 2 + profiled, hostState);
     if (Status status = backend.synthesizeState(session, context, 11); !status)
       return fail(status);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -63,6 +64,27 @@ public:
     if (!value)
       return value;
     return value->rfind("@", 0) == 0 ? value->substr(1) : *value;
+  }
+  // A file the command will write ('@file' or 'file'), checked before any work is done.
+  StatusOr<std::string> outputFile(const std::string &name) const {
+    auto path = file(name);
+    if (!path)
+      return path;
+    if (Status status = checkOutputPath(name, *path); !status)
+      return status;
+    return path;
+  }
+  // `path`, given to --`name`, can be written: not a directory, in a directory that exists.
+  static Status checkOutputPath(const std::string &name, const std::string &path) {
+    std::error_code error;
+    const std::filesystem::path target(path);
+    if (std::filesystem::is_directory(target, error))
+      return Status::error("--" + name + "=" + path + ": is a directory; name a file to write");
+    const std::filesystem::path parent = target.parent_path();
+    if (!parent.empty() && !std::filesystem::is_directory(parent, error))
+      return Status::error("--" + name + "=" + path + ": cannot write there: " +
+                           parent.string() + " is not an existing directory");
+    return Status::success();
   }
   StatusOr<std::string> required(const std::string &name) const {
     std::string value = get(name);

@@ -4,12 +4,14 @@
 #include "runtime/cli/CommandLine.h"
 
 #include "runtime/core/Engine.h"
+#include "runtime/core/MemoryBudget.h"
 #include "runtime/io/Npy.h"
 #include "runtime/server/Commands.h"
 
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <set>
 
 namespace sl::runtime {
@@ -50,7 +52,8 @@ const char *kUsage =
     "Options take '--name value' or '--name=value'; '@file' names a .npy file.\n"
     "--device=cuda runs on the GPU: kernels are compiled by NVRTC on first use and cached in\n"
     "$SLC_CACHE_DIR (default ~/.cache/slc; SLC_DISABLE_CACHE=1 bypasses the cache).\n"
-    "--max-context=N sets the session capacity (default: the tokens the command needs).\n"
+    "--max-context=N sets the session capacity (default: the tokens the command needs); at most\n"
+    "2147483647 tokens, and a session must fit the memory left (its bytes are checked first).\n"
     "--random-weights replaces --weights by deterministic synthetic weights of the artifact's\n"
     "shapes (benchmarks without a checkpoint; made on the device with --device=cuda).\n";
 
@@ -85,28 +88,62 @@ struct Prompted {
   std::unique_ptr<Session> session;
 };
 
+// The logits of `rows` token positions kept on the host (4-byte floats), or nullopt on
+// overflow.
+std::optional<uint64_t> logitBytes(uint64_t rows, int64_t vocab) {
+  auto values = mulBytes(rows, uint64_t(std::max<int64_t>(vocab, 0)));
+  return values ? mulBytes(*values, sizeof(float)) : std::nullopt;
+}
+
+// `newTokens` new tokens follow the prompt; with `allLogits` the logits of every position are
+// kept on the host (slrun logits).
 StatusOr<Prompted> loadPrompted(const Options &options, const std::string &tokensPath,
-                                int64_t newTokens) {
+                                int64_t newTokens, bool allLogits) {
   Prompted prompted;
   auto tokens = readTokens(tokensPath);
   if (!tokens)
     return tokens.status();
   prompted.tokens = std::move(*tokens);
+  const int64_t promptTokens = int64_t(prompted.tokens.size());
+  // The capacity the command needs (checked before anything is allocated for it), and what asked
+  // for it, for messages.
+  const std::string demand =
+      "the " + std::to_string(promptTokens) + "-token prompt (" + tokensPath + ")" +
+      (newTokens > 0 ? " plus --max-new-tokens=" + std::to_string(newTokens) : "");
+  if (!options.has("max-context") && promptTokens > kMaxSessionTokens - newTokens)
+    return Status::error(demand + " exceeds the largest session, " +
+                         std::to_string(kMaxSessionTokens) +
+                         " tokens (the kernels' positions are 32-bit)");
+  auto capacity = options.integer("max-context", promptTokens + newTokens, 1, kMaxSessionTokens);
+  if (!capacity)
+    return capacity.status();
+  const std::string flag =
+      options.has("max-context") ? "--max-context=" + std::to_string(*capacity) : demand;
   auto model = loadModel(options, /*weightsRequired=*/true);
   if (!model)
     return model.status();
   prompted.model = std::move(*model);
-  auto capacity = options.integer("max-context", prompted.tokens.size() + newTokens, 1);
-  if (!capacity)
-    return capacity.status();
   auto executor = makeExecutor(options, *prompted.model);
   if (!executor)
     return executor.status();
   prompted.engine = std::make_unique<Engine>(*prompted.model, std::move(*executor));
   if (Status status = prompted.engine->checkTokens(prompted.tokens); !status)
     return Status::error(tokensPath + ": " + status.message());
+  // Logits on the host: one call's rows (a prefill chunk's with allLogits, else one row), and
+  // with allLogits those of every position.
+  const auto *prefill = prompted.model->artifact().function("prefill");
+  const uint64_t callRows = allLogits && prefill ? uint64_t(std::max<int64_t>(1, prefill->max_tokens())) : 1;
+  auto kept = logitBytes(callRows + (allLogits ? uint64_t(promptTokens) : 0),
+                         prompted.engine->vocab());
+  if (!kept)
+    return Status::error(flag + ": the logits to keep need more bytes than 64 bits count");
+  const std::string device = options.get("device", "cpu");
+  if (Status status = checkSessionFits(*prompted.model, prompted.engine->executor(), device,
+                                       *capacity, *kept, flag);
+      !status)
+    return status;
   prompted.session = std::make_unique<Session>(prompted.model->artifact(), *capacity,
-                                               /*hostState=*/options.get("device", "cpu") == "cpu");
+                                               /*hostState=*/device == "cpu");
   return prompted;
 }
 
@@ -117,7 +154,7 @@ int logitsCommand(int argc, char **argv) {
   if (!options)
     return fail(options.status());
   auto tokensPath = options->file("tokens");
-  auto outputPath = options->file("output");
+  auto outputPath = options->outputFile("output");
   auto chunk = options->integer("chunk", 0, 1);
   for (const Status &status :
        {tokensPath.status(), outputPath.status(), chunk.status(), checkDevice(*options)})
@@ -126,7 +163,7 @@ int logitsCommand(int argc, char **argv) {
   auto decodeFrom = options->integer("decode-from", -1, 1);
   if (!decodeFrom)
     return fail(decodeFrom.status());
-  auto prompted = loadPrompted(*options, *tokensPath, 0);
+  auto prompted = loadPrompted(*options, *tokensPath, 0, /*allLogits=*/true);
   if (!prompted)
     return fail(prompted.status());
   // --decode-from=N: positions from N on are fed one decode step at a time.
@@ -156,9 +193,9 @@ int generateCommand(int argc, char **argv) {
   if (!options)
     return fail(options.status());
   auto tokensPath = options->file("tokens");
-  auto outputPath = options->file("output");
+  auto outputPath = options->outputFile("output");
   auto chunk = options->integer("chunk", 0, 1);
-  auto newTokens = options->integer("max-new-tokens", -1, 1);
+  auto newTokens = options->integer("max-new-tokens", -1, 1, kMaxSessionTokens);
   auto temperature = options->number("temperature", 0.0);
   auto topP = options->number("top-p", 1.0);
   auto topK = options->integer("top-k", 0, 0);
@@ -182,7 +219,7 @@ int generateCommand(int argc, char **argv) {
   auto sampler = Sampler::create(params);
   if (!sampler)
     return fail(sampler.status());
-  auto prompted = loadPrompted(*options, *tokensPath, *newTokens);
+  auto prompted = loadPrompted(*options, *tokensPath, *newTokens, /*allLogits=*/false);
   if (!prompted)
     return fail(prompted.status());
   const std::vector<int32_t> &tokens = prompted->tokens;
@@ -247,6 +284,12 @@ int runCommand(int argc, char **argv) {
     return fail(Status::error(*functionName + " has " +
                               std::to_string(function->outputs()->size()) + " outputs, got " +
                               std::to_string(outputPaths.size()) + " --output"));
+  for (std::string &path : outputPaths) {
+    if (path.rfind("@", 0) == 0)
+      path = path.substr(1);
+    if (Status status = Options::checkOutputPath("output", path); !status)
+      return fail(status);
+  }
   std::vector<io::NpyArray> inputs;
   std::vector<const void *> pointers;
   int64_t tokens = -1;
@@ -282,21 +325,42 @@ int runCommand(int argc, char **argv) {
     pointers.push_back(array.data.data());
   if (tokens < 0)
     tokens = function->max_tokens();
-  auto capacity = options->integer("max-context", tokens, 1);
+  auto capacity =
+      options->integer("max-context", std::clamp<int64_t>(tokens, 1, kMaxSessionTokens), 1,
+                       kMaxSessionTokens);
   if (!capacity)
     return fail(capacity.status());
-  Session session((*model)->artifact(), *capacity,
-                  /*hostState=*/options->get("device", "cpu") == "cpu");
   auto executor = makeExecutor(*options, **model);
   if (!executor)
     return fail(executor.status());
+  // The outputs of the call come back to the host.
+  uint64_t outputBytes = 0;
+  for (const auto *spec : *function->outputs()) {
+    std::optional<uint64_t> bytes = uint64_t(dtypeBytes(spec->dtype()));
+    for (int64_t dim : *spec->shape())
+      bytes = bytes ? mulBytes(*bytes, uint64_t(dim < 0 ? std::max<int64_t>(tokens, 0) : dim))
+                    : std::nullopt;
+    bytes = bytes ? addBytes(outputBytes, *bytes) : std::nullopt;
+    if (!bytes)
+      return fail(Status::error(*functionName + ": its outputs for " + std::to_string(tokens) +
+                                " tokens need more bytes than 64 bits count"));
+    outputBytes = *bytes;
+  }
+  const std::string device = options->get("device", "cpu");
+  if (Status status = checkSessionFits(
+          **model, **executor, device, *capacity, outputBytes,
+          options->has("max-context")
+              ? "--max-context=" + std::to_string(*capacity)
+              : "the " + std::to_string(*capacity) + "-token session of the inputs");
+      !status)
+    return fail(status);
+  Session session((*model)->artifact(), *capacity, /*hostState=*/device == "cpu");
   auto outputs = (*executor)->call(*function, session, pointers, tokens);
   if (!outputs)
     return fail(outputs.status());
   for (size_t i = 0; i < outputs->size(); ++i) {
     const Tensor &tensor = (*outputs)[i];
-    std::string path =
-        outputPaths[i].rfind("@", 0) == 0 ? outputPaths[i].substr(1) : outputPaths[i];
+    const std::string &path = outputPaths[i];
     auto dtype = npyDTypeOf(tensor.dtype);
     if (!dtype)
       return fail(dtype.status());

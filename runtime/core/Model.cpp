@@ -1,9 +1,10 @@
 #include "runtime/core/Model.h"
 
+#include "runtime/core/MemoryBudget.h"
 #include "runtime/core/RandomWeights.h"
+#include "runtime/io/Files.h"
+#include "runtime/io/Json.h"
 #include "runtime/io/Safetensors.h"
-
-#include <nlohmann/json.hpp>
 
 namespace sl::runtime {
 
@@ -20,11 +21,26 @@ StatusOr<io::WeightDType> weightDType(sl::schema::DType dtype, const std::string
     return Status::error("weight binding " + name + " has an integer dtype");
   }
 }
+
+StatusOr<Artifact> loadArtifact(const std::string &path) {
+  if (Status status = io::checkRegularFile(path, "artifact"); !status)
+    return status;
+  return Artifact::load(path);
+}
+
+// The host copy of the weights must fit what the machine has left (checked before it is made).
+Status checkWeightsFit(const Artifact &artifact, const std::string &what) {
+  auto bytes = weightBytes(artifact);
+  if (!bytes)
+    return bytes.status();
+  return checkFits(what + " of artifact " + artifact.path(), *bytes, availableHostBytes(),
+                   "host memory");
+}
 }  // namespace
 
 StatusOr<std::unique_ptr<Model>> Model::load(const std::string &artifactPath,
                                              const std::string &weightsDir) {
-  auto artifact = Artifact::load(artifactPath);
+  auto artifact = loadArtifact(artifactPath);
   if (!artifact)
     return artifact.status();
   std::unique_ptr<Model> model(new Model(std::move(*artifact)));
@@ -51,6 +67,8 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &artifactPath,
   if (Status status = io::checkBindings(*store, specs); !status)
     return Status::error("weights " + weightsDir + " do not match artifact " + artifactPath +
                          ":\n" + status.message());
+  if (Status status = checkWeightsFit(model->artifact_, "the weights"); !status)
+    return status;
   for (const io::WeightSpec &spec : specs) {
     auto bytes = io::materialize(*store, spec.name, spec.dtype, spec.shape);
     if (!bytes)
@@ -63,20 +81,28 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &artifactPath,
 
 StatusOr<std::unique_ptr<Model>> Model::synthesize(const std::string &artifactPath,
                                                    uint64_t seed, bool materialize) {
-  auto artifact = Artifact::load(artifactPath);
+  auto artifact = loadArtifact(artifactPath);
   if (!artifact)
     return artifact.status();
   std::unique_ptr<Model> model(new Model(std::move(*artifact)));
   model->randomSeed_ = seed;
-  if (materialize)
+  if (materialize) {
+    if (Status status = checkWeightsFit(model->artifact_, "the synthetic weights (--random-weights)"); !status)
+      return status;
     model->weights_ = randomWeights(model->artifact_, seed);
+  }
   model->readAttributes();
   return model;
 }
 
 void Model::readAttributes() {
-  nlohmann::json attributes = nlohmann::json::parse(artifact_.root().model()->str(), nullptr,
-                                                    /*allow_exceptions=*/false);
+  const auto *text = artifact_.root().model();
+  if (!text)
+    return;
+  auto parsed = io::parseJson(text->str());
+  if (!parsed)
+    return;
+  const nlohmann::json &attributes = *parsed;
   if (attributes.is_object() && attributes.contains("sl.vocab_size") &&
       attributes["sl.vocab_size"].is_number_integer())
     vocab_ = attributes["sl.vocab_size"].get<int64_t>();

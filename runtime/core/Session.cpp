@@ -54,8 +54,10 @@ void Session::reset() {
         state.v.assign(state.kBytes, 0);
       }
       if (const auto *msa = slot->msa()) {
-        // Every stripe whose anchor can exist below the capacity, plus one past it.
-        for (int64_t i = 0;; ++i) {
+        // Every stripe whose anchor can exist below the capacity, plus one past it. The offsets
+        // rise by at least 1 per stripe (search_power < 1), so capacity + 2 stripes reach past
+        // it: the bound only stops an artifact whose configuration breaks that.
+        for (int64_t i = 0; i <= capacity_ + 1; ++i) {
           int64_t offset =
               sl::math::floorPower(msa->sw_index() + 1 + i, msa->search_power()) - 1;
           state.anchorOffsets.push_back(offset);
