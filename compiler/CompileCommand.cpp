@@ -2,6 +2,7 @@
 
 #include "compiler/ArtifactWriter.h"
 #include "compiler/KernelCheck.h"
+#include "compiler/NestingCheck.h"
 #include "compiler/Passes.h"
 
 #include "mlir/IR/AsmState.h"
@@ -54,6 +55,31 @@ std::vector<std::string> splitList(const std::string &text) {
 int fail(const std::string &message) {
   llvm::errs() << "slc compile: " << message << "\n";
   return 1;
+}
+
+// What the pipeline compiles: the model function @forward (from slc import) or hand-written
+// functions, each with ops to run. Anything less would "compile" to an artifact that runs
+// nothing (or trip a later pass), so it is an error at the function (or module) it concerns.
+// (Reported at the location only: the op printed in full would repeat the whole input.)
+LogicalResult checkCompilable(ModuleOp module) {
+  auto functions = module.getOps<func::FuncOp>();
+  if (functions.empty())
+    return emitError(module.getLoc())
+           << "the module defines no function to compile: expected @forward (the model, as "
+              "slc import writes it) or hand-written functions of sl ops";
+  for (func::FuncOp function : functions) {
+    if (function.isExternal())
+      return emitError(function.getLoc())
+             << "function @" << function.getSymName()
+             << " is a declaration without a body: there are no ops to compile";
+    bool hasOps = llvm::any_of(function.getBody().getOps(), [](Operation &op) {
+      return !op.hasTrait<OpTrait::IsTerminator>();
+    });
+    if (!hasOps)
+      return emitError(function.getLoc()) << "function @" << function.getSymName()
+                                  << " has no ops besides its return: nothing to compile";
+  }
+  return success();
 }
 
 }  // namespace
@@ -139,10 +165,15 @@ int runCompileCommand(int argc, char **argv) {
   auto file = openInputFile(input, &error);
   if (!file)
     return fail(error);
+  // MLIR's parser recurses once per nesting level: a deeply nested file would overflow its stack.
+  if (Status status = checkNesting(file->getBuffer(), input); !status)
+    return fail(status.message());
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return fail("cannot parse " + input + " (see the errors above)");
+  if (failed(checkCompilable(*module)))
+    return fail("nothing to compile in " + input + " (see the error above)");
 
   PassManager pm(&context);
   if (failed(applyPassManagerCLOptions(pm)))

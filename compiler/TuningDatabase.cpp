@@ -1,7 +1,10 @@
 #include "compiler/TuningDatabase.h"
 
+#include "runtime/io/Json.h"
+
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 namespace sl::compiler {
@@ -13,17 +16,28 @@ std::string scalarText(const nlohmann::json &value) {
 }  // namespace
 
 StatusOr<TuningDatabase> TuningDatabase::load(const std::string &path) {
+  // A directory opens as a stream that reads nothing: it would pass for an empty database.
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error))
+    return Status::error("tuning database " + path + ": is a directory, not a file");
   std::ifstream in(path);
   if (!in)
     return Status::error("tuning database " + path + ": cannot be read");
   TuningDatabase database;
   std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
+  int number = 1;
+  for (; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     std::string where = path + ":" + std::to_string(number);
-    nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (record.is_discarded() || !record.is_object())
+    // A record is flat (bucket and params hold scalars): 4 levels are plenty.
+    sl::io::JsonLimits limits;
+    limits.maxDepth = 4;
+    auto parsed = sl::io::parseJson(line, limits, "tuning database " + where);
+    if (!parsed)
+      return parsed.status();
+    nlohmann::json &record = *parsed;
+    if (!record.is_object())
       return Status::error("tuning database " + where + ": not a JSON object");
     for (const char *key : {"kernel", "target", "bucket", "params", "ms"})
       if (!record.contains(key))
@@ -33,21 +47,24 @@ StatusOr<TuningDatabase> TuningDatabase::load(const std::string &path) {
         !record["ms"].is_number())
       return Status::error("tuning database " + where +
                            ": expects string kernel/target, object bucket/params, number ms");
-    TuningRecord parsed;
-    parsed.kernel = record["kernel"];
-    parsed.target = record["target"];
-    parsed.ms = record["ms"];
-    parsed.origin = where;
+    TuningRecord parsedRecord;
+    parsedRecord.kernel = record["kernel"];
+    parsedRecord.target = record["target"];
+    parsedRecord.ms = record["ms"];
+    parsedRecord.origin = where;
     for (auto &[key, value] : record["bucket"].items())
-      parsed.bucket[key] = scalarText(value);
+      parsedRecord.bucket[key] = scalarText(value);
     for (auto &[key, value] : record["params"].items()) {
       if (!value.is_number_integer())
         return Status::error("tuning database " + where + ": param '" + key +
                              "' must be an integer");
-      parsed.params[key] = value.get<int64_t>();
+      parsedRecord.params[key] = value.get<int64_t>();
     }
-    database.records_.push_back(std::move(parsed));
+    database.records_.push_back(std::move(parsedRecord));
   }
+  if (in.bad())
+    return Status::error("tuning database " + path + ": read error at line " +
+                         std::to_string(number));
   return database;
 }
 

@@ -1,16 +1,18 @@
 // HuggingFace Nemotron-H / superlinear-exp config.json -> sl graph (docs/importer.md).
 //
 // Three steps, each with its own error path:
-//   1. read config.json (nlohmann-json, without exceptions) and validate it into a ModelConfig:
-//      every required key present and of the right JSON type, every value in range, the values
-//      consistent with each other; absent optional keys get their documented default and are
-//      recorded (sl.defaults_applied). Every message is "<config.json>: key '<key>': <problem>".
+//   1. read config.json (the limited JSON parser of runtime/io/Json.h) and validate it into a
+//      ModelConfig: every required key present and of the right JSON type, every value in range
+//      (sizes within the bounds of docs/importer.md), the values consistent with each other, the
+//      whole model below 1 TiB of weights; absent optional keys get their documented default and
+//      are recorded (sl.defaults_applied). Every message is "<config.json>: key '<key>': <problem>".
 //   2. resolve checkpoint tensor names from one table of logical names (--name-map overrides).
 //   3. build the graph with OpBuilder (locations name the layer of every op) and verify it; a
 //      verifier failure at this point is an importer bug and is reported as an internal error.
 #include "models/Importer.h"
 
 #include "dialects/SL/SLDialect.h"
+#include "runtime/io/Json.h"
 #include "runtime/math/SuperlinearMath.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -48,9 +50,30 @@ namespace {
 //===----------------------------------------------------------------------===//
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// Upper bound of every size key (hidden size, heads, experts, ...): far above any real model, low
-// enough that no derived size (d_inner + 2 * groups * state, ...) overflows int64.
-constexpr int64_t kMaxSize = int64_t(1) << 30;
+// Upper bounds of the size keys (docs/importer.md, "Bounds"). Each is 8x or more the largest
+// value of a published Nemotron-H checkpoint (in brackets: Nemotron-H 56B, Nemotron-3-Nano
+// 30B-A3B), and together they keep every derived size, and the parameter count, far inside
+// int64: a config beyond them describes no model that could be run.
+constexpr int64_t kMaxHidden = 65536;                // hidden_size [8192]
+constexpr int64_t kMaxVocab = int64_t(1) << 22;      // vocab_size [131072]
+constexpr int64_t kMaxLayers = 1024;                 // num_hidden_layers, the pattern [118]
+constexpr int64_t kMaxHeads = 1024;                  // attention and KV heads [64, 8]
+constexpr int64_t kMaxHeadDim = 1024;                // head_dim [128]
+constexpr int64_t kMaxIntermediate = int64_t(1) << 20;  // MLP / expert widths [32768, 3712]
+constexpr int64_t kMaxExperts = 4096;                // n_routed_experts, num_experts_per_tok [128]
+constexpr int64_t kMaxSharedExperts = 64;            // n_shared_experts [1]
+constexpr int64_t kMaxMambaHeads = 4096;             // mamba_num_heads [256]
+constexpr int64_t kMaxMambaHeadDim = 1024;           // mamba_head_dim [64]
+constexpr int64_t kMaxGroups = 1024;                 // n_groups [8]
+constexpr int64_t kMaxStateSize = 1024;              // ssm_state_size [256]
+constexpr int64_t kMaxConvKernel = 64;               // conv_kernel [4]
+constexpr int64_t kMaxChunkSize = 65536;             // chunk_size [128]
+constexpr int64_t kMaxSwIndex = int64_t(1) << 20;    // span_attention_sw_index [65]
+// max_position_embeddings [262144]: the runtime's positions are 32-bit.
+constexpr int64_t kMaxPositions = (int64_t(1) << 31) - 1;
+// The weights of the whole model in its dtype: 2^40 bytes (1 TiB), about 9x the bf16 weights
+// of Nemotron-H 56B.
+constexpr uint64_t kMaxParameterBytes = uint64_t(1) << 40;
 
 std::string str(int64_t v) { return std::to_string(v); }
 
@@ -108,33 +131,6 @@ std::string showChar(char c) {
 // JSON files
 //===----------------------------------------------------------------------===//
 
-// Keeps the parser's message, which carries the line and column of the error.
-class ParseErrorCollector : public nlohmann::json_sax<json> {
-public:
-  std::string message;
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t &) override { return true; }
-  bool string(string_t &) override { return true; }
-  bool binary(binary_t &) override { return true; }
-  bool start_object(std::size_t) override { return true; }
-  bool key(string_t &) override { return true; }
-  bool end_object() override { return true; }
-  bool start_array(std::size_t) override { return true; }
-  bool end_array() override { return true; }
-  bool parse_error(std::size_t, const std::string &,
-                   const nlohmann::detail::exception &ex) override {
-    message = ex.what();
-    // "[json.exception.parse_error.101] parse error at line 3, column 5: ..." -> "parse error ..."
-    size_t end = message.find("] ");
-    if (message.rfind("[json.exception", 0) == 0 && end != std::string::npos)
-      message = message.substr(end + 2);
-    return false;
-  }
-};
-
 // Python's json module writes the non-finite floats of a config (time_step_limit = (0, inf)) as
 // bare Infinity / -Infinity / NaN, which is not JSON. Outside strings they are rewritten as the
 // strings "Infinity", "-Infinity", "NaN", which readNumber accepts.
@@ -172,8 +168,14 @@ std::string quoteNonFinite(StringRef text) {
   return out;
 }
 
-// Reads and parses a JSON file; on failure sets `error` ("<path>: cannot read: ..." or
-// "<path>: invalid JSON: parse error at line L, column C: ...").
+// Nesting allowed in config.json and --name-map files: real configs nest 3 levels
+// (quantization_config, rope_scaling); a deeper file is refused before it is built, so that
+// nothing done with the value afterwards recurses deeply.
+constexpr size_t kMaxJsonDepth = 64;
+
+// Reads and parses a JSON file; on failure sets `error` ("<path>: cannot read: ...",
+// "<path>: invalid JSON: parse error at line L, column C: ..." or
+// "<path>: invalid JSON: nesting deeper than 64 levels at $.a.b").
 std::optional<json> readJsonFile(const std::string &path, std::string &error) {
   if (llvm::sys::fs::is_directory(path)) {
     error = path + ": cannot read: is a directory";
@@ -185,18 +187,25 @@ std::optional<json> readJsonFile(const std::string &path, std::string &error) {
     return std::nullopt;
   }
   StringRef text = (*buffer)->getBuffer();
-  json value = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (!value.is_discarded())
-    return value;
+  sl::io::JsonLimits limits;
+  limits.maxDepth = kMaxJsonDepth;
+  const std::string what = path + ": invalid JSON";
+  auto value = sl::io::parseJson(std::string_view(text.data(), text.size()), limits, what);
+  if (value)
+    return std::move(*value);
   std::string quoted = quoteNonFinite(text);
-  value = json::parse(quoted, nullptr, /*allow_exceptions=*/false);
-  if (!value.is_discarded())
-    return value;
-  // Report the position in the file as written.
-  ParseErrorCollector collector;
-  json::sax_parse(text.begin(), text.end(), &collector);
-  error = path + ": invalid JSON: " +
-          (collector.message.empty() ? std::string("parse error") : collector.message);
+  if (quoted == text) {
+    error = value.status().message();
+    return std::nullopt;
+  }
+  auto requoted = sl::io::parseJson(quoted, limits, what);
+  if (requoted)
+    return std::move(*requoted);
+  // A syntax error is reported at its position in the file as written; a broken limit (depth,
+  // duplicate key) as found in the quoted text, where the parser got further.
+  const bool syntaxError =
+      requoted.status().message().rfind(what + ": parse error", 0) == 0;
+  error = syntaxError ? value.status().message() : requoted.status().message();
   return std::nullopt;
 }
 
@@ -266,8 +275,7 @@ public:
   }
 
   // An integer in [min, max]; `def` makes the key optional (absent or null -> def, recorded).
-  int64_t integer(StringRef key, std::optional<int64_t> def, int64_t min = 1,
-                  int64_t max = kMaxSize) {
+  int64_t integer(StringRef key, std::optional<int64_t> def, int64_t min, int64_t max) {
     const json *v = lookup(key);
     if (!v || (v->is_null() && def))
       return absent(key, def, min);
@@ -479,6 +487,12 @@ void readPattern(ConfigReader &r, ModelConfig &cfg) {
       r.fail("hybrid_override_pattern", "names no layers (empty string)");
       return;
     }
+    if (int64_t(fromText.size()) > kMaxLayers) {
+      r.fail("hybrid_override_pattern", "names " + str(fromText.size()) +
+                                            " layers; at most " + str(kMaxLayers) +
+                                            " are supported");
+      return;
+    }
     for (auto [i, c] : llvm::enumerate(fromText))
       if (!StringRef("ME*-").contains(c)) {
         r.fail("hybrid_override_pattern", "unsupported layer character " + showChar(c) +
@@ -493,6 +507,11 @@ void readPattern(ConfigReader &r, ModelConfig &cfg) {
     }
     if (list->empty()) {
       r.fail("layers_block_type", "names no layers (empty list)");
+      return;
+    }
+    if (int64_t(list->size()) > kMaxLayers) {
+      r.fail("layers_block_type", "names " + str(list->size()) + " layers; at most " +
+                                      str(kMaxLayers) + " are supported");
       return;
     }
     for (auto [i, item] : llvm::enumerate(*list)) {
@@ -539,12 +558,12 @@ void readPattern(ConfigReader &r, ModelConfig &cfg) {
 
 void readMamba(ConfigReader &r, ModelConfig &cfg) {
   r.setRequiredBy("needed by the Mamba-2 layers (M) of the pattern");
-  cfg.mambaHeads = r.integer("mamba_num_heads", std::nullopt);
-  cfg.mambaHeadDim = r.integer("mamba_head_dim", std::nullopt);
-  cfg.ssmStateSize = r.integer("ssm_state_size", std::nullopt);
-  cfg.nGroups = r.integer("n_groups", std::nullopt);
-  cfg.convKernel = r.integer("conv_kernel", std::nullopt);
-  cfg.chunkSize = r.integer("chunk_size", 128);
+  cfg.mambaHeads = r.integer("mamba_num_heads", std::nullopt, 1, kMaxMambaHeads);
+  cfg.mambaHeadDim = r.integer("mamba_head_dim", std::nullopt, 1, kMaxMambaHeadDim);
+  cfg.ssmStateSize = r.integer("ssm_state_size", std::nullopt, 1, kMaxStateSize);
+  cfg.nGroups = r.integer("n_groups", std::nullopt, 1, kMaxGroups);
+  cfg.convKernel = r.integer("conv_kernel", std::nullopt, 1, kMaxConvKernel);
+  cfg.chunkSize = r.integer("chunk_size", 128, 1, kMaxChunkSize);
   cfg.convBias = r.boolean("use_conv_bias", true);
   cfg.mambaProjBias = r.boolean("mamba_proj_bias", false);
   // transformers' NemotronH builds the in_proj / out_proj biases from use_bias; the config also
@@ -597,19 +616,20 @@ void readMamba(ConfigReader &r, ModelConfig &cfg) {
 
 void readMoE(ConfigReader &r, ModelConfig &cfg) {
   r.setRequiredBy("needed by the MoE layers (E) of the pattern");
-  cfg.experts = r.integer("n_routed_experts", std::nullopt);
-  cfg.topK = r.integer("num_experts_per_tok", std::nullopt);
-  cfg.moeIntermediate = r.integer("moe_intermediate_size", std::nullopt);
-  cfg.sharedExperts = r.integer("n_shared_experts", 1, /*min=*/0);
+  cfg.experts = r.integer("n_routed_experts", std::nullopt, 1, kMaxExperts);
+  cfg.topK = r.integer("num_experts_per_tok", std::nullopt, 1, kMaxExperts);
+  cfg.moeIntermediate = r.integer("moe_intermediate_size", std::nullopt, 1, kMaxIntermediate);
+  cfg.sharedExperts = r.integer("n_shared_experts", 1, 0, kMaxSharedExperts);
   if (r.ok() && cfg.sharedExperts > 0) {
     r.setRequiredBy("needed by the shared expert of the MoE layers (n_shared_experts > 0)");
-    cfg.sharedIntermediate = r.integer("moe_shared_expert_intermediate_size", std::nullopt);
+    cfg.sharedIntermediate = r.integer("moe_shared_expert_intermediate_size", std::nullopt, 1,
+                                       kMaxIntermediate);
   }
   cfg.routedScaling = r.number("routed_scaling_factor", 1.0);
   cfg.normTopK = r.boolean("norm_topk_prob", true);
   cfg.moeActivation = r.activation("mlp_hidden_act", "relu2", {"relu2", "silu"});
-  int64_t nGroup = r.integer("n_group", 1);
-  int64_t topKGroup = r.integer("topk_group", 1);
+  int64_t nGroup = r.integer("n_group", 1, 1, kMaxExperts);
+  int64_t topKGroup = r.integer("topk_group", 1, 1, kMaxExperts);
   bool mlpBias = r.boolean("mlp_bias", false);
   // null is the value "no latent projection" (transformers' default), so only absence is noted.
   bool latent = r.present("moe_latent_size");
@@ -650,15 +670,15 @@ void readMoE(ConfigReader &r, ModelConfig &cfg) {
 
 void readMLP(ConfigReader &r, ModelConfig &cfg) {
   r.setRequiredBy("needed by the MLP layers (-) of the pattern");
-  cfg.intermediate = r.integer("intermediate_size", std::nullopt);
+  cfg.intermediate = r.integer("intermediate_size", std::nullopt, 1, kMaxIntermediate);
   cfg.mlpActivation = r.activation("mlp_hidden_act", "relu2", {"relu2", "silu"});
   cfg.mlpBias = r.boolean("mlp_bias", false);
 }
 
 void readAttention(ConfigReader &r, ModelConfig &cfg) {
   r.setRequiredBy("needed by the attention layers (*) of the pattern");
-  cfg.heads = r.integer("num_attention_heads", std::nullopt);
-  cfg.kvHeads = r.integer("num_key_value_heads", std::nullopt);
+  cfg.heads = r.integer("num_attention_heads", std::nullopt, 1, kMaxHeads);
+  cfg.kvHeads = r.integer("num_key_value_heads", std::nullopt, 1, kMaxHeads);
   cfg.attentionBias = r.boolean("attention_bias", false);
   if (!r.ok())
     return;
@@ -669,10 +689,15 @@ void readAttention(ConfigReader &r, ModelConfig &cfg) {
     return;
   }
   if (r.present("head_dim")) {
-    cfg.headDim = r.integer("head_dim", std::nullopt);
+    cfg.headDim = r.integer("head_dim", std::nullopt, 1, kMaxHeadDim);
   } else if (cfg.hidden % cfg.heads != 0) {
     r.fail("head_dim", "is absent, and its default hidden_size / num_attention_heads is not an "
                        "integer (" + str(cfg.hidden) + " / " + str(cfg.heads) + ")");
+    return;
+  } else if (cfg.hidden / cfg.heads > kMaxHeadDim) {
+    r.fail("head_dim", "is absent, and its default hidden_size / num_attention_heads = " +
+                           str(cfg.hidden / cfg.heads) + " is above the bound " +
+                           str(kMaxHeadDim));
     return;
   } else {
     cfg.headDim = cfg.hidden / cfg.heads;
@@ -682,8 +707,8 @@ void readAttention(ConfigReader &r, ModelConfig &cfg) {
     return;
 
   // Multi-step attention hyper-parameters (SUPERLINEAR.md section 2), defaults of the model.
-  cfg.swIndex = r.integer("span_attention_sw_index", 65, /*min=*/0);
-  cfg.numSpans = r.integer("span_attention_num_spans", 3, /*min=*/1, /*max=*/8);
+  cfg.swIndex = r.integer("span_attention_sw_index", 65, 0, kMaxSwIndex);
+  cfg.numSpans = r.integer("span_attention_num_spans", 3, 1, 8);
   cfg.backwardFactor = r.number("span_attention_backward_factor", 3.0);
   cfg.forwardFactor = r.number("span_attention_forward_factor", 1.0);
   cfg.searchPower = r.number("span_attention_search_power", 0.55);
@@ -720,23 +745,87 @@ void readAttention(ConfigReader &r, ModelConfig &cfg) {
                ", search_power = " + fmt(cfg.searchPower));
 }
 
-// Token ids (bos/eos): an integer, a list of integers, or null/absent.
-void readTokenId(ConfigReader &r, StringRef key, std::optional<json> &out) {
+// Token ids (bos/eos): an id in [0, vocab), a list of them, or null/absent.
+void readTokenId(ConfigReader &r, StringRef key, int64_t vocab, std::optional<json> &out) {
   const json *v = r.lookup(key);
   if (!v || v->is_null())
     return;
-  bool valid = v->is_number_integer() && v->get<int64_t>() >= 0;
+  auto isId = [&](const json &item) {
+    return item.is_number_unsigned() && item.get<uint64_t>() < uint64_t(vocab);
+  };
+  bool valid = isId(*v);
   if (v->is_array()) {
-    valid = !v->empty();
+    valid = !v->empty() && v->size() <= size_t(vocab);
     for (const json &item : *v)
-      valid = valid && item.is_number_integer() && item.get<int64_t>() >= 0;
+      valid = valid && isId(item);
   }
   if (!valid) {
-    r.fail(key, "expected a token id (integer >= 0) or a non-empty list of them, got " +
-                    describe(*v));
+    r.fail(key, "expected a token id in [0, vocab_size = " + str(vocab) +
+                    ") or a non-empty list of them, got " + describe(*v));
     return;
   }
   out = *v;
+}
+
+// The weights of the whole model must stay below kMaxParameterBytes. The message names the
+// largest part and the keys that size it. (The bounds of the size keys keep every product here
+// below 2^62.) Biases and the per-head vectors are left out: they are negligible.
+void checkParameterBytes(ConfigReader &r, const ModelConfig &cfg) {
+  const uint64_t hidden = uint64_t(cfg.hidden);
+  auto layers = [&](char kind) { return uint64_t(llvm::count(cfg.pattern, kind)); };
+  struct Part {
+    std::string what;  // with the sizes that make it
+    StringRef key;
+    uint64_t parameters;
+  };
+  const uint64_t dInner = uint64_t(cfg.mambaHeads) * uint64_t(cfg.mambaHeadDim);
+  const uint64_t groupStates = 2 * uint64_t(cfg.nGroups) * uint64_t(cfg.ssmStateSize);
+  const uint64_t attentionWidth = uint64_t(cfg.heads) * uint64_t(cfg.headDim);
+  const uint64_t kvWidth = uint64_t(cfg.kvHeads) * uint64_t(cfg.headDim);
+  const std::string ofHidden = " x hidden_size " + str(cfg.hidden);
+  const Part parts[] = {
+      {"the embeddings" + std::string(cfg.tieEmbeddings ? "" : " and the LM head") +
+           ", vocab_size " + str(cfg.vocab) + ofHidden,
+       "vocab_size", (cfg.tieEmbeddings ? 1 : 2) * uint64_t(cfg.vocab) * hidden},
+      {str(layers('M')) + " Mamba-2 layers of mamba_num_heads " + str(cfg.mambaHeads) +
+           " x mamba_head_dim " + str(cfg.mambaHeadDim) + ofHidden,
+       "mamba_num_heads",
+       layers('M') * ((2 * dInner + groupStates + uint64_t(cfg.mambaHeads)) * hidden +
+                      (dInner + groupStates) * uint64_t(cfg.convKernel) + dInner * hidden)},
+      {str(layers('E')) + " MoE layers of n_routed_experts " + str(cfg.experts) +
+           " x moe_intermediate_size " + str(cfg.moeIntermediate) + ofHidden,
+       "n_routed_experts",
+       layers('E') * uint64_t(cfg.experts) * 2 * uint64_t(cfg.moeIntermediate) * hidden},
+      {"the routers and shared experts of " + str(layers('E')) +
+           " MoE layers, moe_shared_expert_intermediate_size " + str(cfg.sharedIntermediate) +
+           ofHidden,
+       "moe_shared_expert_intermediate_size",
+       layers('E') * (uint64_t(cfg.experts) + 2 * uint64_t(cfg.sharedIntermediate)) * hidden},
+      {str(layers('-')) + " MLP layers of intermediate_size " + str(cfg.intermediate) + ofHidden,
+       "intermediate_size", layers('-') * 2 * uint64_t(cfg.intermediate) * hidden},
+      {str(layers('*')) + " attention layers of num_attention_heads " + str(cfg.heads) +
+           " x head_dim " + str(cfg.headDim) + ofHidden,
+       "num_attention_heads",
+       layers('*') * ((cfg.multiStep ? 3 : 2) * attentionWidth + 2 * kvWidth) * hidden},
+      {"the norms", "hidden_size", (uint64_t(cfg.pattern.size()) + 1) * hidden},
+  };
+  const uint64_t elementBytes = cfg.dtype == DType::F32 ? 4 : 2;
+  uint64_t total = 0;
+  const Part *largest = &parts[0];
+  for (const Part &part : parts) {
+    total += part.parameters * elementBytes;
+    if (part.parameters > largest->parameters)
+      largest = &part;
+  }
+  if (total < kMaxParameterBytes)
+    return;
+  char gib[32];
+  std::snprintf(gib, sizeof(gib), "%.1f", double(total) / double(uint64_t(1) << 30));
+  r.fail(largest->key, "the weights of this config take " + std::to_string(total) + " bytes (" +
+                           gib + " GiB), above the supported " +
+                           std::to_string(kMaxParameterBytes) +
+                           " bytes (1 TiB); the largest part: " + largest->what + " (" +
+                           std::to_string(largest->parameters * elementBytes) + " bytes)");
 }
 
 // config.json -> ModelConfig. Returns false with `error` set on the first problem.
@@ -764,11 +853,15 @@ bool readConfig(const json &root, const std::string &path, ModelConfig &cfg,
       cfg.dtype = r.dtype(hasNew ? "dtype" : "torch_dtype", "float32");
   }
 
-  cfg.hidden = r.integer("hidden_size", std::nullopt);
-  cfg.vocab = r.integer("vocab_size", std::nullopt);
+  cfg.hidden = r.integer("hidden_size", std::nullopt, 1, kMaxHidden);
+  cfg.vocab = r.integer("vocab_size", std::nullopt, 1, kMaxVocab);
+  // Not part of the graph (slrun's --max-context sets a session's length), but a value beyond
+  // the runtime's 32-bit positions describes a model it cannot run.
+  if (r.present("max_position_embeddings"))
+    r.integer("max_position_embeddings", std::nullopt, 1, kMaxPositions);
   // transformers 5 writes only layers_block_type; num_hidden_layers is then its length.
   bool hasLayerCount = r.present("num_hidden_layers") || !r.present("layers_block_type");
-  int64_t numLayers = hasLayerCount ? r.integer("num_hidden_layers", std::nullopt) : 0;
+  int64_t numLayers = hasLayerCount ? r.integer("num_hidden_layers", std::nullopt, 1, kMaxLayers) : 0;
   if (r.ok())
     readPattern(r, cfg);
   if (r.ok() && hasLayerCount && int64_t(cfg.pattern.size()) != numLayers)
@@ -784,8 +877,8 @@ bool readConfig(const json &root, const std::string &path, ModelConfig &cfg,
     r.fail("residual_in_fp32", "unsupported: a float32 residual stream is not implemented "
                                "(sl.add keeps the model dtype); only false is supported");
   if (r.ok()) {
-    readTokenId(r, "bos_token_id", cfg.bos);
-    readTokenId(r, "eos_token_id", cfg.eos);
+    readTokenId(r, "bos_token_id", cfg.vocab, cfg.bos);
+    readTokenId(r, "eos_token_id", cfg.vocab, cfg.eos);
   }
 
   if (r.ok() && has(cfg.pattern, 'M'))
@@ -797,6 +890,8 @@ bool readConfig(const json &root, const std::string &path, ModelConfig &cfg,
   if (r.ok() && has(cfg.pattern, '*'))
     readAttention(r, cfg);
 
+  if (r.ok())
+    checkParameterBytes(r, cfg);
   if (!r.ok()) {
     error = r.getError();
     return false;

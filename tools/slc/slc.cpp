@@ -3,6 +3,7 @@
 #include "compiler/CompileCommand.h"
 #include "models/ImportCommand.h"
 
+#include <exception>
 #include <iostream>
 #include <string>
 
@@ -17,7 +18,7 @@ static const char *kUsage =
     "\n"
     "`slc <command> --help` lists the options of a command.\n";
 
-int main(int argc, char **argv) {
+static int runSlc(int argc, char **argv) {
   std::string command = argc > 1 ? argv[1] : "";
   if (command.empty() || command == "--help" || command == "-h") {
     std::cout << kUsage;
@@ -32,4 +33,17 @@ int main(int argc, char **argv) {
     return sl::compiler::runCompileCommand(argc - 1, argv + 1);
   std::cerr << "slc: unknown command '" << command << "'\n\n" << kUsage;
   return 2;
+}
+
+int main(int argc, char **argv) {
+  // Every known failure is checked and reported where it happens; an exception reaching this
+  // point is a bug, reported as one instead of an abort.
+  try {
+    return runSlc(argc, argv);
+  } catch (const std::exception &error) {
+    std::cerr << "slc: internal error: " << error.what() << "\n";
+  } catch (...) {
+    std::cerr << "slc: internal error: an unknown exception\n";
+  }
+  return 1;
 }
