@@ -4,6 +4,7 @@
 #include "compiler/KernelCheck.h"
 #include "compiler/NestingCheck.h"
 #include "compiler/Passes.h"
+#include "compiler/TuningDatabase.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -35,6 +36,10 @@ const char *const kPipeline[] = {"canonicalize",
                                  "sl-lower-to-slk",
                                  "sl-plan-buffers",
                                  "sl-emit-cuda"};
+
+// Largest prefill call: 2^20 tokens, 32x the chunks the benchmarks use; a chunk's activations
+// and logits ([chunk, vocab] floats) already take gigabytes at that size.
+constexpr int64_t kMaxPrefillChunk = int64_t(1) << 20;
 
 std::vector<std::string> splitList(const std::string &text) {
   std::vector<std::string> items;
@@ -150,6 +155,13 @@ int runCompileCommand(int argc, char **argv) {
   for (const std::string &target : targetList)
     if (target.rfind("sm_", 0) != 0)
       return fail("--target: '" + target + "' is not a real GPU architecture (e.g. sm_90a)");
+  if (prefillChunk < 1 || prefillChunk > kMaxPrefillChunk)
+    return fail("--prefill-chunk must be an integer in [1, " + std::to_string(kMaxPrefillChunk) +
+                "], got " + std::to_string(prefillChunk));
+  // Read once here so that a bad database fails before the pipeline runs.
+  if (!tuningDb.empty())
+    if (auto database = TuningDatabase::load(tuningDb); !database)
+      return fail(database.status().message());
   if (emit == "artifact" && output.empty())
     return fail("missing -o <file.slpkg>");
   if (output.empty())

@@ -20,7 +20,8 @@ struct SelectTiles : impl::SLSelectTilesBase<SelectTiles> {
     if (!tuningDb.empty()) {
       auto loaded = ::sl::compiler::TuningDatabase::load(tuningDb);
       if (!loaded) {
-        getOperation().emitError() << loaded.status().message();
+        // At the location only: the module printed in full would bury the message.
+        emitError(getOperation().getLoc()) << loaded.status().message();
         return signalPassFailure();
       }
       database = std::move(loaded.value());
