@@ -18,6 +18,7 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <optional>
 #include <thread>
 
 namespace sl::compiler {
@@ -62,9 +63,54 @@ int fail(const std::string &message) {
   return 1;
 }
 
+// Largest tensor of a hand-written module, per token row for the token dimension (`?`): the
+// bound of the importer's whole model (docs/importer.md). Sizes beyond it would overflow the
+// arena arithmetic of sl-plan-buffers.
+constexpr uint64_t kMaxTensorBytes = uint64_t(1) << 40;
+
+// The bytes of `type` (a ranked tensor, a dynamic dimension counted as 1), or nullopt when they
+// overflow 64 bits; 0 for other types.
+std::optional<uint64_t> tensorBytes(Type type) {
+  auto tensor = llvm::dyn_cast<RankedTensorType>(type);
+  if (!tensor)
+    return 0;
+  Type element = tensor.getElementType();
+  uint64_t bytes = element.isIntOrFloat() ? (element.getIntOrFloatBitWidth() + 7) / 8 : 8;
+  for (int64_t dim : tensor.getShape())
+    if (dim != ShapedType::kDynamic && __builtin_mul_overflow(bytes, uint64_t(dim), &bytes))
+      return std::nullopt;
+  return bytes;
+}
+
+// Every tensor of `function` (arguments and op results) below kMaxTensorBytes.
+LogicalResult checkTensorSizes(func::FuncOp function) {
+  auto check = [&](Type type, Location location) -> LogicalResult {
+    std::optional<uint64_t> bytes = tensorBytes(type);
+    if (bytes && *bytes < kMaxTensorBytes)
+      return success();
+    InFlightDiagnostic diagnostic = emitError(location) << type << " takes ";
+    if (bytes)
+      diagnostic << *bytes;
+    else
+      diagnostic << "more than 2^64";
+    return diagnostic << " bytes, above the supported " << kMaxTensorBytes << " (1 TiB)";
+  };
+  for (BlockArgument argument : function.getArguments())
+    if (failed(check(argument.getType(), function.getLoc())))
+      return failure();
+  WalkResult walked = function.walk([&](Operation *op) {
+    for (Type type : op->getResultTypes())
+      if (failed(check(type, op->getLoc())))
+        return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return failure(walked.wasInterrupted());
+}
+
 // What the pipeline compiles: the model function @forward (from slc import) or hand-written
-// functions, each with ops to run. Anything less would "compile" to an artifact that runs
-// nothing (or trip a later pass), so it is an error at the function (or module) it concerns.
+// functions, each with ops to run, on tensors of sane sizes. Anything less would "compile" to
+// an artifact that runs nothing (or overflows a later pass's arithmetic), so it is an error at
+// the function, op (or module) it concerns.
 // (Reported at the location only: the op printed in full would repeat the whole input.)
 LogicalResult checkCompilable(ModuleOp module) {
   auto functions = module.getOps<func::FuncOp>();
@@ -83,6 +129,8 @@ LogicalResult checkCompilable(ModuleOp module) {
     if (!hasOps)
       return emitError(function.getLoc()) << "function @" << function.getSymName()
                                   << " has no ops besides its return: nothing to compile";
+    if (failed(checkTensorSizes(function)))
+      return failure();
   }
   return success();
 }
@@ -185,7 +233,7 @@ int runCompileCommand(int argc, char **argv) {
   if (!module)
     return fail("cannot parse " + input + " (see the errors above)");
   if (failed(checkCompilable(*module)))
-    return fail("nothing to compile in " + input + " (see the error above)");
+    return fail("cannot compile " + input + " (see the error above)");
 
   PassManager pm(&context);
   if (failed(applyPassManagerCLOptions(pm)))
