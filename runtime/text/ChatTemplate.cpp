@@ -1,6 +1,7 @@
 // Chat templates: loading from a model directory and rendering through the Jinja subset.
 #include "runtime/text/ChatTemplate.h"
 
+#include "runtime/io/Json.h"
 #include "runtime/text/Jinja.h"
 
 #include <fstream>
@@ -56,8 +57,13 @@ StatusOr<ChatTemplate> ChatTemplate::load(const std::string &dir) {
     return Status::error(dir + ": no chat template (neither chat_template.jinja nor tokenizer_config.json)");
   auto text = readFile(configPath);
   if (!text.ok()) return text.status();
-  nlohmann::ordered_json config = nlohmann::ordered_json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (config.is_discarded() || !config.is_object())
+  // Under the JSON limits (bounded nesting); a repeated key keeps its last value, as in Python.
+  io::JsonLimits limits;
+  limits.rejectDuplicateKeys = false;
+  auto parsed = io::parseOrderedJson(*text, limits, configPath + ": invalid JSON");
+  if (!parsed.ok()) return parsed.status();
+  const nlohmann::ordered_json &config = parsed.value();
+  if (!config.is_object())
     return Status::error(configPath + ": not a JSON object");
   auto it = config.find("chat_template");
   if (it == config.end() || it->is_null())
@@ -100,7 +106,11 @@ StatusOr<std::string> ChatTemplate::render(const nlohmann::json &messages, const
                                            bool addGenerationPrompt, const nlohmann::json &extra,
                                            const std::string &bosToken,
                                            const std::string &eosToken) const {
-  auto conv = [](const nlohmann::json &j) { return nlohmann::ordered_json::parse(j.dump()); };
+  // Invalid UTF-8 in a string becomes U+FFFD (dump() would throw).
+  auto conv = [](const nlohmann::json &j) {
+    return nlohmann::ordered_json::parse(
+        j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  };
   return renderOrdered(conv(messages), conv(tools), addGenerationPrompt, conv(extra), bosToken, eosToken);
 }
 
