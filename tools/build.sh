@@ -13,7 +13,7 @@ packages=(
   libgtest-dev                                     # unit tests
   nlohmann-json3-dev                               # config.json, tuning database
   flatbuffers-compiler libflatbuffers-dev          # the artifact schema
-  libpcre2-dev libcpp-httplib-dev                  # tokenizer regexes, HTTP server
+  libpcre2-dev                                     # tokenizer regexes
 )
 missing=()
 for package in "${packages[@]}"; do

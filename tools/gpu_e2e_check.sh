@@ -45,13 +45,9 @@ PY
       "$bin/slc" compile "$art/real5-$layers.mlir" --target=sm_90a --aot --prefill-chunk=64 \
         -o "$art/real5-$layers.slpkg" || exit 1
   done
-  # Shared libraries of slrun that the GPU machine (no Debian -dev packages) may lack.
-  mkdir -p "$art/lib"
-  ldd "$bin/slrun" | awk '/httplib|brotli/ {print $3}' | xargs -r cp -L -t "$art/lib"
   echo "gpu_e2e_check: artifacts in $art"
   exit 0
 fi
-export LD_LIBRARY_PATH="$art/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 if ! nvidia-smi -L >/dev/null 2>&1; then
   echo "gpu_e2e_check: no GPU on this machine; skipped"

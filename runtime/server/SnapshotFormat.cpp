@@ -143,7 +143,8 @@ SnapshotStatus decodeSnapshot(std::string_view file, const SnapshotLayout &layou
   auto take = [&](void *destination, size_t bytes) {
     if (size_t(end - p) < bytes)
       return false;
-    std::memcpy(destination, p, bytes);
+    if (bytes > 0)  // an empty vector's data() may be null, which memcpy must not see
+      std::memcpy(destination, p, bytes);
     p += bytes;
     return true;
   };
