@@ -1359,9 +1359,11 @@ private:
 
   // `| f(args) | g` (or `f | g` for filter blocks) as a chain over a null operand.
   ExprP parseFilterChain(bool leadingPipe = true) {
+    ChainGuard chain(*this);
     ExprP node;
     bool first = true;
     while (first ? (!leadingPipe || isOp("|")) : isOp("|")) {
+      chain.link();
       if (!first || leadingPipe) next();
       first = false;
       node = parseFilter(node);
@@ -1403,8 +1405,10 @@ private:
   }
 
   ExprP parseOr() {
+    ChainGuard chain(*this);
     ExprP l = parseAnd();
     while (isName("or")) {
+      chain.link();
       Tok t = next();
       auto e = mk(E::Or, t);
       e->args = {l, parseAnd()};
@@ -1413,8 +1417,10 @@ private:
     return l;
   }
   ExprP parseAnd() {
+    ChainGuard chain(*this);
     ExprP l = parseNot();
     while (isName("and")) {
+      chain.link();
       Tok t = next();
       auto e = mk(E::And, t);
       e->args = {l, parseNot()};
@@ -1467,8 +1473,10 @@ private:
     return e;
   }
   ExprP parseMath1() {
+    ChainGuard chain(*this);
     ExprP l = parseConcat();
     while (isOp("+") || isOp("-")) {
+      chain.link();
       Tok t = next();
       l = binary(t, t.s, l, parseConcat());
     }
@@ -1487,16 +1495,20 @@ private:
     return e;
   }
   ExprP parseMath2() {
+    ChainGuard chain(*this);
     ExprP l = parsePow();
     while (isOp("*") || isOp("/") || isOp("//") || isOp("%")) {
+      chain.link();
       Tok t = next();
       l = binary(t, t.s, l, parsePow());
     }
     return l;
   }
   ExprP parsePow() {
+    ChainGuard chain(*this);
     ExprP l = parseUnary();
     while (isOp("**")) {
+      chain.link();
       Tok t = next();
       l = binary(t, "**", l, parseUnary());
     }
@@ -1590,7 +1602,9 @@ private:
   }
 
   ExprP parsePostfix(ExprP node) {
+    ChainGuard chain(*this);
     while (true) {
+      chain.link();
       if (isOp(".")) {
         Tok t = next();
         if (cur().t == T::Name) {
@@ -1710,7 +1724,9 @@ private:
   }
 
   ExprP parseFilterExpr(ExprP node) {
+    ChainGuard chain(*this);
     while (true) {
+      chain.link();
       if (isOp("|")) {
         next();
         node = parseFilter(node);
@@ -1757,6 +1773,19 @@ private:
       if (++p.depth_ > 200) p.error(p.cur(), "template nested too deeply");
     }
     ~DepthGuard() { --p.depth_; }
+  };
+  // Left-associative chains (a + b + c, x.a.b, x | f | g, a or b or c) build a node per link
+  // without recursing: each link counts as one level of nesting until the chain's parse ends,
+  // so that the tree (whose evaluation and destruction recurse) stays as shallow as the limit.
+  struct ChainGuard {
+    Parser &p;
+    int links = 0;
+    explicit ChainGuard(Parser &parser) : p(parser) {}
+    void link() {
+      ++links;
+      if (++p.depth_ > 200) p.error(p.cur(), "template nested too deeply");
+    }
+    ~ChainGuard() { p.depth_ -= links; }
   };
 
   std::vector<Tok> toks_;

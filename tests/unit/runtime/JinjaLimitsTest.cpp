@@ -84,6 +84,21 @@ TEST(JinjaLimits, DeepNestingIsAnError) {
   }
   EXPECT_NE(renderError("{{ " + std::string(100000, '-') + "1 }}").find("nested too deeply"),
             std::string::npos);
+  // Left-associative chains built a tree as deep as the chain is long, whose evaluation and
+  // destruction recursed until the stack overflowed.
+  auto repeat = [](const std::string &piece, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i)
+      out += piece;
+    return out;
+  };
+  for (const std::string &src :
+       {"{{ " + repeat("1 + ", 100000) + "1 }}", "{{ " + repeat("1 and ", 100000) + "1 }}",
+        "{{ " + repeat("2 ** ", 100000) + "1 }}", "{{ x" + repeat(".a", 100000) + " }}",
+        "{{ x" + repeat("[0]", 100000) + " }}", "{{ x" + repeat("()", 100000) + " }}",
+        "{{ x" + repeat(" | trim", 100000) + " }}",
+        "{% filter " + repeat("trim | ", 100000) + "trim %}{% endfilter %}"})
+    EXPECT_NE(renderError(src).find("nested too deeply"), std::string::npos) << src.substr(0, 20);
   std::string ifs;
   for (int i = 0; i < 5000; ++i)
     ifs += "{% if 1 %}";
