@@ -198,7 +198,7 @@ int generateCommand(int argc, char **argv) {
   auto newTokens = options->integer("max-new-tokens", -1, 1, kMaxSessionTokens);
   auto temperature = options->number("temperature", 0.0);
   auto topP = options->number("top-p", 1.0);
-  auto topK = options->integer("top-k", 0, 0);
+  auto topK = options->integer("top-k", 0, 0, INT32_MAX);
   auto seed = options->integer("seed", 0, 0);
   for (const Status &status :
        {tokensPath.status(), outputPath.status(), chunk.status(), newTokens.status(),
