@@ -6,6 +6,8 @@
 #include "runtime/server/Http.h"
 #include "runtime/server/Requests.h"
 #include "runtime/server/Snapshot.h"
+#include "runtime/core/MemoryBudget.h"
+#include "runtime/cuda/CudaExecutor.h"
 
 #include <nlohmann/json.hpp>
 
@@ -239,6 +241,9 @@ private:
   bool enqueue(const std::shared_ptr<Job> &job);
   void executorLoop();
   void load();
+  // Every session the server may hold (--max-sessions, plus the one of session-less requests)
+  // at --max-context tokens, with its checkpoints, must fit the memory left after the weights.
+  Status checkSessionsFit() const;
   std::shared_ptr<SessionEntry> sessionFor(const std::string &id, bool create);
 
   ServeConfig config_;
@@ -309,11 +314,51 @@ void Server::load() {
     return;
   }
   model_ = std::move(*model);
+  if (Status status = checkSessionsFit(); !status) {
+    logLine(status.message());
+    loadFailed_ = true;
+    http_->stop();
+    return;
+  }
   scratch_ = std::make_unique<Conversation>(*model_);
   ready_ = true;
   logLine("ready: model '" + model_->id + "', context " + std::to_string(config_.model.capacity) +
           " tokens");
   executorLoop();
+}
+
+Status Server::checkSessionsFit() const {
+  const runtime::Artifact &artifact = model_->model->artifact();
+  auto state = runtime::sessionBytes(artifact, config_.model.capacity);
+  if (!state)
+    return Status::error("--max-context: " + state.status().message());
+  const uint64_t sessions = config_.maxSessions + 1;
+  // Checkpoints (Mamba states at turn boundaries) stay on the host on either backend.
+  auto checkpoints = runtime::mulBytes(state->mambaState, Conversation::kMaxCheckpoints);
+  auto onHost = config_.model.device == "cpu"
+                    ? (checkpoints ? runtime::addBytes(state->total(), *checkpoints) : std::nullopt)
+                    : (checkpoints ? runtime::addBytes(state->stripeTables, *checkpoints)
+                                   : std::nullopt);
+  auto hostTotal = onHost ? runtime::mulBytes(*onHost, sessions) : std::nullopt;
+  std::string what = "--max-sessions " + std::to_string(config_.maxSessions) +
+                     " (+1 for requests without a session) x --max-context " +
+                     std::to_string(config_.model.capacity) + " tokens";
+  if (!hostTotal)
+    return Status::error(what + " needs more bytes than 64 bits count");
+  if (Status status = runtime::checkFits(what + " (state and checkpoints)", *hostTotal,
+                                         runtime::availableHostBytes(), "host memory");
+      !status)
+    return Status::error(status.message() + "; lower --max-sessions or --max-context");
+  if (config_.model.device == "cuda") {
+    auto *cuda = dynamic_cast<const sl::cuda::CudaExecutor *>(&model_->engine->executor());
+    auto deviceTotal = runtime::mulBytes(state->total(), sessions);
+    if (cuda && deviceTotal)
+      if (Status status = runtime::checkFits(what + " (session state)", *deviceTotal,
+                                             cuda->memoryInfo().first, "device memory");
+          !status)
+        return Status::error(status.message() + "; lower --max-sessions or --max-context");
+  }
+  return Status::success();
 }
 
 std::shared_ptr<SessionEntry> Server::sessionFor(const std::string &id, bool create) {

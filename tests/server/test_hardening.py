@@ -340,6 +340,12 @@ def test_small_ones(args, artifact, server, model_id, snapdir):
                            "--port", "0", "--max-queue", "0"], capture_output=True, text=True,
                           timeout=30)
     check(proc.returncode == 2 and "--max-queue" in proc.stderr, f"--max-queue 0: {proc.stderr}")
+    # Sessions that cannot all fit in memory are refused at start, not by an OOM later.
+    proc = subprocess.run([args.slrun, "serve", "--artifact", artifact, "--weights", args.model,
+                           "--port", "0", "--max-sessions", "100000", "--max-context",
+                           "100000000"], capture_output=True, text=True, timeout=60)
+    check(proc.returncode == 1 and "lower --max-sessions or --max-context" in proc.stderr and
+          "bytes" in proc.stderr, f"sessions past memory: {proc.returncode} {proc.stderr}")
 
     # Wrong method: 405 with Allow.
     reply = raw_exchange(port, b"GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
