@@ -698,7 +698,8 @@ struct TemplatePostProcessor : PostProcessor {
 };
 
 int32_t tokenPairId(const json &v, const std::string &where) {
-  if (!v.is_array() || v.size() != 2 || !v[1].is_number_integer())
+  if (!v.is_array() || v.size() != 2 || !v[1].is_number_integer() ||
+      v[1].get<int64_t>() < 0 || v[1].get<int64_t>() > INT32_MAX)
     fail(where, "expected [token, id], got " + v.dump());
   return v[1].get<int32_t>();
 }
@@ -742,7 +743,7 @@ std::unique_ptr<PostProcessor> parsePostProcessor(const json &v, const std::stri
         if (!ids.is_array())
           fail(where + ".special_tokens." + name + ".ids", "expected an array of ids");
         for (const json &id : ids) {
-          if (!id.is_number_integer() || id.get<int64_t>() < 0)
+          if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
             fail(where + ".special_tokens." + name + ".ids", "expected ids, got " + id.dump());
           piece.ids.push_back(id.get<int32_t>());
         }
@@ -1238,6 +1239,15 @@ StatusOr<Tokenizer> Tokenizer::fromJson(const std::string &text, const std::stri
   for (const AddedToken &a : t.added)
     maxId = std::max<int64_t>(maxId, a.id);
   t.size = maxId + 1;
+  if (t.postProcessor) {
+    // The ids the post-processor adds (applied to nothing, it yields exactly those).
+    std::vector<int32_t> added;
+    t.postProcessor->apply(added);
+    for (int32_t id : added)
+      if (id >= t.size)
+        return Status::error(path + ": post_processor: token id " + std::to_string(id) +
+                             " is not in the vocabulary (" + std::to_string(t.size) + " ids)");
+  }
   return Tokenizer(std::move(impl));
 }
 

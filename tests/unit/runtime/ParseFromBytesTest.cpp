@@ -94,6 +94,26 @@ TEST(TokenizerFromJson, WrongTypesAreErrors) {
     EXPECT_NE(tokenizerError(text), "") << text;
 }
 
+TEST(TokenizerFromJson, PostProcessorIdsAreInTheVocabulary) {
+  // Ids outside the vocabulary (or negative after a 32-bit truncation) used to come out of
+  // encode(text, addSpecial=true).
+  const std::string model = R"("model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []})";
+  for (const char *processor :
+       {R"({"type": "RobertaProcessing", "cls": ["<s>", 5], "sep": ["</s>", 1]})",
+        R"({"type": "BertProcessing", "cls": ["<s>", -1], "sep": ["</s>", 1]})",
+        R"({"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "x"}}],)"
+        R"( "special_tokens": {"x": {"ids": [4294967295]}}})"})
+    EXPECT_NE(tokenizerError("{" + model + R"(, "post_processor": )" + processor + "}"), "")
+        << processor;
+  auto tok = sl::text::Tokenizer::fromJson(
+      "{" + model + R"(, "post_processor": {"type": "BertProcessing", "cls": ["a", 0], "sep": ["b", 1]}})",
+      "t");
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  auto ids = tok->encode("ab", true);
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(ids.value(), (std::vector<int32_t>{0, 0, 1, 1}));
+}
+
 std::string npyError(const std::string &bytes) {
   auto array = sl::io::parseNpy(std::vector<uint8_t>(bytes.begin(), bytes.end()), "t.npy");
   return array.ok() ? "" : array.status().message();
