@@ -5,7 +5,8 @@
 //      ModelConfig: every required key present and of the right JSON type, every value in range
 //      (sizes within the bounds of docs/importer.md), the values consistent with each other, the
 //      whole model below 1 TiB of weights; absent optional keys get their documented default and
-//      are recorded (sl.defaults_applied). Every message is "<config.json>: key '<key>': <problem>".
+//      are recorded (sl.defaults_applied). Every message is
+//      "<config.json>: key '<key>': <problem>".
 //   2. resolve checkpoint tensor names from one table of logical names (--name-map overrides).
 //   3. build the graph with OpBuilder (locations name the layer of every op) and verify it; a
 //      verifier failure at this point is an importer bug and is reported as an internal error.
@@ -861,7 +862,8 @@ bool readConfig(const json &root, const std::string &path, ModelConfig &cfg,
     r.integer("max_position_embeddings", std::nullopt, 1, kMaxPositions);
   // transformers 5 writes only layers_block_type; num_hidden_layers is then its length.
   bool hasLayerCount = r.present("num_hidden_layers") || !r.present("layers_block_type");
-  int64_t numLayers = hasLayerCount ? r.integer("num_hidden_layers", std::nullopt, 1, kMaxLayers) : 0;
+  int64_t numLayers =
+      hasLayerCount ? r.integer("num_hidden_layers", std::nullopt, 1, kMaxLayers) : 0;
   if (r.ok())
     readPattern(r, cfg);
   if (r.ok() && hasLayerCount && int64_t(cfg.pattern.size()) != numLayers)

@@ -132,7 +132,8 @@ StatusOr<Prompted> loadPrompted(const Options &options, const std::string &token
   // Logits on the host: one call's rows (a prefill chunk's with allLogits, else one row), and
   // with allLogits those of every position.
   const auto *prefill = prompted.model->artifact().function("prefill");
-  const uint64_t callRows = allLogits && prefill ? uint64_t(std::max<int64_t>(1, prefill->max_tokens())) : 1;
+  const uint64_t callRows =
+      allLogits && prefill ? uint64_t(std::max<int64_t>(1, prefill->max_tokens())) : 1;
   auto kept = logitBytes(callRows + (allLogits ? uint64_t(promptTokens) : 0),
                          prompted.engine->vocab());
   if (!kept)

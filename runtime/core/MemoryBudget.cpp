@@ -130,7 +130,8 @@ StatusOr<SessionBytes> sessionBytes(const Artifact &artifact, int64_t capacity) 
     };
     std::optional<uint64_t> sum;
     if (slot->kind() == sl::schema::StateKind::kv_cache) {
-      auto part = product({2, slot->kv_heads(), capacity, slot->head_dim(), dtypeBytes(slot->dtype())});
+      auto part = product(
+          {2, slot->kv_heads(), capacity, slot->head_dim(), dtypeBytes(slot->dtype())});
       if (!part || !(sum = addBytes(bytes.kvCache, *part)))
         return overflow();
       bytes.kvCache = *sum;

@@ -87,7 +87,9 @@ StatusOr<std::unique_ptr<Model>> Model::synthesize(const std::string &artifactPa
   std::unique_ptr<Model> model(new Model(std::move(*artifact)));
   model->randomSeed_ = seed;
   if (materialize) {
-    if (Status status = checkWeightsFit(model->artifact_, "the synthetic weights (--random-weights)"); !status)
+    if (Status status =
+            checkWeightsFit(model->artifact_, "the synthetic weights (--random-weights)");
+        !status)
       return status;
     model->weights_ = randomWeights(model->artifact_, seed);
   }

@@ -13,8 +13,8 @@ namespace fs = std::filesystem;
 class FilesTest : public ::testing::Test {
 protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("sl_files_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    const auto *test = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::path(::testing::TempDir()) / ("sl_files_" + std::string(test->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
