@@ -2708,7 +2708,11 @@ public:
   Value eval(const Expr &e, const ScopeP &scope) {
     tick();
     try {
-      return evalInner(e, scope);
+      Value v = evalInner(e, scope);
+      // Strings are values (copied by every lookup and operation): 256 bytes count as a step, so
+      // that building long strings piece by piece (quadratic) stays within the budget.
+      if (v.k == K::Str) tick(v.s.size() >> 8);
+      return v;
     } catch (JinjaError &err) {
       if (!err.line && !err.raised) err.line = e.line;
       throw;

@@ -74,6 +74,10 @@ TEST(JinjaLimits, ExpensiveTemplatesStop) {
   error = renderError("{% set ns = namespace(s='x') %}{% for i in range(64) %}"
                       "{% set ns.s = ns.s + ns.s %}{% endfor %}");
   EXPECT_NE(error.find("too large"), std::string::npos) << error;
+  // Quadratic: each iteration copies the whole string built so far.
+  error = renderError("{% set ns = namespace(s='') %}{% for i in range(100000) %}"
+                      "{% set ns.s = ns.s ~ ('x' * 1000) %}{% endfor %}");
+  EXPECT_NE(error.find("too expensive"), std::string::npos) << error;
 }
 
 TEST(JinjaLimits, DeepNestingIsAnError) {
