@@ -63,7 +63,20 @@ std::optional<uint64_t> readNumber(const std::string &path) {
   return uint64_t(value);
 }
 
-// What the memory cgroup of this process still allows, when it sets a limit.
+// A field of a cgroup's memory.stat ("inactive_file 123"), 0 when absent.
+uint64_t statField(const std::string &path, const std::string &field) {
+  std::ifstream in(path);
+  std::string name;
+  unsigned long long value = 0;
+  while (in >> name >> value)
+    if (name == field)
+      return uint64_t(value);
+  return 0;
+}
+
+// What the memory cgroup of this process still allows, when it sets a limit. Its usage counts
+// the page cache; the inactive part of it is reclaimed before the limit bites, so it is left out
+// (as `docker stats` does).
 std::optional<uint64_t> cgroupHeadroom() {
   std::vector<std::string> directories;
   std::ifstream membership("/proc/self/cgroup");
@@ -85,13 +98,18 @@ std::optional<uint64_t> cgroupHeadroom() {
   for (const std::string &directory : directories) {
     auto limit = readNumber(directory + "/memory.max");
     auto usage = readNumber(directory + "/memory.current");
+    std::string inactiveFile = "inactive_file";
     if (!limit) {
       limit = readNumber(directory + "/memory.limit_in_bytes");
       usage = readNumber(directory + "/memory.usage_in_bytes");
+      inactiveFile = "total_inactive_file";
     }
     // cgroup v1 writes "no limit" as a huge number.
-    if (limit && usage && *limit < (uint64_t(1) << 62))
-      return *limit > *usage ? *limit - *usage : 0;
+    if (!limit || !usage || *limit >= (uint64_t(1) << 62))
+      continue;
+    const uint64_t reclaimable = statField(directory + "/memory.stat", inactiveFile);
+    const uint64_t used = *usage > reclaimable ? *usage - reclaimable : 0;
+    return *limit > used ? *limit - used : 0;
   }
   return std::nullopt;
 }
