@@ -67,10 +67,18 @@ StatusOr<std::vector<int32_t>> readTokens(const std::string &path) {
   if (array->shape.size() > 2 || (array->shape.size() == 2 && array->shape[0] != 1))
     return Status::error(path + ": expected a 1-D array of token ids (or [1, T])");
   std::vector<int32_t> tokens(array->numel());
-  for (int64_t i = 0; i < array->numel(); ++i)
-    tokens[i] = array->dtype == io::NpyDType::I32
-                    ? reinterpret_cast<const int32_t *>(array->data.data())[i]
-                    : static_cast<int32_t>(reinterpret_cast<const int64_t *>(array->data.data())[i]);
+  for (int64_t i = 0; i < array->numel(); ++i) {
+    if (array->dtype == io::NpyDType::I32) {
+      tokens[i] = reinterpret_cast<const int32_t *>(array->data.data())[i];
+      continue;
+    }
+    // An int64 id beyond 32 bits would wrap around into another, valid-looking id.
+    const int64_t id = reinterpret_cast<const int64_t *>(array->data.data())[i];
+    if (id < INT32_MIN || id > INT32_MAX)
+      return Status::error(path + ": token id " + std::to_string(id) + " at position " +
+                           std::to_string(i) + " is outside the vocabulary");
+    tokens[i] = int32_t(id);
+  }
   if (tokens.empty())
     return Status::error(path + ": the prompt is empty");
   return tokens;
