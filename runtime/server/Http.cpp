@@ -402,8 +402,16 @@ bool matchSegments(const std::vector<std::string> &pattern, const std::vector<st
 
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, Handler handler) {
-  routes_.push_back(Route{std::move(method), splitPath(pattern), std::move(handler)});
+void Router::add(std::string method, std::string pattern, Handler handler, bool light) {
+  routes_.push_back(Route{std::move(method), splitPath(pattern), std::move(handler), light});
+}
+
+bool Router::isLight(const Request &request) const {
+  std::vector<std::string> path = splitPath(request.path), captures;
+  for (const Route &route : routes_)
+    if (route.method == request.method && matchSegments(route.segments, path, &captures))
+      return route.light;
+  return true;  // answered by the layer itself (404, 405)
 }
 
 const Handler *Router::match(const Request &request, std::vector<std::string> *captures,
@@ -504,7 +512,8 @@ struct Server::Impl {
 
   std::mutex mutex;  // guards the two queues below
   std::condition_variable workAvailable;
-  std::deque<std::shared_ptr<Connection>> work;      // complete requests for the workers
+  std::deque<std::shared_ptr<Connection>> work;       // complete requests for the workers
+  std::deque<std::shared_ptr<Connection>> lightWork;  // ... of light routes
   std::vector<std::shared_ptr<Connection>> returned;  // kept-alive connections back to the loop
   std::vector<std::thread> workers;
   std::atomic<size_t> open{0};
@@ -553,9 +562,15 @@ struct Server::Impl {
       ::epoll_ctl(epollFd, EPOLL_CTL_DEL, connection->fd, nullptr);
     connection->reading = false;
     connections.erase(connection->fd);
+    queue(connection);
+  }
+
+  // Hands a connection whose request is complete to the workers of its kind.
+  void queue(const std::shared_ptr<Connection> &connection) {
+    bool light = router.isLight(connection->parser->pending());
     std::lock_guard<std::mutex> lock(mutex);
-    work.push_back(connection);
-    workAvailable.notify_one();
+    (light ? lightWork : work).push_back(connection);
+    workAvailable.notify_all();
   }
 
   // Handles what the parser reports after new bytes (event-loop thread).
@@ -696,18 +711,19 @@ struct Server::Impl {
 
   // --- worker threads ---
 
-  void workerLoop() {
+  void workerLoop(bool light) {
+    std::deque<std::shared_ptr<Connection>> &mine = light ? lightWork : work;
     while (true) {
       std::shared_ptr<Connection> connection;
       {
         std::unique_lock<std::mutex> lock(mutex);
-        workAvailable.wait(lock, [&] { return stopping.load() || !work.empty(); });
-        if (work.empty())
+        workAvailable.wait(lock, [&] { return stopping.load() || !mine.empty(); });
+        if (mine.empty())
           return;
-        connection = work.front();
-        work.pop_front();
+        connection = mine.front();
+        mine.pop_front();
       }
-      serveConnection(connection);
+      serveConnection(connection, light);
     }
   }
 
@@ -735,9 +751,11 @@ struct Server::Impl {
   }
 
   // Runs the requests of a connection until it must wait for bytes again, then hands it back.
-  void serveConnection(const std::shared_ptr<Connection> &connection) {
+  void serveConnection(const std::shared_ptr<Connection> &connection, bool light) {
     int fd = connection->fd;
     while (true) {
+      if (router.isLight(connection->parser->pending()) != light)
+        return queue(connection);  // a pipelined request of the other kind
       Request request = connection->parser->take();
       request.remote = connection->remote;
       request.disconnected = [fd] {
@@ -888,7 +906,9 @@ void Server::serve() {
     ::epoll_ctl(impl.epollFd, EPOLL_CTL_ADD, fd, &event);
   }
   for (size_t i = 0; i < impl.limits.workers; ++i)
-    impl.workers.emplace_back([&impl] { impl.workerLoop(); });
+    impl.workers.emplace_back([&impl] { impl.workerLoop(/*light=*/false); });
+  for (int i = 0; i < 2; ++i)
+    impl.workers.emplace_back([&impl] { impl.workerLoop(/*light=*/true); });
   running_ = true;
   impl.loop();
   {
@@ -898,9 +918,11 @@ void Server::serve() {
   for (std::thread &worker : impl.workers)
     worker.join();
   impl.workers.clear();
-  for (auto &connection : impl.work)
-    ::close(connection->fd);
-  impl.work.clear();
+  for (auto *queue : {&impl.work, &impl.lightWork}) {
+    for (auto &connection : *queue)
+      ::close(connection->fd);
+    queue->clear();
+  }
   for (auto &connection : impl.returned)
     ::close(connection->fd);
   impl.returned.clear();

@@ -29,7 +29,7 @@ struct Limits {
   double idleSeconds = 5;          // a kept-alive connection waiting for its next request
   double writeSeconds = 30;        // one blocked write of a response
   size_t maxConnections = 1024;    // open connections; more are closed at once
-  size_t workers = 64;             // threads that run handlers
+  size_t workers = 64;             // threads that run handlers (plus 2 for light routes)
 };
 
 struct Request {
@@ -63,6 +63,8 @@ public:
   State resume() { return feed({}); }
   // After `complete`: the request; parsing of the next one starts with the bytes left over.
   Request take();
+  // After `complete`, before take(): the request, to look at.
+  const Request &pending() const { return request_; }
   // After `error`: the status to answer (400, 413, 431, 501, 505) and why.
   int errorStatus() const { return errorStatus_; }
   const std::string &errorMessage() const { return errorMessage_; }
@@ -111,7 +113,10 @@ using Handler = std::function<void(const Request &, Response &)>;
 // trailing `**` for the rest of the path (one or more segments).
 class Router {
 public:
-  void add(std::string method, std::string pattern, Handler handler);
+  // A `light` route answers at once and writes little (health, metrics, listings): it runs on
+  // threads of its own, so that it is answered even while every other worker is busy.
+  void add(std::string method, std::string pattern, Handler handler, bool light = false);
+  bool isLight(const Request &request) const;
   // The handler of `request`, with the values of the wildcards; or null, with the status (404,
   // or 405 and the methods the path allows).
   const Handler *match(const Request &request, std::vector<std::string> *captures, int *status,
@@ -122,6 +127,7 @@ private:
     std::string method;
     std::vector<std::string> segments;
     Handler handler;
+    bool light = false;
   };
   std::vector<Route> routes_;
 };

@@ -646,7 +646,7 @@ http::Router Server::routes() {
       sendJson(res, {{"status", "ok"}});
     else
       sendJson(res, {{"status", loadFailed_ ? "failed" : "loading"}}, 503);
-  });
+  }, /*light=*/true);
   router.add("GET", "/metrics", [this](const http::Request &, http::Response &res) {
     size_t depth, sessions;
     bool running;
@@ -661,7 +661,7 @@ http::Router Server::routes() {
     }
     res.contentType = "text/plain; version=0.0.4";
     res.body = metrics_.render(depth, running, sessions, ready_);
-  });
+  }, /*light=*/true);
   auto modelJson = [this] {
     return json{{"id", model_->id},
                 {"object", "model"},
@@ -671,7 +671,7 @@ http::Router Server::routes() {
   };
   router.add("GET", "/v1/models", [modelJson](const http::Request &, http::Response &res) {
     sendJson(res, {{"object", "list"}, {"data", json::array({modelJson()})}});
-  });
+  }, /*light=*/true);
   router.add("GET", "/v1/models/**", [this, modelJson](const http::Request &req,
                                                        http::Response &res) {
     if (req.params[0] != model_->id)
