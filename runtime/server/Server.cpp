@@ -225,7 +225,16 @@ class Server {
 public:
   explicit Server(ServeConfig config) : config_(std::move(config)) {}
   int run();
+  // Cancels the running generation and refuses the queued ones (503), so that the HTTP layer's
+  // workers, which wait for them, return promptly; then stops the HTTP layer.
   void stop() {
+    {
+      std::lock_guard<std::mutex> lock(queueMutex_);
+      stopping_ = true;
+      if (current_)
+        current_->cancelled = true;
+      queueChanged_.notify_all();
+    }
     if (http_)
       http_->stop();
   }
