@@ -33,6 +33,20 @@ Status Engine::checkTokens(const std::vector<int32_t> &tokens) const {
   return Status::success();
 }
 
+namespace {
+// The first output of a call (the logits) must hold `rows` rows of `vocab` floats: an artifact
+// whose sl.vocab_size attribute disagrees with its logits would have them read past their end.
+Status checkLogits(const std::vector<Tensor> &outputs, int64_t rows, int64_t vocab,
+                   const std::string &path) {
+  if (outputs.empty() || outputs[0].dtype != sl::schema::DType::f32 ||
+      outputs[0].bytes.size() != size_t(rows) * size_t(vocab) * sizeof(float))
+    return Status::error("artifact " + path + ": the logits output is not float32 [" +
+                         std::to_string(rows) + ", " + std::to_string(vocab) +
+                         "] (the vocabulary size the artifact declares)");
+  return Status::success();
+}
+}  // namespace
+
 StatusOr<std::vector<float>> Engine::prefill(Session &session, const std::vector<int32_t> &tokens,
                                              int64_t chunk, bool allPositions) {
   auto fn = function("prefill");
@@ -55,6 +69,10 @@ StatusOr<std::vector<float>> Engine::prefill(Session &session, const std::vector
     auto outputs = executor_->call(**fn, session, {tokens.data() + first}, count, wanted);
     if (!outputs)
       return outputs.status();
+    if (Status status = checkLogits(*outputs, outputRowCount(wanted, count), v,
+                                    model_.artifact().path());
+        !status)
+      return status;
     const float *rows = reinterpret_cast<const float *>((*outputs)[0].bytes.data());
     if (allPositions)
       logits.insert(logits.end(), rows, rows + count * v);
@@ -73,6 +91,8 @@ StatusOr<std::vector<float>> Engine::decode(Session &session, int32_t token) {
   auto outputs = executor_->call(**fn, session, {&token}, 1);
   if (!outputs)
     return outputs.status();
+  if (Status status = checkLogits(*outputs, 1, vocab(), model_.artifact().path()); !status)
+    return status;
   const float *row = reinterpret_cast<const float *>((*outputs)[0].bytes.data());
   return std::vector<float>(row, row + vocab());
 }
