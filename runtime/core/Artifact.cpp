@@ -2,6 +2,7 @@
 
 #include "runtime/schema/ArtifactVersion.h"
 
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 
@@ -15,6 +16,14 @@ using sl::schema::ArgKind;
 // every field optional and says nothing of indices. The runtime dereferences fields and indexes
 // tables without further checks (executors, sessions, weights), so every such field must be
 // present and every index in range: checked once here. Returns the first problem, or "".
+// The verifier checks the alignment of scalar fields but, for vectors, only that of the length:
+// the elements of [int64] and of structs holding int64 (Extent, Buffer) must be 8-byte aligned
+// too, or reading them is undefined behaviour. (The artifact's bytes start 16-byte aligned.)
+template <typename V>
+bool elementsAligned(const V *vector) {
+  return !vector || reinterpret_cast<uintptr_t>(vector->Data()) % 8 == 0;
+}
+
 std::string checkStructure(const sl::schema::Artifact &root) {
   if (!root.model() || !root.headers() || !root.kernels() || !root.weights() || !root.states() ||
       !root.functions())
@@ -33,6 +42,8 @@ std::string checkStructure(const sl::schema::Artifact &root) {
   for (const auto *binding : *root.weights()) {
     if (!binding->name() || !binding->shape())
       return "a weight binding without name or shape";
+    if (!elementsAligned(binding->shape()))
+      return "weight " + binding->name()->str() + ": a misaligned shape";
     for (int64_t dim : *binding->shape())
       if (dim < 0)
         return "weight " + binding->name()->str() + ": a negative dimension";
@@ -48,6 +59,8 @@ std::string checkStructure(const sl::schema::Artifact &root) {
     if (!function->buffers() || !function->inputs() || !function->states() ||
         !function->outputs() || !function->output_buffers() || !function->launches())
       return where + "missing buffers, inputs, states, outputs, output buffers or launches";
+    if (!elementsAligned(function->buffers()))
+      return where + "misaligned buffers";
     if (function->max_tokens() < 1 || function->arena_bytes() < 0)
       return where + "max_tokens below 1 or a negative arena size";
     const auto &buffers = *function->buffers();
@@ -56,11 +69,11 @@ std::string checkStructure(const sl::schema::Artifact &root) {
           buffer->offset() > function->arena_bytes() - buffer->bytes())
         return where + "a buffer outside the arena";
     for (const auto *tensor : *function->inputs())
-      if (!tensor->shape())
-        return where + "an input without shape";
+      if (!tensor->shape() || !elementsAligned(tensor->shape()))
+        return where + "an input without shape or with a misaligned one";
     for (const auto *tensor : *function->outputs())
-      if (!tensor->shape())
-        return where + "an output without shape";
+      if (!tensor->shape() || !elementsAligned(tensor->shape()))
+        return where + "an output without shape or with a misaligned one";
     for (uint32_t slot : *function->states())
       if (slot >= states)
         return where + "state slot " + std::to_string(slot) + " out of range";
@@ -74,8 +87,8 @@ std::string checkStructure(const sl::schema::Artifact &root) {
         return where + "a launch without grid, arguments or location";
       if (launch->kernel() >= root.kernels()->size())
         return where + "kernel " + std::to_string(launch->kernel()) + " out of range";
-      if (launch->grid()->size() != 3)
-        return where + "a grid that is not x, y, z";
+      if (launch->grid()->size() != 3 || !elementsAligned(launch->grid()))
+        return where + "a grid that is not x, y, z (or misaligned)";
       for (const auto *extent : *launch->grid())
         if (extent->div() <= 0)
           return where + "a grid extent with a divisor below 1";

@@ -187,6 +187,33 @@ TEST(ArtifactFromBytes, StructureIsChecked) {
   EXPECT_NE(artifactError(artifact(-1, 0, 1)).find("refers to nothing"), std::string::npos);
   EXPECT_NE(artifactError(artifact(0, 1, 1)).find("kernel 1 out of range"), std::string::npos);
   EXPECT_NE(artifactError(artifact(0, 0, 0)).find("divisor"), std::string::npos);
+  // A [int64] vector whose elements are not 8-byte aligned passes the flatbuffer verifier (it
+  // checks the length field's alignment only), and reading it was undefined behaviour. Move the
+  // weight shape's vector 4 bytes on (one element shorter): its offset field and length change.
+  std::vector<uint8_t> misaligned = artifact(0, 0, 1);
+  {
+    const auto *table = reinterpret_cast<const uint8_t *>(
+        sl::schema::GetArtifact(misaligned.data())->weights()->Get(0));
+    int32_t toVtable;  // the table's first field: table - vtable
+    std::memcpy(&toVtable, table, 4);
+    uint16_t fieldOffset;
+    std::memcpy(&fieldOffset, table - toVtable + sl::schema::WeightBinding::VT_SHAPE, 2);
+    ASSERT_NE(fieldOffset, 0);
+    const uint8_t *field = table + fieldOffset;
+    size_t at = size_t(field - misaligned.data());
+    uint32_t offset;
+    std::memcpy(&offset, field, 4);
+    size_t vector = at + offset;
+    uint32_t length;
+    std::memcpy(&length, &misaligned[vector], 4);
+    ASSERT_GE(length, 1u);
+    offset += 4;
+    length -= 1;
+    std::memcpy(&misaligned[at], &offset, 4);
+    std::memcpy(&misaligned[vector + 4], &length, 4);
+  }
+  EXPECT_NE(artifactError(misaligned).find("misaligned"), std::string::npos)
+      << artifactError(misaligned);
   std::vector<uint8_t> truncated = artifact(0, 0, 1);
   truncated.resize(truncated.size() / 2);
   EXPECT_NE(artifactError(truncated), "");
