@@ -143,7 +143,9 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
     size_t offset = 0;
     Tensor tensor = outputTensor(function, i, tokens, rows, &offset);
     const auto *buffer = function.buffers()->Get(function.output_buffers()->Get(i));
-    std::memcpy(tensor.bytes.data(), arena.get() + buffer->offset() + offset, tensor.bytes.size());
+    if (!tensor.bytes.empty())  // no rows read back: data() may be null, which memcpy forbids
+      std::memcpy(tensor.bytes.data(), arena.get() + buffer->offset() + offset,
+                  tensor.bytes.size());
     outputs.push_back(std::move(tensor));
   }
   return outputs;
