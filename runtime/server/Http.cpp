@@ -128,6 +128,14 @@ RequestParser::State RequestParser::feed(std::string_view bytes) {
   return step();
 }
 
+bool RequestParser::takeBodyBytes() {
+  size_t take = std::min(remaining_, buffer_.size() - cursor_);
+  request_.body.append(buffer_, cursor_, take);
+  cursor_ += take;
+  remaining_ -= take;
+  return remaining_ == 0;
+}
+
 RequestParser::State RequestParser::step() {
   switch (phase_) {
   case Phase::head: {
@@ -146,16 +154,11 @@ RequestParser::State RequestParser::step() {
                            " bytes");
     return parseHead(end);
   }
-  case Phase::lengthBody: {
-    size_t take = std::min(remaining_, buffer_.size() - cursor_);
-    request_.body.append(buffer_, cursor_, take);
-    cursor_ += take;
-    remaining_ -= take;
-    if (remaining_ > 0)
+  case Phase::lengthBody:
+    if (!takeBodyBytes())
       return State::needMore;
     phase_ = Phase::done;
     return step();
-  }
   case Phase::chunkSize: {
     size_t end = buffer_.find("\r\n", cursor_);
     if (end == std::string::npos) {
@@ -192,16 +195,11 @@ RequestParser::State RequestParser::step() {
     phase_ = Phase::chunkData;
     return step();
   }
-  case Phase::chunkData: {
-    size_t take = std::min(remaining_, buffer_.size() - cursor_);
-    request_.body.append(buffer_, cursor_, take);
-    cursor_ += take;
-    remaining_ -= take;
-    if (remaining_ > 0)
+  case Phase::chunkData:
+    if (!takeBodyBytes())
       return State::needMore;
     phase_ = Phase::chunkDataEnd;
     return step();
-  }
   case Phase::chunkDataEnd:
     if (buffer_.size() - cursor_ < 2)
       return State::needMore;

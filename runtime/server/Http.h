@@ -79,6 +79,8 @@ private:
   State fail(int status, std::string message);
   State parseHead(size_t headEnd);
   State step();
+  // Moves buffered bytes of the current body (or chunk) into the request; true once complete.
+  bool takeBodyBytes();
 
   const Limits &limits_;
   std::string buffer_;

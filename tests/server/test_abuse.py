@@ -8,18 +8,16 @@ deeply nested JSON, objects with 100k keys, a second server on the same port, an
 concurrent sessions. Passes when every reference answer is correct and the p99 under attack
 stays within 2x of the idle one. Loopback only; every loop is bounded in count and time.
 """
-import argparse
 import json
 import multiprocessing
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_server import ServerProcess, check, compile_model, http_request  # noqa: E402
+from test_server import ServerProcess, check, http_request, setup  # noqa: E402
 
 ATTACK_SECONDS_MAX = 120
 
@@ -146,20 +144,7 @@ def attack_sessions(base, model_id, stop, active, counts, worker):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--slc", required=True)
-    parser.add_argument("--slrun", required=True)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--work", required=True)
-    parser.add_argument("--requests", type=int, default=180)
-    args = parser.parse_args()
-    args.model, args.work = os.path.abspath(args.model), os.path.abspath(args.work)
-    args.slc, args.slrun = os.path.abspath(args.slc), os.path.abspath(args.slrun)
-    if os.path.isdir(args.work):
-        shutil.rmtree(args.work)
-    os.makedirs(args.work)
-    artifact = compile_model(args)
-    model_id = os.path.basename(artifact)
+    args, artifact, model_id = setup([("--requests", int, 180)])
     server = ServerProcess(args.slrun, artifact, args.model, args.work, "abuse",
                            ["--max-context", "512", "--head-timeout", "3",
                             "--max-body-bytes", str(4 << 20), "--max-sessions", "8"])

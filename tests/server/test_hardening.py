@@ -5,12 +5,10 @@ One group per class of problem: each sends what used to crash, stall or mislead 
 checks that it now gets a clear 4xx (or the documented behaviour) while /health and a correct
 client keep working. Prints "PASS <group>"; any failure raises. Loopback only, bounded in time.
 """
-import argparse
 import json
 import os
 import re
 import resource
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,8 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_server import (ServerProcess, check, check_error, compile_model, free_port,  # noqa: E402
-                         http_request)
+from test_server import ServerProcess, check, check_error, http_request, setup  # noqa: E402
 
 KEY = "hardening-key"
 
@@ -469,21 +466,9 @@ def test_failed_generation_recovers(server, model_id, snapdir):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--slc", required=True)
-    parser.add_argument("--slrun", required=True)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--work", required=True)
-    args = parser.parse_args()
-    args.model, args.work = os.path.abspath(args.model), os.path.abspath(args.work)
-    args.slc, args.slrun = os.path.abspath(args.slc), os.path.abspath(args.slrun)
-    if os.path.isdir(args.work):
-        shutil.rmtree(args.work)
-    os.makedirs(args.work)
+    args, artifact, model_id = setup()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
-    artifact = compile_model(args)
-    model_id = os.path.basename(artifact)
     snapdir = os.path.join(args.work, "snapshots")
     head_timeout, max_body = 2, 4 << 20
     server = ServerProcess(args.slrun, artifact, args.model, args.work, "hardening",

@@ -113,20 +113,27 @@ def compile_model(args):
     return artifact
 
 
-def main():
+def setup(extra_arguments=()):
+    """The command line every server test takes (--slc --slrun --model --work, plus
+    `extra_arguments` as (flag, type, default)), a fresh work directory and the compiled model.
+    Returns (args, artifact path, model id)."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--slc", required=True)
-    parser.add_argument("--slrun", required=True)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--work", required=True)
+    for flag in ("--slc", "--slrun", "--model", "--work"):
+        parser.add_argument(flag, required=True)
+    for flag, kind, default in extra_arguments:
+        parser.add_argument(flag, type=kind, default=default)
     args = parser.parse_args()
-    args.model, args.work = os.path.abspath(args.model), os.path.abspath(args.work)
-    args.slc, args.slrun = os.path.abspath(args.slc), os.path.abspath(args.slrun)
+    for name in ("slc", "slrun", "model", "work"):
+        setattr(args, name, os.path.abspath(getattr(args, name)))
     if os.path.isdir(args.work):
         shutil.rmtree(args.work)
     os.makedirs(args.work)
     artifact = compile_model(args)
-    model_id = os.path.basename(artifact)
+    return args, artifact, os.path.basename(artifact)
+
+
+def main():
+    args, artifact, model_id = setup()
     snapdir = os.path.join(args.work, "snapshots")
 
     servers = []
