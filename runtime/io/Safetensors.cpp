@@ -287,7 +287,7 @@ StatusOr<std::vector<TensorView>> parseSafetensors(const uint8_t *bytes, size_t 
   JsonLimits limits;
   limits.maxDepth = 8;
   auto parsedHeader = parseJson(std::string_view(headerBegin, size_t(headerLen)), limits,
-                                where + ": header");
+                                where + ": JSON header");
   if (!parsedHeader.ok())
     return Status::error(parsedHeader.status().message() + " (not a safetensors file?)");
   const nlohmann::json &header = parsedHeader.value();
