@@ -1,5 +1,7 @@
 #include "runtime/io/Safetensors.h"
 
+#include "runtime/io/Files.h"
+
 #include "runtime/io/Json.h"
 
 #include <nlohmann/json.hpp>
@@ -430,13 +432,17 @@ StatusOr<WeightStore> WeightStore::open(const std::string &path) {
                          "directory");
 
   const std::string where = "safetensors index " + indexPath;
-  std::ifstream in(indexPath, std::ios::binary);
-  if (!in)
-    return Status::error(where + ": cannot be read");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  nlohmann::json index = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (index.is_discarded() || !index.is_object())
-    return Status::error(where + ": not valid JSON (expected an object with \"weight_map\")");
+  auto bytes = readWholeFile(indexPath, "safetensors index");
+  if (!bytes)
+    return bytes.status();
+  auto parsed = parseJson(std::string_view(reinterpret_cast<const char *>(bytes->data()),
+                                           bytes->size()),
+                          JsonLimits{}, where);
+  if (!parsed)
+    return parsed.status();
+  const nlohmann::json &index = *parsed;
+  if (!index.is_object())
+    return Status::error(where + ": not an object (expected an object with \"weight_map\")");
   auto wm = index.find("weight_map");
   if (wm == index.end() || !wm->is_object())
     return Status::error(where + ": no \"weight_map\" object");
