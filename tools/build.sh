@@ -15,18 +15,7 @@ packages=(
   flatbuffers-compiler libflatbuffers-dev          # the artifact schema
   libpcre2-dev                                     # tokenizer regexes
 )
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
-    missing+=("$package")
-done
-if ((${#missing[@]})); then
-  echo "build.sh: installing missing packages: ${missing[*]}"
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+"$root/tools/install_packages.sh" build.sh "${packages[@]}"
 
 # CUDA is not a Debian package: the toolkit (NVRTC, headers) is preinstalled on these machines.
 cuda=${CUDA_HOME:-/usr/local/cuda}

@@ -27,22 +27,11 @@ cxx=${SL_FUZZ_CXX:-clang++-19}
 
 # clang-19 and its runtime libraries (libFuzzer, sanitizers) match the project's LLVM/MLIR 19.
 packages=(clang-19 libclang-rt-19-dev cmake ninja-build nlohmann-json3-dev libpcre2-dev
-          flatbuffers-compiler libflatbuffers-dev libcpp-httplib-dev libgtest-dev)
+          flatbuffers-compiler libflatbuffers-dev libgtest-dev)
 if [ "${SL_FUZZ_IMPORTER:-1}" != 0 ]; then
   packages+=(llvm-19-dev libmlir-19-dev mlir-19-tools)
 fi
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
-    missing+=("$package")
-done
-if ((${#missing[@]})); then
-  echo "fuzz.sh: installing missing packages: ${missing[*]}"
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+"$root/tools/install_packages.sh" fuzz.sh "${packages[@]}"
 
 cuda=${CUDA_HOME:-/usr/local/cuda}
 compiler=ON
