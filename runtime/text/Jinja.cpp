@@ -29,7 +29,7 @@ struct JinjaError {
   std::string message;
   int line = 0;         // 0: not yet located
   int col = 0;          // syntax errors only
-  bool raised = false;  // raise_exception(msg): reported verbatim
+  bool raised = false;  // raise_exception(msg): the message is reported verbatim
 };
 
 [[noreturn]] void fail(std::string message) { throw JinjaError{std::move(message)}; }
@@ -2714,7 +2714,7 @@ public:
       if (v.k == K::Str) tick(v.s.size() >> 8);
       return v;
     } catch (JinjaError &err) {
-      if (!err.line && !err.raised) err.line = e.line;
+      if (!err.line) err.line = e.line;
       throw;
     }
   }
@@ -2922,7 +2922,7 @@ private:
     try {
       return filter(e.name, in, a);
     } catch (JinjaError &err) {
-      if (!err.line && !err.raised) err.line = e.line;
+      if (!err.line) err.line = e.line;
       throw;
     }
   }
@@ -3380,7 +3380,7 @@ private:
       try {
         f = exec(*n, scope);
       } catch (JinjaError &err) {
-        if (!err.line && !err.raised) err.line = n->line;
+        if (!err.line) err.line = n->line;
         throw;
       }
       if (f != Flow::Normal) return f;
@@ -3573,7 +3573,10 @@ StatusOr<std::string> Template::render(const nlohmann::ordered_json &vars) const
     for (auto it = vars.begin(); it != vars.end(); ++it) top->vars[it.key()] = fromJson(it.value());
     return interp.render(impl_->body, top);
   } catch (JinjaError &e) {
-    if (e.raised) return Status::error(e.message);
+    // A raised message is the template author's words, shown as they are; an empty one would
+    // leave the user with no error at all, so it is named for where it came from.
+    if (e.raised && !e.message.empty()) return Status::error(e.message);
+    if (e.raised) return Status::error(impl_->name + ":" + std::to_string(e.line) + ": raise_exception() with an empty message");
     return Status::error(impl_->name + ":" + std::to_string(e.line) + ": " + e.message);
   } catch (std::exception &e) {
     return Status::error(impl_->name + ": " + e.what());

@@ -56,6 +56,7 @@ TEST(JinjaTest, SyntaxErrorsCarryLineAndColumn) {
 
 TEST(JinjaTest, RuntimeErrorsAreStatuses) {
   EXPECT_EQ(renderError("ok\n{{ raise_exception('bad role: ' ~ r) }}", {{"r", "narrator"}}), "bad role: narrator");
+  EXPECT_EQ(renderError("\n{{ raise_exception('') }}"), "t.jinja:2: raise_exception() with an empty message");
   EXPECT_EQ(renderError("\n\n{{ 'a' + 1 }}"), "t.jinja:3: can only concatenate str (not \"int\") to str");
   EXPECT_EQ(renderError("{{ missing.attr }}"), "t.jinja:1: 'missing' is undefined");
   EXPECT_EQ(renderError("{{ 1 // 0 }}"), "t.jinja:1: integer division or modulo by zero");
