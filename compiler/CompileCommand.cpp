@@ -34,6 +34,7 @@ const char *const kPipeline[] = {"canonicalize",
                                  "sl-fuse-epilogues",
                                  "sl-specialize-phases",
                                  "sl-select-tiles",
+                                 "sl-check-kernel-shapes",
                                  "sl-lower-to-slk",
                                  "sl-plan-buffers",
                                  "sl-emit-cuda"};
@@ -164,7 +165,7 @@ int runCompileCommand(int argc, char **argv) {
   stopAfterOption->setDescription(
       "Stop after this pass of the pipeline and print the IR (canonicalize, "
       "sl-decompose-multi-step-attention, sl-fuse-epilogues, sl-specialize-phases, "
-      "sl-select-tiles, sl-lower-to-slk, sl-plan-buffers, sl-emit-cuda)");
+      "sl-select-tiles, sl-check-kernel-shapes, sl-lower-to-slk, sl-plan-buffers, sl-emit-cuda)");
   stopAfterOption->setValueStr("pass");
   stopAfterOption->addCategory(category);
   stopAfterOption->setHiddenFlag(cl::NotHidden);
@@ -256,6 +257,9 @@ int runCompileCommand(int argc, char **argv) {
     if (add("sl-specialize-phases", mlir::sl::createSLSpecializePhases({"forward", prefillChunk})))
       return;
     if (add("sl-select-tiles", mlir::sl::createSLSelectTiles({targetList.front(), tuningDb})))
+      return;
+    // Before any kernel exists: an unsupported shape or tile is an error at its op.
+    if (add("sl-check-kernel-shapes", mlir::sl::createSLCheckKernelShapes()))
       return;
     if (add("sl-lower-to-slk", mlir::sl::createSLLowerToSLK()))
       return;

@@ -119,6 +119,35 @@ def SLSelectTiles : Pass<"sl-select-tiles", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::sl::SLDialect"];
 }
 
+def SLCheckKernelShapes : Pass<"sl-check-kernel-shapes", "::mlir::ModuleOp"> {
+  let summary = "Refuse shapes and tile choices the CUDA kernel library does not support";
+  let description = [{
+    Checks every op's shapes and the tiles of `sl-select-tiles` (`sl.kernel`, `sl.tiles`, also
+    when they come from a tuning database) against the limits of the kernel library
+    (`runtime/kernels/*.cuh`: its static_asserts, documented requirements and shared-memory
+    sizes) for the templates `sl-lower-to-slk` will instantiate. Each violation is an error at
+    the op naming the dimension or tile, its value and the supported range
+    (docs/model-family.md lists them), so that no static_assert fires inside NVRTC and no
+    kernel runs on a shape it computes wrongly. The IR is not changed.
+
+    Refused:
+    ```mlir
+    // error: 'sl.dense_attention' op head_dim is 24; the attention kernels support head_dim
+    //        a multiple of 16, at most 256
+    %o, %c1 = sl.dense_attention %q, %k, %v, %c0 {num_heads = 4 : i64, sl.kernel = "attention_prefill",
+        sl.tile_source = "heuristic", sl.tiles = {bm = 64 : i64, bn = 64 : i64}}
+        : (tensor<?x96xbf16>, tensor<?x48xbf16>, tensor<?x48xbf16>,
+           !sl.kv_cache<kv_heads = 2, head_dim = 24, element_type = bf16>) -> (...)
+    // error: 'sl.linear' op tile bk of the gemm kernel is 24 (chosen by tuning.jsonl:1); the
+    //        gemm kernel supports bk a multiple of 16
+    %y = sl.linear %x, %w {sl.kernel = "gemm", sl.tile_source = "tuning.jsonl:1",
+        sl.tiles = {bk = 24 : i64, bm = 64 : i64, bn = 64 : i64, stages = 3 : i64,
+                    warps_m = 2 : i64, warps_n = 2 : i64}} : (...) -> tensor<?x64xbf16>
+    ```
+  }];
+  let dependentDialects = ["::mlir::sl::SLDialect"];
+}
+
 def SLLowerToSLK : Pass<"sl-lower-to-slk", "::mlir::ModuleOp"> {
   let summary = "Lower specialised sl functions to slk kernel launches over buffers";
   let description = [{
