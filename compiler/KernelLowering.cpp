@@ -1,6 +1,7 @@
 #include "compiler/KernelLowering.h"
 
 #include "compiler/KernelRegistry.h"
+#include "compiler/TileHeuristics.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -640,17 +641,11 @@ LogicalResult lowerSSDScan(FunctionLowering &L, sld::SSDScanOp op) {
     return failure();
   if (!state.getSsmType().isF32())
     return op.emitError("sl-lower-to-slk: the SSD kernels keep the SSM state in f32");
+  auto kernel = op->getAttrOfType<StringAttr>("sl.kernel");
+  if (!kernel)
+    return op.emitError("sl-lower-to-slk expects tile choices from sl-select-tiles");
   int64_t heads = state.getHeads(), headDim = state.getHeadDim(), groups = state.getGroups(),
-          stateSize = state.getStateSize(), chunk = op.getChunkSizeAttr().getInt();
-  for (int64_t size : {heads, headDim, groups, stateSize, chunk})
-    if (!llvm::isPowerOf2_64(size))
-      return op.emitError() << "sl-lower-to-slk: the SSD kernels need power-of-two heads, "
-                               "head_dim, groups, state_size and chunk_size, got "
-                            << size;
-  if (chunk % 32 != 0 || chunk > 1024)
-    return op.emitError() << "sl-lower-to-slk: the SSD kernels need chunk_size a multiple of 32 "
-                             "and at most 1024, got "
-                          << chunk;
+          stateSize = state.getStateSize();
   double dtMin = op.getDtMin() ? op.getDtMin()->convertToDouble() : 0.0;
   double dtMax = op.getDtMax() ? op.getDtMax()->convertToDouble() : INFINITY;
   Value xbc = L.lookup(op.getXbc()), dt = L.lookup(op.getDt());
@@ -658,8 +653,8 @@ LogicalResult lowerSSDScan(FunctionLowering &L, sld::SSDScanOp op) {
   L.map(op.getNewState(), stateArg);
   Value y = L.allocate(op.getResult());
   Value aLog = L.lookup(op.getALog()), d = L.lookup(op.getD()), dtBias = L.lookup(op.getDtBias());
-  if (L.maxTokens() <= 8) {
-    int64_t rows = std::min<int64_t>(4, headDim);
+  if (kernel.getValue() == "ssd_step") {
+    int64_t rows = tile(op, "rows");
     LaunchBuilder(L, loc)
         .pointer(xbc).rowStride(xbc).pointer(dt).rowStride(dt)
         .pointer(aLog).pointer(d).pointer(dtBias)
@@ -669,6 +664,8 @@ LogicalResult lowerSSDScan(FunctionLowering &L, sld::SSDScanOp op) {
                 32 * rows, 0, Extent::fixed(heads), Extent::fixed(headDim / rows));
     return success();
   }
+  // The scan's chunk length: the tile sl-select-tiles chose (sl-check-kernel-shapes checked it).
+  int64_t chunk = tile(op, "chunk");
   int64_t chunks = (L.maxTokens() + chunk - 1) / chunk;
   Type f32 = L.builder().getF32Type();
   Value dtS = L.scratch(loc, {heads * chunks * chunk}, f32);
@@ -683,18 +680,16 @@ LogicalResult lowerSSDScan(FunctionLowering &L, sld::SSDScanOp op) {
               Extent::perTokens(chunk), Extent::fixed(heads));
   LaunchBuilder(L, loc)
       .pointer(xbc).rowStride(xbc).pointer(dtS).pointer(cumS).pointer(states).runtime("n")
-      .launch("ssd_chunk_state", shape, 256, 0, Extent::perTokens(chunk), Extent::fixed(heads));
+      .launch("ssd_chunk_state", shape, 256, ssdChunkStateSmem(headDim, stateSize, chunk),
+              Extent::perTokens(chunk), Extent::fixed(heads));
   LaunchBuilder(L, loc)
       .pointer(states).pointer(cumS).statePart(stateArg, "ssm").runtime("n")
       .launch("ssd_state_pass", {str(heads), str(headDim), str(stateSize), str(chunk), "256"},
               256, 0, Extent::fixed((heads * headDim * stateSize + 255) / 256));
-  int64_t kt = std::min<int64_t>({32, chunk, stateSize});
-  int64_t scanSmem =
-      4 * (chunk * (chunk + 1) + 2 * kt * (std::max(chunk, headDim) + 1) + 2 * chunk);
   LaunchBuilder(L, loc)
       .pointer(xbc).rowStride(xbc).pointer(d).pointer(dtS).pointer(cumS).pointer(states)
       .pointer(y).rowStride(y).runtime("n")
-      .launch("ssd_chunk_scan", shape, 256, scanSmem, Extent::perTokens(chunk),
+      .launch("ssd_chunk_scan", shape, 256, ssdChunkScanSmem(headDim, chunk), Extent::perTokens(chunk),
               Extent::fixed(heads));
   return success();
 }

@@ -2,7 +2,10 @@
 
 #include "dialects/SL/SLDialect.h"
 
+#include "mlir/IR/TypeUtilities.h"
 #include "llvm/Support/MathExtras.h"
+
+#include <algorithm>
 
 namespace sl::compiler {
 
@@ -101,9 +104,50 @@ TileProblem attentionProblem(mlir::sl::DenseAttentionOp op, int64_t maxTokens) {
   return problem;
 }
 
+// The Mamba-2 SSD scan: the chunk length of the chunked prefill is the compiler's choice (the
+// result does not depend on it; the checkpoint's chunk_size is not used): 128-token chunks for
+// long prefills, the token capacity rounded up to a power of two (at least 32) for short ones,
+// halved while the scan's shared memory would not fit. Decode: ROWS state rows per block.
+TileProblem ssdProblem(mlir::sl::SSDScanOp op, int64_t maxTokens) {
+  mlir::sl::MambaStateType state = op.getState().getType();
+  const int64_t headDim = state.getHeadDim(), stateSize = state.getStateSize();
+  TileProblem problem;
+  problem.bucket = {{"heads", std::to_string(state.getHeads())},
+                    {"head_dim", std::to_string(headDim)},
+                    {"groups", std::to_string(state.getGroups())},
+                    {"state", std::to_string(stateSize)},
+                    {"dtype", dtypeName(getElementTypeOrSelf(op.getXbc().getType()))}};
+  if (maxTokens <= 8) {
+    problem.kernel = "ssd_step";
+    problem.bucket["m"] = std::to_string(maxTokens);
+    problem.heuristic = {{"rows", headDim % 4 == 0 ? 4 : headDim % 2 == 0 ? 2 : 1}};
+    return problem;
+  }
+  problem.kernel = "ssd_scan";
+  problem.bucket["m"] = std::to_string(llvm::PowerOf2Ceil(static_cast<uint64_t>(maxTokens)));
+  int64_t chunk = std::clamp<int64_t>(
+      static_cast<int64_t>(llvm::PowerOf2Ceil(static_cast<uint64_t>(maxTokens))), 32, 128);
+  while (chunk > 32 && std::max(ssdChunkScanSmem(headDim, chunk),
+                                ssdChunkStateSmem(headDim, stateSize, chunk)) > kMaxDynamicSmem)
+    chunk /= 2;
+  problem.heuristic = {{"chunk", chunk}};
+  return problem;
+}
+
 }  // namespace
 
+int64_t ssdChunkScanSmem(int64_t headDim, int64_t chunk) {
+  const int64_t kt = std::min<int64_t>(32, chunk);
+  return 4 * (chunk * (chunk + 1) + 2 * kt * (std::max(chunk, headDim) + 1) + 2 * chunk);
+}
+
+int64_t ssdChunkStateSmem(int64_t headDim, int64_t stateSize, int64_t chunk) {
+  return 4 * (std::min<int64_t>(32, chunk) * (headDim + stateSize) + chunk);
+}
+
 std::optional<TileProblem> tileProblem(Operation *op, int64_t maxTokens) {
+  if (auto scan = llvm::dyn_cast<mlir::sl::SSDScanOp>(op))
+    return ssdProblem(scan, maxTokens);
   if (auto experts = llvm::dyn_cast<mlir::sl::MoEExpertsOp>(op))
     return expertsProblem(experts, maxTokens);
   if (auto attention = llvm::dyn_cast<mlir::sl::DenseAttentionOp>(op))

@@ -16,6 +16,14 @@ struct TileProblem {
   std::map<std::string, int64_t> heuristic;   // tile parameters without a tuning record
 };
 
+// Dynamic shared memory a block may use on the targets (sm_90a, sm_100a): 227 KiB.
+constexpr int64_t kMaxDynamicSmem = 232448;
+
+// Shared memory of the SSD prefill kernels, in bytes (sl_ssd.cuh: ssd_chunk_scan_smem,
+// ssd_chunk_state_smem).
+int64_t ssdChunkScanSmem(int64_t headDim, int64_t chunk);
+int64_t ssdChunkStateSmem(int64_t headDim, int64_t stateSize, int64_t chunk);
+
 // The tile problem of `op` in a function planned for `maxTokens` tokens, or nullopt when the op
 // has no tile parameters.
 std::optional<TileProblem> tileProblem(mlir::Operation *op, int64_t maxTokens);

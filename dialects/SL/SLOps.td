@@ -215,7 +215,9 @@ def SL_SSDScanOp : SL_Op<"ssd_scan", [Pure]> {
     `dt = softplus(dt + dt_bias)` clamped to `[dt_min, dt_max]` and `A = -exp(a_log)`; runs the
     recurrence `h_t = exp(dt_t*A) h_{t-1} + dt_t x_t B_t^T`, `y_t = C_t h_t + D x_t` per head
     (each group of B/C serves heads/groups heads), starting from the SSM part of `state`.
-    Prefill evaluates it in chunks of `chunk_size`, decode as one state update.
+    The result does not depend on how the scan is chunked: `chunk_size` is the checkpoint's value,
+    kept as the model's description; the kernels' chunk length is a tile choice of
+    `sl-select-tiles` (`sl.tiles = {chunk = ...}` for prefill, `{rows = ...}` for decode).
 
     ```mlir
     %y, %s2 = sl.ssd_scan %xbc, %dt, %s1 params(%a_log, %d, %dt_bias) {chunk_size = 128 : i64}

@@ -43,7 +43,7 @@ struct Attn {
   int64_t group() const { return heads / kvHeads; }
 };
 
-// <T, HEADS, KV_HEADS, HEAD_DIM, ...> with the device's static_asserts.
+// <T, HEADS, KV_HEADS, HEAD_DIM, ...>: any head_dim (the CUDA limits are checked by slc).
 Attn parseAttn(const KernelCall &call) {
   Attn a;
   a.t = elemArg(call, 0);
@@ -53,8 +53,6 @@ Attn parseAttn(const KernelCall &call) {
   require(a.heads % a.kvHeads == 0, "HEADS (" + std::to_string(a.heads) +
                                         ") must be a multiple of KV_HEADS (" +
                                         std::to_string(a.kvHeads) + ")");
-  require(a.headDim % 16 == 0 && a.headDim <= 256,
-          "HEAD_DIM must be a multiple of 16, at most 256");
   return a;
 }
 

@@ -34,7 +34,6 @@ using namespace plumbing;
 // Plumbing: argument checks, error reporting, a small thread pool.
 // ------------------------------------------------------------------------------------------
 
-bool isPow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
 // The device's ACT spellings.
 std::string actArg(const KernelCall &call, size_t index) {
@@ -181,11 +180,6 @@ void checkGroups(const Ssd &s) {
                                        std::to_string(s.groups) + ")");
 }
 
-// ssd_chunk_cumsum's static_assert.
-void checkChunk(int64_t chunk) {
-  require(chunk % 32 == 0 && chunk <= 1024, "CHUNK must be a multiple of 32, at most 1024");
-}
-
 // Template arguments <T, HEADS, HEAD_DIM, GROUPS, STATE, CHUNK, THREADS> (chunk_state, scan).
 Ssd parseChunked(const KernelCall &call) {
   Ssd s;
@@ -197,10 +191,6 @@ Ssd parseChunked(const KernelCall &call) {
   s.chunk = sizeArg(call, 5, "CHUNK");
   sizeArg(call, 6, "THREADS");
   checkGroups(s);
-  checkChunk(s.chunk);
-  // The register tiles of ssd_chunk_state / ssd_chunk_scan (SsdTile) need powers of two.
-  require(isPow2(s.headDim) && isPow2(s.state) && isPow2(s.chunk),
-          "HEAD_DIM, STATE and CHUNK must be powers of two");
   return s;
 }
 
@@ -229,7 +219,6 @@ Status ssdChunkCumsum(const KernelCall &call) {
   return runKernel("ssd_chunk_cumsum", call, 3, 9, [&] {
     const Elem t = elemArg(call, 0);
     const int64_t heads = sizeArg(call, 1, "HEADS"), chunk = sizeArg(call, 2, "CHUNK");
-    checkChunk(chunk);
     const int64_t n = countArg(call, 6, "n");
     if (n == 0)
       return;

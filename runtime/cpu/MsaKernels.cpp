@@ -78,15 +78,12 @@ Status readParams(const KernelCall &call, const std::string &kernel,
   return Status::success();
 }
 
-// Checks shared by the templates that have HEADS / KV_HEADS / HEAD_DIM / NUM_SPANS.
+// Checks shared by the templates that have HEADS / KV_HEADS / NUM_SPANS (any HEAD_DIM).
 Status checkShape(const std::string &kernel, const Params &p) {
   if (p.ints.count("KV_HEADS") && p["HEADS"] % p["KV_HEADS"] != 0)
     return Status::error(kernel + ": HEADS (" + std::to_string(p["HEADS"]) +
                          ") must be a multiple of KV_HEADS (" + std::to_string(p["KV_HEADS"]) +
                          ")");
-  if (p.ints.count("HEAD_DIM") && p["HEAD_DIM"] % 16 != 0)
-    return Status::error(kernel + ": HEAD_DIM (" + std::to_string(p["HEAD_DIM"]) +
-                         ") must be a multiple of 16");
   if (p.ints.count("NUM_SPANS") && p["NUM_SPANS"] > 8)
     return Status::error(kernel + ": NUM_SPANS (" + std::to_string(p["NUM_SPANS"]) +
                          ") must be 1..8");

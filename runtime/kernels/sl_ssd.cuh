@@ -17,7 +17,9 @@
 //      (starting from ssm_state) and ssm_state receives the final state.
 //   4. ssd_chunk_scan: y_t = exp(cum_t) C_t . S_c + sum_{u<=t} (C_t.B_u) exp(cum_t-cum_u) dt_u x_u
 //      + D x_t.
-// All matmuls here use fp32 FMA from shared memory (register micro-tiles).
+// All matmuls here use fp32 FMA from shared memory (register micro-tiles). HEADS, HEAD_DIM,
+// GROUPS and STATE may be any size (HEADS a multiple of GROUPS); CHUNK is the compiler's choice,
+// a multiple of 32: the result does not depend on it.
 #pragma once
 
 #include "sl_common.cuh"
@@ -25,37 +27,56 @@
 namespace slk {
 
 // ------------------------------------------------------------------------------------------
-// Helpers: register micro-tiled fp32 matmul over shared-memory operands (powers of two sizes).
+// Helpers: register micro-tiled fp32 matmul over shared-memory operands (any sizes).
 // ------------------------------------------------------------------------------------------
 __host__ __device__ constexpr int ssd_min(int a, int b) { return a < b ? a : b; }
 __host__ __device__ constexpr int ssd_max(int a, int b) { return a > b ? a : b; }
 __host__ __device__ constexpr bool ssd_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
 
-// Outputs per thread: TM x TN with TM * TN = max(1, M*N/THREADS).
-__host__ __device__ constexpr int ssd_tile_m(int M, int N, int THREADS) {
-  int per = M * N / THREADS > 0 ? M * N / THREADS : 1;
-  int tm = 1, tn = 1;
-  while (tm * tn < per) {
-    if ((M / tm >= N / tn && tm < M) || tn >= N)
-      tm *= 2;
-    else
-      tn *= 2;
+// Per-thread tile TM x TN of an M x N output over THREADS threads, returned as TM * 4096 + TN.
+// Powers of two: TM * TN = max(1, M*N/THREADS), grown along the longer side (the tiles the
+// kernels were tuned with). Other sizes (head_dim 80, state 24, ...): TM | M and TN | N chosen
+// so that the (M/TM) x (N/TN) thread grid fills as many of the THREADS as possible, then the
+// squarest tile, so an 80-wide head keeps every thread busy instead of padding to 128.
+__host__ __device__ constexpr int ssd_tile_shape(int M, int N, int THREADS) {
+  if (ssd_pow2(M) && ssd_pow2(N) && ssd_pow2(THREADS)) {
+    const int per = M * N / THREADS > 0 ? M * N / THREADS : 1;
+    int tm = 1, tn = 1;
+    while (tm * tn < per) {
+      if ((M / tm >= N / tn && tm < M) || tn >= N)
+        tm *= 2;
+      else
+        tn *= 2;
+    }
+    return tm * 4096 + tn;
   }
-  return tm;
-}
-__host__ __device__ constexpr int ssd_tile_n(int M, int N, int THREADS) {
-  int per = M * N / THREADS > 0 ? M * N / THREADS : 1;
-  return per / ssd_tile_m(M, N, THREADS);
+  int best_tm = M, best_tn = N, best_used = 1, best_skew = M + N;
+  for (int tm = 1; tm <= M; ++tm) {
+    if (M % tm != 0)
+      continue;
+    for (int tn = 1; tn <= N; ++tn) {
+      if (N % tn != 0)
+        continue;
+      const int used = (M / tm) * (N / tn);
+      const int skew = tm > tn ? tm - tn : tn - tm;
+      if (used <= THREADS && (used > best_used || (used == best_used && skew < best_skew))) {
+        best_tm = tm;
+        best_tn = tn;
+        best_used = used;
+        best_skew = skew;
+      }
+    }
+  }
+  return best_tm * 4096 + best_tn;
 }
 
 // Thread `tid` owns rows ty + i*(M/TM) and columns tx + j*(N/TN) of an M x N output.
 template <int M, int N, int THREADS> struct SsdTile {
-  static constexpr int TM = ssd_tile_m(M, N, THREADS);
-  static constexpr int TN = ssd_tile_n(M, N, THREADS);
+  static constexpr int TM = ssd_tile_shape(M, N, THREADS) / 4096;
+  static constexpr int TN = ssd_tile_shape(M, N, THREADS) % 4096;
   static constexpr int MY = M / TM;
   static constexpr int NX = N / TN;
-  static_assert(ssd_pow2(M) && ssd_pow2(N) && ssd_pow2(THREADS), "sizes must be powers of two");
-  static_assert(MY * NX <= THREADS, "tile layout");
+  static_assert(M % TM == 0 && N % TN == 0 && MY * NX <= THREADS, "tile layout");
   __device__ static bool active() { return (int)threadIdx.x < MY * NX; }
   __device__ static int row(int i) { return (int)threadIdx.x / NX + i * MY; }
   __device__ static int col(int j) { return (int)threadIdx.x % NX + j * NX; }
@@ -89,14 +110,17 @@ __device__ __forceinline__ float ssd_dt(float raw, float bias, float dt_min, flo
   return fminf(fmaxf(dt, dt_min), dt_max);
 }
 
-// K-tile of the shared-memory matmuls.
-__host__ __device__ constexpr int ssd_kt(int CHUNK, int STATE) {
-  return ssd_min(32, ssd_min(CHUNK, STATE));
-}
+// K-tile over tokens (CHUNK is a multiple of 32) and over the state (the last state tile is
+// zero-filled past STATE, so STATE may be any size).
+__host__ __device__ constexpr int ssd_kt(int CHUNK) { return ssd_min(32, CHUNK); }
+__host__ __device__ constexpr int ssd_ks(int STATE) { return ssd_min(32, STATE); }
 
-// Dynamic shared memory of ssd_chunk_scan, in bytes.
-__host__ __device__ constexpr int ssd_chunk_scan_smem(int HEAD_DIM, int STATE, int CHUNK) {
-  return 4 * (CHUNK * (CHUNK + 1) + 2 * ssd_kt(CHUNK, STATE) * (ssd_max(CHUNK, HEAD_DIM) + 1) +
+// Dynamic shared memory of ssd_chunk_state and ssd_chunk_scan, in bytes.
+__host__ __device__ constexpr int ssd_chunk_state_smem(int HEAD_DIM, int STATE, int CHUNK) {
+  return 4 * (ssd_kt(CHUNK) * (HEAD_DIM + STATE) + CHUNK);
+}
+__host__ __device__ constexpr int ssd_chunk_scan_smem(int HEAD_DIM, int CHUNK) {
+  return 4 * (CHUNK * (CHUNK + 1) + 2 * ssd_kt(CHUNK) * (ssd_max(CHUNK, HEAD_DIM) + 1) +
               2 * CHUNK);
 }
 
@@ -136,17 +160,19 @@ __device__ void ssd_chunk_cumsum(const T *dt_raw, i32 lddt, const float *dt_bias
 }
 
 // ------------------------------------------------------------------------------------------
-// 2. Chunk states. grid (NC, HEADS), block THREADS, no dynamic smem (static smem
-//    4*(KT*(HEAD_DIM+STATE) + CHUNK) bytes). states [NC][HEADS][HEAD_DIM][STATE] fp32.
+// 2. Chunk states. grid (NC, HEADS), block THREADS, dynamic smem
+//    ssd_chunk_state_smem(HEAD_DIM, STATE, CHUNK) bytes. states [NC][HEADS][HEAD_DIM][STATE] fp32.
 // ------------------------------------------------------------------------------------------
 template <typename T, int HEADS, int HEAD_DIM, int GROUPS, int STATE, int CHUNK, int THREADS>
 __device__ void ssd_chunk_state(const T *xbc, i32 ldxbc, const float *dt_s, const float *cum_s,
                                 float *states, i32 n) {
-  constexpr int KT = ssd_min(32, CHUNK);
+  constexpr int KT = ssd_kt(CHUNK);
+  static_assert(CHUNK % KT == 0, "CHUNK must be a multiple of 32");
   typedef SsdTile<HEAD_DIM, STATE, THREADS> Tile;
-  __shared__ float xs[KT * HEAD_DIM];
-  __shared__ float bs[KT * STATE];
-  __shared__ float w[CHUNK];
+  extern __shared__ __align__(16) float ssd_smem[];
+  float *xs = ssd_smem;            // [KT][HEAD_DIM]
+  float *bs = xs + KT * HEAD_DIM;  // [KT][STATE]
+  float *w = bs + KT * STATE;      // [CHUNK]
   const int c = blockIdx.x, h = blockIdx.y;
   const int g = h / (HEADS / GROUPS);
   const i64 np = (i64)gridDim.x * CHUNK;
@@ -229,15 +255,16 @@ __device__ void ssd_state_pass(float *states, const float *cum_s, float *ssm_sta
 
 // ------------------------------------------------------------------------------------------
 // 4. Chunk outputs. grid (NC, HEADS), block THREADS,
-//    dynamic smem ssd_chunk_scan_smem(HEAD_DIM, STATE, CHUNK) bytes.
+//    dynamic smem ssd_chunk_scan_smem(HEAD_DIM, CHUNK) bytes.
 // ------------------------------------------------------------------------------------------
 template <typename T, int HEADS, int HEAD_DIM, int GROUPS, int STATE, int CHUNK, int THREADS>
 __device__ void ssd_chunk_scan(const T *xbc, i32 ldxbc, const float *D, const float *dt_s,
                                const float *cum_s, const float *states, T *y, i32 ldy, i32 n) {
-  constexpr int KT = ssd_kt(CHUNK, STATE);
+  constexpr int KT = ssd_kt(CHUNK);                    // token K tile
+  constexpr int KS = ssd_ks(STATE);                    // state K tile (<= KT rows)
   constexpr int LDM = CHUNK + 1;                       // mt[u][t]
   constexpr int LDT = ssd_max(CHUNK, HEAD_DIM) + 1;    // operand tiles
-  static_assert(STATE % KT == 0 && CHUNK % KT == 0, "K tile");
+  static_assert(CHUNK % KT == 0, "CHUNK must be a multiple of 32");
   typedef SsdTile<CHUNK, CHUNK, THREADS> TileCB;
   typedef SsdTile<CHUNK, HEAD_DIM, THREADS> TileY;
   extern __shared__ __align__(16) float ssd_smem[];
@@ -266,17 +293,17 @@ __device__ void ssd_chunk_scan(const T *xbc, i32 ldxbc, const float *D, const fl
 #pragma unroll
     for (int j = 0; j < TileCB::TN; ++j)
       acc1[i][j] = 0.0f;
-  for (int s0 = 0; s0 < STATE; s0 += KT) {
-    for (int idx = threadIdx.x; idx < CHUNK * KT; idx += THREADS) {
-      const int tt = idx / KT, ss = idx % KT;
+  for (int s0 = 0; s0 < STATE; s0 += KS) {
+    for (int idx = threadIdx.x; idx < CHUNK * KS; idx += THREADS) {
+      const int tt = idx / KS, ss = idx % KS;
       const int t = t_base + tt;
-      const bool ok = t < n;
+      const bool ok = t < n && (STATE % KS == 0 || s0 + ss < STATE);
       const T *row = xbc + (i64)t * ldxbc;
       ta[ss * LDT + tt] = ok ? load_f32(row + ccol + s0 + ss) : 0.0f;
       tb[ss * LDT + tt] = ok ? load_f32(row + bcol + s0 + ss) : 0.0f;
     }
     __syncthreads();
-    TileCB::template mma<KT>(acc1, ta, LDT, tb, LDT);
+    TileCB::template mma<KS>(acc1, ta, LDT, tb, LDT);
     __syncthreads();
   }
   // mt[u][t] = (u <= t) CB[t][u] exp(cum_t - cum_u) dt_u
@@ -298,18 +325,20 @@ __device__ void ssd_chunk_scan(const T *xbc, i32 ldxbc, const float *D, const fl
     for (int j = 0; j < TileY::TN; ++j)
       acc2[i][j] = 0.0f;
   const float *st = states + ((i64)c * HEADS + h) * HEAD_DIM * STATE;
-  for (int s0 = 0; s0 < STATE; s0 += KT) {
-    for (int idx = threadIdx.x; idx < CHUNK * KT; idx += THREADS) {
-      const int tt = idx / KT, ss = idx % KT;
+  for (int s0 = 0; s0 < STATE; s0 += KS) {
+    for (int idx = threadIdx.x; idx < CHUNK * KS; idx += THREADS) {
+      const int tt = idx / KS, ss = idx % KS;
       const int t = t_base + tt;
-      ta[ss * LDT + tt] = t < n ? load_f32(xbc + (i64)t * ldxbc + ccol + s0 + ss) : 0.0f;
+      const bool ok = t < n && (STATE % KS == 0 || s0 + ss < STATE);
+      ta[ss * LDT + tt] = ok ? load_f32(xbc + (i64)t * ldxbc + ccol + s0 + ss) : 0.0f;
     }
-    for (int idx = threadIdx.x; idx < HEAD_DIM * KT; idx += THREADS) {
-      const int p = idx / KT, ss = idx % KT;
-      tb[ss * LDT + p] = st[(i64)p * STATE + s0 + ss];
+    for (int idx = threadIdx.x; idx < HEAD_DIM * KS; idx += THREADS) {
+      const int p = idx / KS, ss = idx % KS;
+      const bool ok = STATE % KS == 0 || s0 + ss < STATE;
+      tb[ss * LDT + p] = ok ? st[(i64)p * STATE + s0 + ss] : 0.0f;
     }
     __syncthreads();
-    TileY::template mma<KT>(acc2, ta, LDT, tb, LDT);
+    TileY::template mma<KS>(acc2, ta, LDT, tb, LDT);
     __syncthreads();
   }
   if (TileY::active()) {

@@ -31,3 +31,51 @@ func.func @decode(%x: tensor<1x2688xbf16>, %w: tensor<10304x2688xbf16>) -> tenso
   %y = sl.linear %x, %w : (tensor<1x2688xbf16>, tensor<10304x2688xbf16>) -> tensor<1x10304xbf16>
   return %y : tensor<1x10304xbf16>
 }
+
+// The SSD scan's chunk length is a tile choice: 128 for long prefills whatever the checkpoint's
+// chunk_size, the capacity rounded up to a power of two for short ones, halved while the scan's
+// shared memory would not fit (head_dim 768: 64); decode steps get ROWS dividing head_dim.
+// HEURISTIC-LABEL: func.func @ssd_prefill
+// HEURISTIC: sl.ssd_scan {{.*}}sl.kernel = "ssd_scan", sl.tile_source = "heuristic", sl.tiles = {chunk = 128 : i64}
+// HEURISTIC-LABEL: func.func @ssd_short
+// HEURISTIC: sl.ssd_scan {{.*}}sl.kernel = "ssd_scan", sl.tile_source = "heuristic", sl.tiles = {chunk = 64 : i64}
+// HEURISTIC-LABEL: func.func @ssd_wide
+// HEURISTIC: sl.ssd_scan {{.*}}sl.kernel = "ssd_scan", sl.tile_source = "heuristic", sl.tiles = {chunk = 64 : i64}
+// HEURISTIC-LABEL: func.func @ssd_decode
+// HEURISTIC: sl.ssd_scan {{.*}}sl.kernel = "ssd_step", sl.tile_source = "heuristic", sl.tiles = {rows = 2 : i64}
+
+!m96 = !sl.mamba_state<heads = 96, head_dim = 80, groups = 8, state_size = 128, conv_kernel = 4, conv_type = bf16, ssm_type = f32>
+func.func @ssd_prefill(%xbc: tensor<?x9728xbf16>, %dt: tensor<?x96xbf16>, %s: !m96, %p: tensor<96xf32>)
+    -> tensor<?x7680xbf16> attributes {sl.max_tokens = 4096 : i64, sl.phase = "prefill"} {
+  %y, %s2 = sl.ssd_scan %xbc, %dt, %s params(%p, %p, %p) {chunk_size = 256 : i64}
+      : (tensor<?x9728xbf16>, tensor<?x96xbf16>, !m96, tensor<96xf32>, tensor<96xf32>, tensor<96xf32>)
+      -> (tensor<?x7680xbf16>, !m96)
+  return %y : tensor<?x7680xbf16>
+}
+
+!m6 = !sl.mamba_state<heads = 6, head_dim = 24, groups = 3, state_size = 24, conv_kernel = 4, conv_type = f32, ssm_type = f32>
+func.func @ssd_short(%xbc: tensor<?x288xf32>, %dt: tensor<?x6xf32>, %s: !m6, %p: tensor<6xf32>)
+    -> tensor<?x144xf32> attributes {sl.max_tokens = 40 : i64, sl.phase = "prefill"} {
+  %y, %s2 = sl.ssd_scan %xbc, %dt, %s params(%p, %p, %p) {chunk_size = 8 : i64}
+      : (tensor<?x288xf32>, tensor<?x6xf32>, !m6, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>)
+      -> (tensor<?x144xf32>, !m6)
+  return %y : tensor<?x144xf32>
+}
+
+!m2 = !sl.mamba_state<heads = 2, head_dim = 768, groups = 1, state_size = 16, conv_kernel = 4, conv_type = bf16, ssm_type = f32>
+func.func @ssd_wide(%xbc: tensor<?x1568xbf16>, %dt: tensor<?x2xbf16>, %s: !m2, %p: tensor<2xf32>)
+    -> tensor<?x1536xbf16> attributes {sl.max_tokens = 4096 : i64, sl.phase = "prefill"} {
+  %y, %s2 = sl.ssd_scan %xbc, %dt, %s params(%p, %p, %p) {chunk_size = 128 : i64}
+      : (tensor<?x1568xbf16>, tensor<?x2xbf16>, !m2, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>)
+      -> (tensor<?x1536xbf16>, !m2)
+  return %y : tensor<?x1536xbf16>
+}
+
+!m18 = !sl.mamba_state<heads = 6, head_dim = 18, groups = 3, state_size = 24, conv_kernel = 4, conv_type = f32, ssm_type = f32>
+func.func @ssd_decode(%xbc: tensor<1x252xf32>, %dt: tensor<1x6xf32>, %s: !m18, %p: tensor<6xf32>)
+    -> tensor<1x108xf32> attributes {sl.max_tokens = 1 : i64, sl.phase = "decode"} {
+  %y, %s2 = sl.ssd_scan %xbc, %dt, %s params(%p, %p, %p) {chunk_size = 48 : i64}
+      : (tensor<1x252xf32>, tensor<1x6xf32>, !m18, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>)
+      -> (tensor<1x108xf32>, !m18)
+  return %y : tensor<1x108xf32>
+}

@@ -2,11 +2,12 @@
 """Builds the golden fixtures of the end-to-end tests with transformers' own NemotronHForCausalLM.
 
 Run on a machine with torch and transformers 5.x (the H200 machine has them; the model runs on
-the CPU in fp32):  python3 tests/golden/make_golden.py OUT_DIR
+the CPU in fp32):  python3 tests/golden/make_golden.py OUT_DIR [NAME ...]
 For each tiny config below it writes OUT_DIR/<name>/: config.json + model.safetensors
 (save_pretrained), prompt.npy (int32 [T]), logits.npy (float32 [T, vocab], every prompt
 position), greedy.npy (int32 [16], the greedy continuation by full forward passes) and
-meta.json (versions, seeds). Weights are random and non-trivial: A_log, D, dt_bias, every norm,
+experts.npy (int32 [MoE layers, T, top_k]: the experts transformers' router chose at every
+prompt position, in layer order, ascending within a row) and meta.json (versions, seeds). Weights are random and non-trivial: A_log, D, dt_bias, every norm,
 the conv bias and the router correction bias are drawn away from their default 0/1 values, so a
 wrong formula cannot hide behind zeros and ones.
 """
@@ -36,6 +37,32 @@ CONFIGS = {
         moe_intermediate_size=48, moe_shared_expert_intermediate_size=64, n_shared_experts=1,
         routed_scaling_factor=1.5, num_attention_heads=6, num_key_value_heads=2, head_dim=16,
         prompt_length=37, seed=23),
+    # Shapes that are not powers of two (the Nemotron-H family has Mamba head_dim 80, 96 heads):
+    # 6 Mamba heads of head_dim 24 in 3 groups with state 24 and chunk_size 8, attention
+    # head_dim 80, 6 experts top-3, an odd vocab.
+    "tiny-odd-c": dict(
+        vocab_size=301, hidden_size=72, num_hidden_layers=5, hybrid_override_pattern="MEM*E",
+        mamba_num_heads=6, mamba_head_dim=24, n_groups=3, ssm_state_size=24, conv_kernel=4,
+        chunk_size=8, n_routed_experts=6, num_experts_per_tok=3, moe_intermediate_size=40,
+        moe_shared_expert_intermediate_size=56, n_shared_experts=1, routed_scaling_factor=2.0,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=80, prompt_length=53, seed=31),
+    # 12 Mamba heads of head_dim 80 in one group, state 40, chunk_size 48; attention head_dim 96
+    # with a GQA group of 2; an MLP layer; 7 experts top-3.
+    "tiny-odd-d": dict(
+        vocab_size=257, hidden_size=80, num_hidden_layers=6, hybrid_override_pattern="M*-EMM",
+        mamba_num_heads=12, mamba_head_dim=80, n_groups=1, ssm_state_size=40, conv_kernel=4,
+        chunk_size=48, intermediate_size=100, n_routed_experts=7, num_experts_per_tok=3,
+        moe_intermediate_size=36, moe_shared_expert_intermediate_size=52, n_shared_experts=1,
+        routed_scaling_factor=1.5, num_attention_heads=6, num_key_value_heads=3, head_dim=96,
+        prompt_length=70, seed=37),
+    # A long prompt (150 tokens: several scan chunks in one call): 12 Mamba heads of head_dim
+    # 24 in 3 groups, state 20, chunk_size 48; attention head_dim 64 with 3 heads on 1 kv head.
+    "tiny-odd-e": dict(
+        vocab_size=333, hidden_size=48, num_hidden_layers=4, hybrid_override_pattern="MEM*",
+        mamba_num_heads=12, mamba_head_dim=24, n_groups=3, ssm_state_size=20, conv_kernel=4,
+        chunk_size=48, n_routed_experts=6, num_experts_per_tok=3, moe_intermediate_size=24,
+        moe_shared_expert_intermediate_size=32, n_shared_experts=1, routed_scaling_factor=2.5,
+        num_attention_heads=3, num_key_value_heads=1, head_dim=64, prompt_length=150, seed=41),
 }
 NEW_TOKENS = 16
 
@@ -77,8 +104,18 @@ def build(name, spec, out_dir):
     generator = torch.Generator().manual_seed(seed + 1)
     perturb(model, generator)
     prompt = torch.randint(3, config.vocab_size, (1, prompt_length), generator=generator)
+    # The router's choices of the full-prompt forward pass, one entry per MoE layer in order.
+    choices = []
+    routers = [m for m in model.modules() if type(m).__name__ == "NemotronHTopkRouter"]
+    hooks = [r.register_forward_hook(lambda _m, _i, out: choices.append(out[2].detach().clone()))
+             for r in routers]
     with torch.no_grad():
         logits = model(prompt).logits[0].float().numpy()
+    for hook in hooks:
+        hook.remove()
+    experts = np.stack([np.sort(c.numpy(), axis=-1) for c in choices]).astype(np.int32)
+    assert experts.shape == (len(routers), prompt_length, config.num_experts_per_tok), experts.shape
+    with torch.no_grad():
         ids = prompt.clone()
         for _ in range(NEW_TOKENS):
             step = model(ids).logits[0, -1]
@@ -89,6 +126,7 @@ def build(name, spec, out_dir):
     np.save(os.path.join(target, "prompt.npy"), prompt[0].numpy().astype(np.int32))
     np.save(os.path.join(target, "logits.npy"), logits.astype(np.float32))
     np.save(os.path.join(target, "greedy.npy"), greedy)
+    np.save(os.path.join(target, "experts.npy"), experts)
     meta = {"transformers": transformers.__version__, "torch": torch.__version__,
             "seed": seed, "prompt_length": prompt_length, "new_tokens": NEW_TOKENS,
             "logit_scale": float(np.abs(logits).max()),
@@ -101,9 +139,10 @@ def build(name, spec, out_dir):
 
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "golden-out"
+    names = sys.argv[2:] or list(CONFIGS)
     os.makedirs(out_dir, exist_ok=True)
-    for name, spec in CONFIGS.items():
-        build(name, spec, out_dir)
+    for name in names:
+        build(name, CONFIGS[name], out_dir)
 
 
 if __name__ == "__main__":

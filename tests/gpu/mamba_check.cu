@@ -106,7 +106,8 @@ template <typename T, typename ST, int H, int P, int G, int N, int L, int K> str
   static constexpr int LDX = C + 8;           // conv output row stride
   static constexpr int LDY = H * P + 16;      // y row stride
   static constexpr int CONV_THREADS = 128, CONV_TOKENS = 16;
-  static constexpr int SSD_THREADS = 256, PASS_THREADS = 256, STEP_ROWS = 4;
+  static constexpr int SSD_THREADS = 256, PASS_THREADS = 256;
+  static constexpr int STEP_ROWS = P % 4 == 0 ? 4 : P % 2 == 0 ? 2 : 1;  // as the compiler picks
   static constexpr bool BF = sizeof(T) == 2;
 
   std::string name;
@@ -209,10 +210,14 @@ template <typename T, typename ST, int H, int P, int G, int N, int L, int K> str
     const int max_nc = (int)slk::ceil_div(total, L);
     DeviceBuffer<float> d_dt(size_t(H) * max_nc * L), d_cum(size_t(H) * max_nc * L);
     DeviceBuffer<float> d_states(size_t(max_nc) * H * P * N);
-    constexpr int scan_smem = slk::ssd_chunk_scan_smem(P, N, L);
+    constexpr int scan_smem = slk::ssd_chunk_scan_smem(P, L);
+    constexpr int state_smem = slk::ssd_chunk_state_smem(P, N, L);
     auto scan_kernel = w_chunk_scan<T, H, P, G, N, L, SSD_THREADS>;
+    auto state_kernel = w_chunk_state<T, H, P, G, N, L, SSD_THREADS>;
     CUDA_CHECK(cudaFuncSetAttribute(scan_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     scan_smem));
+    CUDA_CHECK(cudaFuncSetAttribute(state_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    state_smem));
     int t0 = 0;
     for (auto &call : calls) {
       const int n = call.first;
@@ -230,8 +235,8 @@ template <typename T, typename ST, int H, int P, int G, int N, int L, int K> str
         const unsigned nc = (unsigned)slk::ceil_div(n, L);
         w_cumsum<T, H, L><<<dim3(nc, H), L>>>(dt, LDIN, d_dtb.ptr, d_A.ptr, d_dt.ptr, d_cum.ptr,
                                                n, dt_min, dt_max);
-        w_chunk_state<T, H, P, G, N, L, SSD_THREADS>
-            <<<dim3(nc, H), SSD_THREADS>>>(xbc, LDX, d_dt.ptr, d_cum.ptr, d_states.ptr, n);
+        state_kernel<<<dim3(nc, H), SSD_THREADS, state_smem>>>(xbc, LDX, d_dt.ptr, d_cum.ptr,
+                                                               d_states.ptr, n);
         w_state_pass<H, P, N, L, PASS_THREADS>
             <<<(unsigned)slk::ceil_div(H * P * N, PASS_THREADS), PASS_THREADS>>>(
                 d_states.ptr, d_cum.ptr, d_ss.ptr, n);
@@ -334,9 +339,9 @@ template <typename F> static float time_ms(F f) {
   return ms[3];
 }
 
-static void bench(int n) {
-  constexpr int H = 64, P = 64, G = 8, N = 128, L = 128, K = 4, C = H * P + 2 * G * N;
-  constexpr int LDIN = 10304, THREADS = 256;
+template <int H, int P, int G, int N, int L> static void bench(int n) {
+  constexpr int K = 4, C = H * P + 2 * G * N;
+  constexpr int LDIN = C + H + 64, THREADS = 256;
   using T = bf16;
   DeviceBuffer<T> in(check::random_vector<T>(size_t(n) * LDIN, 1.0f, 1));
   DeviceBuffer<T> w(check::random_vector<T>(size_t(C) * K, 0.5f, 2)), b(check::random_vector<T>(C, 0.5f, 3));
@@ -346,23 +351,27 @@ static void bench(int n) {
   DeviceBuffer<T> xbc(size_t(n) * C), y(size_t(n) * H * P);
   const unsigned nc = (unsigned)slk::ceil_div(n, L);
   DeviceBuffer<float> dts(size_t(H) * nc * L), cum(size_t(H) * nc * L), st(size_t(nc) * H * P * N);
-  constexpr int smem = slk::ssd_chunk_scan_smem(P, N, L);
+  constexpr int smem = slk::ssd_chunk_scan_smem(P, L);
+  constexpr int state_smem = slk::ssd_chunk_state_smem(P, N, L);
   auto scan = w_chunk_scan<T, H, P, G, N, L, THREADS>;
+  auto chunk_state = w_chunk_state<T, H, P, G, N, L, THREADS>;
   CUDA_CHECK(cudaFuncSetAttribute(scan, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  CUDA_CHECK(cudaFuncSetAttribute(chunk_state, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  state_smem));
   const T *dt = in.ptr + C;
   float t_conv = time_ms([&] {
-    w_conv<T, float, C, K, 128, 32><<<dim3(C / 128, (unsigned)slk::ceil_div(n, 32)), 128>>>(
+    w_conv<T, float, C, K, 128, 32><<<dim3((unsigned)slk::ceil_div(C, 128), (unsigned)slk::ceil_div(n, 32)), 128>>>(
         in.ptr, LDIN, w.ptr, b.ptr, cs.ptr, xbc.ptr, C, n);
-    w_conv_update<T, float, C, K, 128><<<C / 128, 128>>>(in.ptr, LDIN, cs.ptr, n);
+    w_conv_update<T, float, C, K, 128><<<(unsigned)slk::ceil_div(C, 128), 128>>>(in.ptr, LDIN, cs.ptr, n);
   });
   float t_cum = time_ms([&] {
     w_cumsum<T, H, L><<<dim3(nc, H), L>>>(dt, LDIN, dtb.ptr, A.ptr, dts.ptr, cum.ptr, n, 0.0f, INFINITY);
   });
   float t_state = time_ms([&] {
-    w_chunk_state<T, H, P, G, N, L, THREADS><<<dim3(nc, H), THREADS>>>(xbc.ptr, C, dts.ptr, cum.ptr, st.ptr, n);
+    chunk_state<<<dim3(nc, H), THREADS, state_smem>>>(xbc.ptr, C, dts.ptr, cum.ptr, st.ptr, n);
   });
   float t_pass = time_ms([&] {
-    w_state_pass<H, P, N, L, 256><<<H * P * N / 256, 256>>>(st.ptr, cum.ptr, ss.ptr, n);
+    w_state_pass<H, P, N, L, 256><<<(unsigned)slk::ceil_div(H * P * N, 256), 256>>>(st.ptr, cum.ptr, ss.ptr, n);
   });
   float t_scan = time_ms([&] {
     scan<<<dim3(nc, H), THREADS, smem>>>(xbc.ptr, C, D.ptr, dts.ptr, cum.ptr, st.ptr, y.ptr, H * P, n);
@@ -372,18 +381,25 @@ static void bench(int n) {
                                                      ss.ptr, y.ptr, H * P, 1, 0.0f, INFINITY);
   });
   float t_cstep = time_ms([&] {
-    w_conv_step<T, float, C, K, 128><<<C / 128, 128>>>(in.ptr, LDIN, w.ptr, b.ptr, cs.ptr, xbc.ptr, C, 1);
+    w_conv_step<T, float, C, K, 128><<<(unsigned)slk::ceil_div(C, 128), 128>>>(in.ptr, LDIN, w.ptr, b.ptr, cs.ptr, xbc.ptr, C, 1);
   });
-  std::printf("BENCH mamba prefill n=%d: conv+update %.3f ms, cumsum %.3f, chunk_state %.3f, "
-              "state_pass %.3f, chunk_scan %.3f ms (total %.3f ms, %.1f us/token)\n",
-              n, t_conv, t_cum, t_state, t_pass, t_scan, t_conv + t_cum + t_state + t_pass + t_scan,
-              1000.0 * (t_conv + t_cum + t_state + t_pass + t_scan) / n);
-  std::printf("BENCH mamba decode n=1: conv_step %.4f ms, ssd_step %.4f ms\n", t_cstep, t_step);
+  // Per element: the SSD kernels' time over the n * H * P outputs (head_dim 80 against 64).
+  const double ssd = t_cum + t_state + t_pass + t_scan;
+  std::printf("BENCH mamba prefill H=%d P=%d G=%d N=%d L=%d n=%d: conv+update %.3f ms, cumsum "
+              "%.3f, chunk_state %.3f, state_pass %.3f, chunk_scan %.3f ms (total %.3f ms, %.1f "
+              "us/token; SSD %.3f ps/element)\n",
+              H, P, G, N, L, n, t_conv, t_cum, t_state, t_pass, t_scan, t_conv + ssd,
+              1000.0 * (t_conv + ssd) / n, 1e9 * ssd / (double(n) * H * P));
+  std::printf("BENCH mamba decode H=%d P=%d n=1: conv_step %.4f ms, ssd_step %.4f ms\n", H, P,
+              t_cstep, t_step);
 }
 
 int main(int argc, char **argv) {
   if (argc > 1 && std::string(argv[1]) == "--bench") {
-    bench(8192);
+    bench<64, 64, 8, 128, 128>(8192);  // Nemotron-3-Nano-30B-A3B
+    bench<64, 80, 8, 128, 128>(8192);  // head_dim 80 (Nemotron-Nano-9B-v2 / 3-Nano-4B), same heads
+    bench<96, 80, 8, 128, 128>(8192);  // Nemotron-3-Nano-4B
+    bench<128, 80, 8, 128, 128>(8192); // Nemotron-Nano-9B-v2 / 12B-v2
     return 0;
   }
   const float inf = INFINITY;
@@ -406,6 +422,25 @@ int main(int argc, char **argv) {
   {
     MambaCase<float, float, 64, 64, 8, 128, 128, 4> c("f32 real", 5, 0.0f, inf);
     c.run_all(200);
+  }
+  // Sizes that are not powers of two (the Nemotron-H family: head_dim 80, 96 heads; tiny
+  // transformers configs: 6 heads, head_dim 24, 3 groups, state 24; chunk 64 over short calls).
+  {
+    MambaCase<float, float, 6, 24, 3, 24, 64, 4> c("f32 H6 P24 G3 N24 L64", 6, 0.0f, inf);
+    c.run_all(150);
+  }
+  {
+    MambaCase<bf16, float, 12, 80, 3, 48, 32, 4> c("bf16 H12 P80 G3 N48 L32", 7, 0.0f, inf);
+    c.run_all(120);
+  }
+  {
+    MambaCase<bf16, float, 96, 80, 8, 128, 128, 4> c("bf16 H96 P80 G8 N128 L128 (3-Nano-4B)", 8,
+                                                      0.0f, inf);
+    c.run_all(300);
+  }
+  {
+    MambaCase<float, float, 5, 18, 1, 130, 32, 4> c("f32 H5 P18 G1 N130 L32", 9, 0.0f, inf);
+    c.run_all(100);
   }
   return check::finish("mamba_check");
 }
