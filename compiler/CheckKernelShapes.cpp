@@ -4,6 +4,7 @@
 // inside NVRTC, or a kernel that compiles but computes garbage, is never what a user sees).
 // docs/model-family.md lists the rules; they mirror compiler/KernelLowering.cpp's template choices.
 #include "compiler/Passes.h"
+#include "compiler/TileHeuristics.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -21,7 +22,7 @@ namespace mlir::sl {
 namespace {
 
 // Opt-in dynamic shared memory per block on sm_90 and sm_100 (227 KiB).
-constexpr int64_t kMaxDynamicSmem = 232448;
+using ::sl::compiler::kMaxDynamicSmem;
 // Static __shared__ arrays per block: ptxas refuses more.
 constexpr int64_t kMaxStaticSmem = 49152;
 constexpr int64_t kMaxThreads = 1024;
@@ -331,15 +332,14 @@ void checkSSD(OpChecker &c, SSDScanOp op) {
                 "chunk a multiple of 32 from 32 to 1024");
   if (*chunk <= 0)
     return;
-  int64_t kt = std::min<int64_t>(32, *chunk), headDim = state.getHeadDim();
-  c.requireSmem(4 * (*chunk * (*chunk + 1) + 2 * kt * (std::max(*chunk, headDim) + 1) + 2 * *chunk),
-                "ssd_chunk_scan",
+  // The formulas sl-lower-to-slk sizes the launches with.
+  int64_t headDim = state.getHeadDim();
+  c.requireSmem(::sl::compiler::ssdChunkScanSmem(headDim, *chunk), "ssd_chunk_scan",
                 "4 * (chunk * (chunk + 1) + 2 * min(32, chunk) * (max(chunk, head_dim) + 1) + "
                 "2 * chunk)",
                 true);
-  c.requireSmem(4 * (kt * (headDim + state.getStateSize()) + *chunk), "ssd_chunk_state",
-                "4 * (min(32, chunk) * (head_dim + state_size) + chunk)", true,
-                /*dynamic=*/false);
+  c.requireSmem(::sl::compiler::ssdChunkStateSmem(headDim, state.getStateSize(), *chunk),
+                "ssd_chunk_state", "4 * (min(32, chunk) * (head_dim + state_size) + chunk)", true);
 }
 
 struct CheckKernelShapes : impl::SLCheckKernelShapesBase<CheckKernelShapes> {

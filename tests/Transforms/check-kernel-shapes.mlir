@@ -315,10 +315,10 @@ func.func @f(%xbc: tensor<?x1152xbf16>, %dt: tensor<?x8xbf16>, %s0: !mamba, %a: 
 
 // -----
 
-!mamba = !sl.mamba_state<heads = 8, head_dim = 64, groups = 2, state_size = 512, conv_kernel = 4, conv_type = bf16, ssm_type = f32>
-func.func @f(%xbc: tensor<?x2560xbf16>, %dt: tensor<?x8xbf16>, %s0: !mamba, %a: tensor<8xf32>) attributes {sl.max_tokens = 4096 : i64} {
-  // expected-error @+1 {{the ssd_chunk_state kernel needs 73856 bytes of static shared memory (4 * (min(32, chunk) * (head_dim + state_size) + chunk)) with the tiles chosen by sl.tiles; at most 49152 (48 KiB) fit in one block}}
-  %y, %s1 = sl.ssd_scan %xbc, %dt, %s0 params(%a, %a, %a) {chunk_size = 128 : i64, sl.kernel = "ssd_scan", sl.tiles = {chunk = 32 : i64}} : (tensor<?x2560xbf16>, tensor<?x8xbf16>, !mamba, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> (tensor<?x512xbf16>, !mamba)
+!mamba = !sl.mamba_state<heads = 8, head_dim = 64, groups = 2, state_size = 2048, conv_kernel = 4, conv_type = bf16, ssm_type = f32>
+func.func @f(%xbc: tensor<?x8704xbf16>, %dt: tensor<?x8xbf16>, %s0: !mamba, %a: tensor<8xf32>) attributes {sl.max_tokens = 4096 : i64} {
+  // expected-error @+1 {{the ssd_chunk_state kernel needs 270464 bytes of dynamic shared memory (4 * (min(32, chunk) * (head_dim + state_size) + chunk)) with the tiles chosen by sl.tiles; at most 232448 (227 KiB) fit in one block}}
+  %y, %s1 = sl.ssd_scan %xbc, %dt, %s0 params(%a, %a, %a) {chunk_size = 128 : i64, sl.kernel = "ssd_scan", sl.tiles = {chunk = 32 : i64}} : (tensor<?x8704xbf16>, tensor<?x8xbf16>, !mamba, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> (tensor<?x512xbf16>, !mamba)
   return
 }
 
