@@ -325,13 +325,14 @@ void checkSSD(OpChecker &c, SSDScanOp op) {
                     "rows dividing head_dim = " + Twine(state.getHeadDim()) + ", at most 32");
     return;
   }
-  std::optional<int64_t> chunk = c.tileValue("chunk");
+  // Without tiles (hand-written IR before sl-select-tiles) the lowering reports the missing choice.
+  if (!kernel || kernel.getValue() != "ssd_scan")
+    return;
+  std::optional<int64_t> chunk = c.tile("ssd_scan", "chunk");
   if (!chunk)
     return;
   c.requireTile(*chunk % 32 == 0 && *chunk >= 32 && *chunk <= 1024, "ssd_scan", "chunk", *chunk,
                 "chunk a multiple of 32 from 32 to 1024");
-  if (*chunk <= 0)
-    return;
   // The formulas sl-lower-to-slk sizes the launches with.
   int64_t headDim = state.getHeadDim();
   c.requireSmem(::sl::compiler::ssdChunkScanSmem(headDim, *chunk), "ssd_chunk_scan",

@@ -289,6 +289,15 @@ func.func @f(%xbc: tensor<?x128xbf16>, %s0: !mamba, %cw: tensor<128x1x1xbf16>) a
 
 !mamba = !sl.mamba_state<heads = 8, head_dim = 8, groups = 2, state_size = 16, conv_kernel = 4, conv_type = bf16, ssm_type = f32>
 func.func @f(%xbc: tensor<?x128xbf16>, %dt: tensor<?x8xbf16>, %s0: !mamba, %a: tensor<8xf32>) attributes {sl.max_tokens = 4096 : i64} {
+  // expected-error @+1 {{'sl.ssd_scan' op the ssd_scan kernel needs tile chunk, missing from sl.tiles (chosen by db.jsonl:5)}}
+  %y, %s1 = sl.ssd_scan %xbc, %dt, %s0 params(%a, %a, %a) {chunk_size = 128 : i64, sl.kernel = "ssd_scan", sl.tile_source = "db.jsonl:5", sl.tiles = {}} : (tensor<?x128xbf16>, tensor<?x8xbf16>, !mamba, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> (tensor<?x64xbf16>, !mamba)
+  return
+}
+
+// -----
+
+!mamba = !sl.mamba_state<heads = 8, head_dim = 8, groups = 2, state_size = 16, conv_kernel = 4, conv_type = bf16, ssm_type = f32>
+func.func @f(%xbc: tensor<?x128xbf16>, %dt: tensor<?x8xbf16>, %s0: !mamba, %a: tensor<8xf32>) attributes {sl.max_tokens = 4096 : i64} {
   // expected-error @+1 {{'sl.ssd_scan' op tile chunk of the ssd_scan kernel is 48 (chosen by db.jsonl:4); the ssd_scan kernel supports chunk a multiple of 32 from 32 to 1024}}
   %y, %s1 = sl.ssd_scan %xbc, %dt, %s0 params(%a, %a, %a) {chunk_size = 128 : i64, sl.kernel = "ssd_scan", sl.tile_source = "db.jsonl:4", sl.tiles = {chunk = 48 : i64}} : (tensor<?x128xbf16>, tensor<?x8xbf16>, !mamba, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> (tensor<?x64xbf16>, !mamba)
   return
