@@ -214,11 +214,12 @@ std::optional<json> readJsonFile(const std::string &path, std::string &error) {
 // Config reader: typed access with defaults and the first error
 //===----------------------------------------------------------------------===//
 
-// Older spellings that transformers' NemotronHConfig still accepts for the same key.
+// Older spellings that transformers' NemotronHConfig still accepts for the same key, and
+// attention_head_dim, the spelling of the Nemotron-H-8B/47B-Base checkpoints' own config class.
 constexpr std::pair<const char *, const char *> kLegacyKeys[] = {
     {"n_groups", "mamba_n_groups"},        {"conv_kernel", "mamba_d_conv"},
     {"chunk_size", "mamba_chunk_size"},    {"use_conv_bias", "mamba_conv_bias"},
-    {"time_step_limit", "mamba_dt_limit"},
+    {"time_step_limit", "mamba_dt_limit"}, {"head_dim", "attention_head_dim"},
 };
 
 enum class DType { BF16, F16, F32 };
