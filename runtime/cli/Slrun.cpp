@@ -4,6 +4,7 @@
 #include "runtime/cli/CommandLine.h"
 
 #include "runtime/core/Engine.h"
+#include "runtime/core/ExpertChoices.h"
 #include "runtime/core/MemoryBudget.h"
 #include "runtime/io/Npy.h"
 #include "runtime/server/Commands.h"
@@ -25,9 +26,11 @@ const char *kUsage =
     "\n"
     "commands:\n"
     "  logits   --artifact A --weights DIR --tokens=@prompt.npy --output=@logits.npy\n"
-    "           [--device=cpu] [--chunk=N] [--decode-from=N]\n"
+    "           [--device=cpu] [--chunk=N] [--decode-from=N] [--expert-choices=@experts.npy]\n"
     "           float32 logits [T, vocab] of every prompt position (prompt: int32 .npy);\n"
-    "           positions from --decode-from on are fed one decode step at a time\n"
+    "           positions from --decode-from on are fed one decode step at a time;\n"
+    "           --expert-choices writes the experts each MoE layer's router chose, int32\n"
+    "           [MoE layers, T, top_k], each row ascending\n"
     "  generate --artifact A --weights DIR --tokens=@prompt.npy --max-new-tokens=N\n"
     "           [--greedy | --temperature=X [--top-p=P] [--top-k=K] --seed=S]\n"
     "           --output=@tokens.npy [--device=cpu] [--chunk=N]\n"
@@ -158,15 +161,17 @@ StatusOr<Prompted> loadPrompted(const Options &options, const std::string &token
 
 int logitsCommand(int argc, char **argv) {
   std::set<std::string> valued = kModelOptions;
-  valued.insert("decode-from");
+  valued.insert({"decode-from", "expert-choices"});
   auto options = Options::parse(argc, argv, {"random-weights"}, valued);
   if (!options)
     return fail(options.status());
   auto tokensPath = options->file("tokens");
   auto outputPath = options->outputFile("output");
   auto chunk = options->integer("chunk", 0, 1);
-  for (const Status &status :
-       {tokensPath.status(), outputPath.status(), chunk.status(), checkDevice(*options)})
+  const bool wantExperts = options->has("expert-choices");
+  auto expertsPath = wantExperts ? options->outputFile("expert-choices") : StatusOr<std::string>("");
+  for (const Status &status : {tokensPath.status(), outputPath.status(), chunk.status(),
+                               expertsPath.status(), checkDevice(*options)})
     if (!status)
       return fail(status);
   auto decodeFrom = options->integer("decode-from", -1, 1);
@@ -178,6 +183,19 @@ int logitsCommand(int argc, char **argv) {
   // --decode-from=N: positions from N on are fed one decode step at a time.
   const int64_t total = int64_t(prompted->tokens.size());
   const int64_t prefilled = *decodeFrom < 0 ? total : std::min(*decodeFrom, total);
+  // --expert-choices: the routers' indices are copied back from every call, prefill chunks and
+  // decode steps alike (nothing is captured without the flag).
+  std::optional<ExpertChoices> experts;
+  if (wantExperts) {
+    std::vector<std::string> functions = {"prefill"};
+    if (prefilled < total)
+      functions.push_back("decode");
+    auto attached = ExpertChoices::attach(prompted->model->artifact(),
+                                          prompted->engine->executor(), functions);
+    if (!attached)
+      return fail(Status::error("--expert-choices: " + attached.status().message()));
+    experts = std::move(*attached);
+  }
   std::vector<int32_t> head(prompted->tokens.begin(), prompted->tokens.begin() + prefilled);
   auto logits = prompted->engine->prefill(*prompted->session, head, *chunk,
                                           /*allPositions=*/true);
@@ -192,6 +210,21 @@ int logitsCommand(int argc, char **argv) {
   Status written = io::writeNpy(*outputPath, io::NpyDType::F32,
                                 {int64_t(prompted->tokens.size()), prompted->engine->vocab()},
                                 logits->data(), logits->size() * sizeof(float));
+  if (!written)
+    return fail(written);
+  if (!experts)
+    return 0;
+  for (const CapturedCall &call : prompted->engine->executor().takeCaptured())
+    if (Status status = experts->append(call); !status)
+      return fail(Status::error("--expert-choices: " + status.message()));
+  if (experts->positions() != total)
+    return fail(Status::error("--expert-choices: the routers' choices cover " +
+                              std::to_string(experts->positions()) + " of " +
+                              std::to_string(total) + " positions"));
+  const std::vector<int32_t> values = experts->values();
+  written = io::writeNpy(*expertsPath, io::NpyDType::I32,
+                         {experts->layers(), experts->positions(), experts->topK()}, values.data(),
+                         values.size() * sizeof(int32_t));
   return written ? 0 : fail(written);
 }
 

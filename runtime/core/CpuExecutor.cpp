@@ -53,7 +53,12 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
   std::vector<std::string> templateArgs;
   std::vector<cpu::KernelArg> args;
   const int64_t keptRows = outputRowCount(rows, tokens);
-  for (const auto *launch : *function.launches()) {
+  const std::vector<Capture> *captures = capturesOf(name);
+  CapturedCall captured{name, tokens, {}};
+  if (captures)
+    captured.buffers.resize(captures->size());
+  for (size_t index = 0; index < function.launches()->size(); ++index) {
+    const auto *launch = function.launches()->Get(index);
     const auto *kernel = kernels.Get(launch->kernel());
     // An output-rows launch runs for the rows the caller reads back (none: skipped).
     const int64_t n = launch->output_rows() ? keptRows : tokens;
@@ -134,7 +139,19 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
     if (errorFlag)
       return fail("token id at position " + std::to_string(start + errorFlag - 1) +
                   " is outside the vocabulary");
+    for (size_t c = 0; captures && c < captures->size(); ++c) {
+      const Capture &capture = (*captures)[c];
+      if (capture.launch != index)
+        continue;
+      auto offset = captureOffset(function, capture, n, skippedRows);
+      if (!offset)
+        return fail(offset.status().message());
+      const uint8_t *bytes = arena.get() + *offset;
+      captured.buffers[c].assign(bytes, bytes + n * capture.rowBytes);
+    }
   }
+  if (captures)
+    logCaptured(std::move(captured));
   if (stateful)
     session.advance(tokens);
 

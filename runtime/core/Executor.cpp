@@ -61,4 +61,42 @@ Tensor outputTensor(const sl::schema::Function &function, size_t i, int64_t toke
   return tensor;
 }
 
+StatusOr<int64_t> captureOffset(const sl::schema::Function &function, const Capture &capture,
+                                int64_t rows, int64_t skippedRows) {
+  const std::string what = function.name()->str() + ": capture of argument " +
+                           std::to_string(capture.arg) + " of launch " +
+                           std::to_string(capture.launch);
+  if (capture.launch >= function.launches()->size())
+    return Status::error(what + ": the function has " +
+                         std::to_string(function.launches()->size()) + " launches");
+  const auto *args = function.launches()->Get(capture.launch)->args();
+  if (capture.arg >= args->size() || args->Get(capture.arg)->kind() != sl::schema::ArgKind::buffer)
+    return Status::error(what + ": not an arena buffer argument");
+  const auto *arg = args->Get(capture.arg);
+  if (arg->index() < 0 || size_t(arg->index()) >= function.buffers()->size())
+    return Status::error(what + ": buffer " + std::to_string(arg->index()) + " does not exist");
+  const auto *buffer = function.buffers()->Get(arg->index());
+  const int64_t start = arg->byte_offset() + skippedRows * arg->row_bytes();
+  // Bounded by the buffer, so that a wrong row size cannot read past it (or past the arena).
+  if (capture.rowBytes < 0 || rows < 0 || start < 0 ||
+      (capture.rowBytes > 0 && rows > (buffer->bytes() - start) / capture.rowBytes))
+    return Status::error(what + ": " + std::to_string(rows) + " rows of " +
+                         std::to_string(capture.rowBytes) + " bytes from byte " +
+                         std::to_string(start) + " exceed its " +
+                         std::to_string(buffer->bytes()) + "-byte buffer");
+  return buffer->offset() + start;
+}
+
+void Executor::setCaptures(const std::string &function, std::vector<Capture> captures) {
+  if (captures.empty())
+    captures_.erase(function);
+  else
+    captures_[function] = std::move(captures);
+}
+
+const std::vector<Capture> *Executor::capturesOf(const std::string &function) const {
+  auto found = captures_.find(function);
+  return found == captures_.end() ? nullptr : &found->second;
+}
+
 }  // namespace sl::runtime

@@ -5,6 +5,9 @@
 #include "runtime/core/Session.h"
 
 #include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace sl::runtime {
@@ -40,6 +43,30 @@ int64_t outputRowCount(OutputRows rows, int64_t tokens);
 Tensor outputTensor(const sl::schema::Function &function, size_t i, int64_t tokens,
                     OutputRows rows, size_t *offset);
 
+// A buffer argument of one launch, copied to the host right after that launch ran (a later
+// launch may reuse its arena bytes, so the buffer may hold something else once the call is
+// over): argument `arg` of launch `launch` (its index in the function's launch list), `rowBytes`
+// bytes for each token row the launch ran for.
+struct Capture {
+  size_t launch = 0;
+  size_t arg = 0;
+  int64_t rowBytes = 0;
+};
+
+// What one call captured: the function, its token count, the bytes of each of its captures (in
+// the order they were set; empty when the launch did not run).
+struct CapturedCall {
+  std::string function;
+  int64_t tokens = 0;
+  std::vector<std::vector<uint8_t>> buffers;
+};
+
+// Where `capture`'s bytes start in `function`'s arena for a launch that ran for `rows` rows,
+// `skippedRows` rows on (an output-rows launch); an error unless the argument is an arena buffer
+// that holds those rows.
+StatusOr<int64_t> captureOffset(const sl::schema::Function &function, const Capture &capture,
+                                int64_t rows, int64_t skippedRows);
+
 class Executor {
 public:
   virtual ~Executor() = default;
@@ -59,6 +86,22 @@ public:
   // nothing to do.
   virtual Status stateToHost(Session &, bool /*kv*/) { return Status::success(); }
   virtual Status stateToDevice(Session &, bool /*kv*/) { return Status::success(); }
+
+  // From now on every call of `function` copies `captures` to the host as their launches run
+  // and logs them for takeCaptured() (an empty list stops it). None by default: a call without
+  // captures costs nothing more (the CUDA backend launches kernel by kernel while capturing).
+  void setCaptures(const std::string &function, std::vector<Capture> captures);
+  // The calls captured since the last takeCaptured(), in call order.
+  std::vector<CapturedCall> takeCaptured() { return std::exchange(captured_, {}); }
+
+protected:
+  // The captures of `function` (null when none).
+  const std::vector<Capture> *capturesOf(const std::string &function) const;
+  void logCaptured(CapturedCall call) { captured_.push_back(std::move(call)); }
+
+private:
+  std::map<std::string, std::vector<Capture>> captures_;
+  std::vector<CapturedCall> captured_;
 };
 
 }  // namespace sl::runtime

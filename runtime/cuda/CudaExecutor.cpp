@@ -529,6 +529,40 @@ Status CudaExecutor::launchProfiled(std::vector<Launch> &launches) {
   return Status::success();
 }
 
+Status CudaExecutor::launchCapturing(const sl::schema::Function &function, CUdeviceptr arena,
+                                     std::vector<Launch> &launches,
+                                     const std::vector<runtime::Capture> &captures,
+                                     runtime::CapturedCall &captured) {
+  const Driver &d = driver_;
+  captured.buffers.assign(captures.size(), {});
+  for (Launch &launch : launches) {
+    if (Status s = launchOne(launch); !s)
+      return s;
+    for (size_t c = 0; c < captures.size(); ++c) {
+      if (captures[c].launch != launch.index)
+        continue;
+      auto offset = runtime::captureOffset(function, captures[c], launch.rows, launch.skippedRows);
+      if (!offset)
+        return offset.status();
+      // A synchronous copy after the stream has drained: later launches may overwrite these
+      // arena bytes. Only done while capturing (slrun logits --expert-choices).
+      std::vector<uint8_t> &bytes = captured.buffers[c];
+      bytes.resize(size_t(launch.rows * captures[c].rowBytes));
+      if (Status s = d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize",
+                             kernelLabel(launch));
+          !s)
+        return s;
+      if (Status s = bytes.empty() ? Status::success()
+                                   : d.check(d.cuMemcpyDtoH(bytes.data(), arena + *offset,
+                                                            bytes.size()),
+                                             "cuMemcpyDtoH", "capture of " + kernelLabel(launch));
+          !s)
+        return s;
+    }
+  }
+  return Status::success();
+}
+
 Status CudaExecutor::launchGraph(const std::string &function, int64_t tokens,
                                  std::vector<Launch> &launches) {
   const Driver &d = driver_;
@@ -638,7 +672,8 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
   // Every argument lives in an 8-byte slot; the driver reads as many bytes as the parameter has.
   std::vector<Launch> launches;
   const int64_t keptRows = runtime::outputRowCount(rows, tokens);
-  for (const auto *launch : *function.launches()) {
+  for (size_t index = 0; index < function.launches()->size(); ++index) {
+    const auto *launch = function.launches()->Get(index);
     // An output-rows launch runs for the rows the caller reads back (none: skipped).
     const int64_t n = launch->output_rows() ? keptRows : tokens;
     const int64_t skippedRows = launch->output_rows() ? tokens - keptRows : 0;
@@ -647,6 +682,9 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
     Launch resolved;
     resolved.kernel = launch->kernel();
     resolved.source = launch;
+    resolved.index = index;
+    resolved.rows = n;
+    resolved.skippedRows = skippedRows;
     resolved.slots.assign(launch->args()->size(), 0);
     for (size_t a = 0; a < launch->args()->size(); ++a) {
       const auto *arg = launch->args()->Get(a);
@@ -725,8 +763,12 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
         return fail(s.message());
   d.cuEventRecord(callEvents_[0], stream_);
   // The decode step runs as a CUDA graph (built on the first step, replayed after with the
-  // changed arguments patched in); prefill chunks and profiled calls launch kernel by kernel.
-  Status launched = profile_ ? launchProfiled(launches)
+  // changed arguments patched in); prefill chunks, profiled and capturing calls launch kernel
+  // by kernel.
+  const std::vector<runtime::Capture> *captures = capturesOf(name);
+  runtime::CapturedCall captured{name, tokens, {}};
+  Status launched = captures ? launchCapturing(function, arena, launches, *captures, captured)
+                    : profile_ ? launchProfiled(launches)
                     : name == "decode" && graphsEnabled() ? launchGraph(name, tokens, launches)
                                                           : launchDirect(launches);
   if (!launched)
@@ -742,6 +784,8 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
   if (errorFlag)
     return fail("token id at position " + std::to_string(start + errorFlag - 1) +
                 " is outside the vocabulary");
+  if (captures)
+    logCaptured(std::move(captured));
   if (stateful)
     session.advance(tokens);
 

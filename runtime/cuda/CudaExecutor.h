@@ -63,6 +63,8 @@ private:
     unsigned grid[3] = {1, 1, 1};
     std::vector<uint64_t> slots;  // one 8-byte slot per kernel parameter
     const sl::schema::Launch *source = nullptr;  // in the artifact (for error messages)
+    size_t index = 0;                             // in the function's launch list
+    int64_t rows = 0, skippedRows = 0;            // token rows it runs for, rows skipped
   };
   struct Graph {  // a function's step as an executable graph (one kernel node per launch)
     CUgraph graph = nullptr;
@@ -78,6 +80,11 @@ private:
   Status launchOne(Launch &launch);
   Status launchDirect(std::vector<Launch> &launches);
   Status launchProfiled(std::vector<Launch> &launches);
+  // Kernel by kernel, each capture copied to the host once its launch has finished.
+  Status launchCapturing(const sl::schema::Function &function, CUdeviceptr arena,
+                         std::vector<Launch> &launches,
+                         const std::vector<runtime::Capture> &captures,
+                         runtime::CapturedCall &captured);
   Status launchGraph(const std::string &function, int64_t tokens, std::vector<Launch> &launches);
   void releaseGraph(Graph &graph);
   StatusOr<CUdeviceptr> allocate(size_t bytes, const std::string &what);

@@ -1,16 +1,76 @@
 #!/usr/bin/env python3
 """Compares two .npy files: `exact` (identical values), `logits` (max |a - b| <= tol times
 the largest |b|, the logit scale), or `positions` (logits [T, vocab]: the rows whose max
-|a - b| <= tol times the logit scale must be at least the fraction given as the next argument,
-for bf16 MoE models whose expert choice may flip on a rounding difference). Prints the measured
-error; exit status 1 on a mismatch."""
+|a - b| <= tol times the logit scale must be at least the fraction given as the next argument).
+Expert choices (`slrun logits --expert-choices`, int32 [MoE layers, T, top_k], rows ascending):
+`experts A B FRACTION` requires the (token, layer) pairs whose choices agree to be at least
+FRACTION; `logits-where-agree GOT WANT GOT_EXPERTS WANT_EXPERTS TOL [MIN_FRACTION]` applies the
+`logits` bound to the positions where every layer's choices agree (a bf16 rounding difference
+may flip a choice, which moves that position's logits far), and fails unless at least
+MIN_FRACTION (default 0.9) of the positions remain. Prints the measured agreement or error;
+exit status 1 on a mismatch."""
 import sys
 
 import numpy as np
 
 
+def load_experts(path):
+    choices = np.load(path)
+    if choices.ndim != 3 or choices.dtype != np.int32:
+        raise SystemExit(f"{path}: expected int32 expert choices [layers, T, top_k], got "
+                         f"{choices.dtype} {list(choices.shape)}")
+    return choices
+
+
+def agreeing_pairs(actual_path, expected_path):
+    """[layers, T] booleans: the pairs whose chosen sets are the same."""
+    actual, expected = load_experts(actual_path), load_experts(expected_path)
+    if actual.shape != expected.shape:
+        raise SystemExit(f"expert choices {list(actual.shape)} != expected {list(expected.shape)}")
+    # Compared as sets: rows are written ascending, sorting again costs nothing.
+    return (np.sort(actual, axis=2) == np.sort(expected, axis=2)).all(axis=2)
+
+
+def experts(actual_path, expected_path, fraction):
+    agree = agreeing_pairs(actual_path, expected_path)
+    within = float(agree.mean())
+    per_layer = " ".join(f"{x:.3f}" for x in agree.mean(axis=1))
+    print(f"{within:.3f} of {agree.size} (token, layer) expert choices agree "
+          f"(per layer: {per_layer}; bound {fraction:g})")
+    return 0 if within >= fraction else 1
+
+
+def logits_where_agree(args):
+    got_path, want_path, got_experts, want_experts, tol = args[:5]
+    tol = float(tol)
+    min_fraction = float(args[5]) if len(args) > 5 else 0.9
+    got, want = np.load(got_path), np.load(want_path)
+    if got.shape != want.shape or got.ndim != 2:
+        print(f"logits {got.shape} != expected {want.shape} (or not [T, vocab])")
+        return 1
+    agree = agreeing_pairs(got_experts, want_experts).all(axis=0)
+    if agree.shape[0] != got.shape[0]:
+        print(f"expert choices cover {agree.shape[0]} positions, the logits {got.shape[0]}")
+        return 1
+    kept = float(agree.mean())
+    scale = float(np.abs(want).max())
+    if not agree.any():
+        print(f"no position where every layer's expert choices agree (of {len(agree)})")
+        return 1
+    error = float(np.abs(got[agree].astype(np.float64) - want[agree]).max())
+    print(f"{kept:.3f} of {len(agree)} positions with the same expert choices "
+          f"(at least {min_fraction:g}); there max abs error {error:.3g} = {error / scale:.3g} "
+          f"of the logit scale {scale:.3g}")
+    return 0 if kept >= min_fraction and error <= tol * scale else 1
+
+
 def main():
-    mode, actual_path, expected_path = sys.argv[1:4]
+    mode = sys.argv[1]
+    if mode == "experts":
+        return experts(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    if mode == "logits-where-agree":
+        return logits_where_agree(sys.argv[2:])
+    actual_path, expected_path = sys.argv[2:4]
     actual, expected = np.load(actual_path), np.load(expected_path)
     if actual.shape != expected.shape:
         print(f"shape {actual.shape} != expected {expected.shape}")
