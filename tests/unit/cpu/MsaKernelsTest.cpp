@@ -886,9 +886,10 @@ TEST(MsaKernelsErrors, RejectInvalidArguments) {
   expectError(callKernel("msa_anchor_topk",
                          {"float", "4", "2", "16", "9", "3", "4", "4", "1"}, topkArgs),
               "NUM_SPANS");
-  expectError(callKernel("msa_anchor_topk",
-                         {"float", "4", "2", "12", "2", "3", "4", "4", "1"}, topkArgs),
-              "HEAD_DIM");
+  // Any head_dim on the CPU (the CUDA limits are slc's to check).
+  EXPECT_TRUE(callKernel("msa_anchor_topk", {"float", "4", "2", "12", "2", "3", "4", "4", "1"},
+                         topkArgs)
+                  .ok());
   expectError(callKernel("msa_anchor_topk",
                          {"float", "4", "2", "16", "2", "3", "4", "3", "1"}, topkArgs),
               "QPB");
