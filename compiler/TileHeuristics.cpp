@@ -95,7 +95,10 @@ TileProblem attentionProblem(mlir::sl::DenseAttentionOp op, int64_t maxTokens) {
   if (maxTokens <= 8) {
     problem.kernel = "attention_decode";
     problem.bucket["m"] = std::to_string(maxTokens);
-    problem.heuristic = {{"splits", 64}, {"bn", 32}, {"warps", 4}};
+    // Past head_dim 128 the per-warp key tiles would overflow shared memory: bf16 halves the
+    // tile (16 keys), f32 (tiles of 32 keys at least) halves the warps.
+    const bool wide = cache.getHeadDim() > 128, f32 = cache.getElementType().isF32();
+    problem.heuristic = {{"splits", 64}, {"bn", wide && !f32 ? 16 : 32}, {"warps", wide && f32 ? 2 : 4}};
     return problem;
   }
   problem.kernel = "attention_prefill";

@@ -268,5 +268,14 @@ int main(int argc, char **argv) {
   run_case<bf16, 4, 2, 16, 32, 32, 4, 16, 2>("bf16 h4 kv2 d16", false);
   run_case<float, 4, 2, 16, 32, 32, 4, 32, 2>("f32 h4 kv2 d16", false);
   run_case<float, 8, 2, 64, 16, 64, 3, 64, 1>("f32 h8 kv2 d64", false);
+  // The family's other head sizes and groups, with the tiles sl-select-tiles picks for them:
+  // 40 heads on 8 kv heads (Nemotron-Nano-9B/12B-v2, 3-Nano-4B), head_dim 80 / 96 (the golden
+  // models) and 256 (decode with 16-key tiles, f32 with 2 warps, to fit shared memory).
+  run_case<bf16, 40, 8, 128, 64, 64, 64, 32, 4>("bf16 h40 kv8 d128", false);
+  run_case<bf16, 6, 3, 80, 64, 64, 16, 32, 4>("bf16 h6 kv3 d80", false);
+  run_case<float, 4, 2, 80, 64, 64, 16, 32, 4>("f32 h4 kv2 d80", false);
+  run_case<bf16, 6, 3, 96, 64, 64, 16, 32, 4>("bf16 h6 kv3 d96", false);
+  run_case<bf16, 8, 1, 256, 64, 64, 16, 16, 4>("bf16 h8 kv1 d256", false);
+  run_case<float, 4, 1, 256, 64, 64, 16, 32, 2>("f32 h4 kv1 d256", false);
   return check::finish("attention_check");
 }
