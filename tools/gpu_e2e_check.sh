@@ -53,15 +53,7 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
   echo "gpu_e2e_check: no GPU on this machine; skipped"
   exit 0
 fi
-compare="python3 $root/tests/e2e/compare_npy.py"
-out=$(mktemp -d)
-failed=0
-check() {  # name, command...
-  local name=$1
-  shift
-  if "$@" >"$out/log" 2>&1; then echo "PASS $name: $(tail -1 "$out/log")"; else
-    echo "FAIL $name:"; cat "$out/log"; failed=$((failed + 1)); fi
-}
+source "$root/tools/gpu_checks.sh"
 check "kernel families against host references (tools/gpu_check.sh)" "$root/tools/gpu_check.sh"
 for model in tiny-mem-a tiny-mlp-b; do
   golden="$root/tests/golden/$model"

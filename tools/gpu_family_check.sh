@@ -68,15 +68,7 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
   exit 0
 fi
 nvidia-smi -L
-compare="python3 $root/tests/e2e/compare_npy.py"
-out=$(mktemp -d)
-failed=0
-check() {  # name, command...
-  local name=$1
-  shift
-  if "$@" >"$out/log" 2>&1; then echo "PASS $name: $(tail -1 "$out/log")"; else
-    echo "FAIL $name:"; tail -20 "$out/log"; failed=$((failed + 1)); fi
-}
+source "$root/tools/gpu_checks.sh"
 check "Mamba kernels against the host reference (tests/gpu/mamba_check.cu)" "$root/build/gpu/mamba_check"
 for model in "${goldens[@]}"; do
   golden="$root/tests/golden/$model"
