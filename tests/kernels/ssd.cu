@@ -1,4 +1,5 @@
-// Every sl_ssd.cuh template instantiates for both targets (bf16 and float, real and tiny sizes).
+// Every sl_ssd.cuh template instantiates for both targets (bf16 and float, real, tiny and
+// non-power-of-two sizes).
 // RUN: sl-nvrtc-check %s --arch=sm_90a,sm_100a --kernels=%kernels | FileCheck %s
 // CHECK: sm_90a ok
 // CHECK: sm_100a ok
@@ -41,3 +42,10 @@ SSD_KERNELS(float, f32_h64_p64_g8_n128_l128, 64, 64, 8, 128, 128, 256, 4)
 // Tiny: 8 heads x 8, 2 groups, state 16, chunk 32.
 SSD_KERNELS(bf16, bf16_h8_p8_g2_n16_l32, 8, 8, 2, 16, 32, 128, 2)
 SSD_KERNELS(float, f32_h8_p8_g2_n16_l32, 8, 8, 2, 16, 32, 128, 2)
+// Sizes that are not powers of two (the family: head_dim 80, 96 and 128 heads; tiny configs:
+// 6 heads of 24 in 3 groups, state 20-130, chunk 64), and ROWS 2 / 1 for head_dim 18 / 5.
+SSD_KERNELS(bf16, bf16_h96_p80_g8_n128_l128, 96, 80, 8, 128, 128, 256, 4)
+SSD_KERNELS(bf16, bf16_h128_p80_g8_n128_l128, 128, 80, 8, 128, 128, 256, 4)
+SSD_KERNELS(float, f32_h6_p24_g3_n24_l64, 6, 24, 3, 24, 64, 256, 4)
+SSD_KERNELS(float, f32_h12_p18_g3_n20_l32, 12, 18, 3, 20, 32, 256, 2)
+SSD_KERNELS(bf16, bf16_h5_p5_g1_n130_l128, 5, 5, 1, 130, 128, 256, 1)
