@@ -9,6 +9,7 @@
 // moe_up / moe_down read.
 #include "runtime/cpu/CpuKernel.h"
 #include "runtime/cpu/Elements.h"
+#include "runtime/cpu/KernelPlumbing.h"
 
 #include <algorithm>
 #include <cmath>
@@ -134,27 +135,11 @@ void loadRow(Elem elem, const void *base, int64_t offset, int64_t count, float *
 
 size_t elemSize(Elem elem) { return elem == Elem::bf16 ? 2 : 4; }
 
-// body(begin, end) over [0, count), split into contiguous chunks over the hardware threads;
-// inline when the whole job (count · costPerItem operations) is too small to be worth threads.
-// body must not throw (validate before).
+// Rows [r0, r1) of a row-parallel kernel, on the shared pool (plumbing::parallelFor), one row
+// (or block of rows) per item.
 template <typename Body> void parallelFor(int64_t count, int64_t costPerItem, Body &&body) {
-  if (count <= 0)
-    return;
-  const int64_t kMinWorkPerThread = 1 << 16;
-  const int64_t hardware = std::max(1u, std::thread::hardware_concurrency());
-  const int64_t byWork =
-      std::max<int64_t>(1, count * std::max<int64_t>(costPerItem, 1) / kMinWorkPerThread);
-  const int64_t threads = std::min({hardware, count, byWork});
-  if (threads <= 1) {
-    body(int64_t(0), count);
-    return;
-  }
-  std::vector<std::thread> pool;
-  const int64_t chunk = (count + threads - 1) / threads;
-  for (int64_t begin = 0; begin < count; begin += chunk)
-    pool.emplace_back([&body, begin, end = std::min(count, begin + chunk)] { body(begin, end); });
-  for (std::thread &t : pool)
-    t.join();
+  plumbing::parallelFor(count, std::max<int64_t>(costPerItem, 1),
+                        [&](int64_t i) { body(i, i + 1); });
 }
 
 // Rows of an operand: row r has k elements starting at element offsets[r] of base.

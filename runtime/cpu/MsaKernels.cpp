@@ -13,6 +13,7 @@
 // Tile parameters (NW, QPB) only change the device's work split, never a result.
 #include "runtime/cpu/CpuKernel.h"
 #include "runtime/cpu/Elements.h"
+#include "runtime/cpu/KernelPlumbing.h"
 
 #include <algorithm>
 #include <atomic>
@@ -144,23 +145,9 @@ Status checkAnchorOffsets(const std::string &kernel, const int64_t *offsets, int
 
 // Runs body(i) for i in [0, count) on up to hardware_concurrency threads. Bodies write disjoint
 // outputs and never fail (all checks happen before).
+// One item per head (or kv head), each worth a thread: the shared pool (plumbing::parallelFor).
 template <typename Body> void parallelFor(int64_t count, const Body &body) {
-  const int64_t threads =
-      std::min<int64_t>(count, std::max(1u, std::thread::hardware_concurrency()));
-  if (threads <= 1) {
-    for (int64_t i = 0; i < count; ++i)
-      body(i);
-    return;
-  }
-  std::atomic<int64_t> next{0};
-  std::vector<std::thread> pool;
-  for (int64_t t = 0; t < threads; ++t)
-    pool.emplace_back([&] {
-      for (int64_t i = next++; i < count; i = next++)
-        body(i);
-    });
-  for (std::thread &thread : pool)
-    thread.join();
+  plumbing::parallelFor(count, int64_t(1) << 18, body);
 }
 
 // ---------------------------------------------------------------------------------------------
