@@ -2,6 +2,7 @@
 
 #include "runtime/core/CpuExecutor.h"
 #include "runtime/schema/ArtifactVersion.h"
+#include "tests/unit/runtime/TestArtifact.h"
 
 #include <gtest/gtest.h>
 
@@ -74,16 +75,8 @@ Artifact artifact(bool withRouters = true, bool brokenIndices = false) {
   std::vector<flatbuffers::Offset<fs::Function>> functions{fs::CreateFunctionDirect(
       b, "prefill", "prefill", kTokens, 2 * bytes + 64, &buffers, &inputs, &states, &outputs,
       &outputBuffers, &launches)};
-  std::vector<flatbuffers::Offset<flatbuffers::String>> targets;
-  std::vector<flatbuffers::Offset<fs::LibraryHeader>> headers;
   std::vector<flatbuffers::Offset<fs::StateSlot>> slots;
-  auto root = fs::CreateArtifactDirect(b, fs::kSchemaVersion, "test", "t.mlir", "{}", &targets,
-                                       &headers, &kernels, &weights, &slots, &functions);
-  fs::FinishArtifactBuffer(b, root);
-  auto loaded = Artifact::fromBytes(
-      std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()), "t.slpkg");
-  EXPECT_TRUE(loaded.ok()) << loaded.status().message();
-  return std::move(*loaded);
+  return sl::test::finishArtifact(b, kernels, weights, slots, functions);
 }
 
 std::vector<uint8_t> bytesOf(const std::vector<int32_t> &values) {

@@ -2,6 +2,7 @@
 
 #include "runtime/core/Session.h"
 #include "runtime/schema/ArtifactVersion.h"
+#include "tests/unit/runtime/TestArtifact.h"
 
 #include <gtest/gtest.h>
 
@@ -28,17 +29,9 @@ Artifact artifact(const std::vector<std::vector<int64_t>> &weightShapes, double 
                                 0, 0, 0, fs::DType::f32, msa),
       fs::CreateStateSlotDirect(b, fs::StateKind::mamba_state, "mamba", fs::DType::f32, 0, 8, 8, 2,
                                 16, 4, fs::DType::f32)};
-  std::vector<flatbuffers::Offset<flatbuffers::String>> targets;
-  std::vector<flatbuffers::Offset<fs::LibraryHeader>> headers;
   std::vector<flatbuffers::Offset<fs::Kernel>> kernels;
   std::vector<flatbuffers::Offset<fs::Function>> functions;
-  auto root = fs::CreateArtifactDirect(b, fs::kSchemaVersion, "test", "t.mlir", "{}", &targets,
-                                       &headers, &kernels, &weights, &slots, &functions);
-  fs::FinishArtifactBuffer(b, root);
-  auto loaded = Artifact::fromBytes(
-      std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()), "t.slpkg");
-  EXPECT_TRUE(loaded.ok()) << loaded.status().message();
-  return std::move(*loaded);
+  return sl::test::finishArtifact(b, kernels, weights, slots, functions);
 }
 
 // The estimate is what Session allocates (the stripe table: at least its entries).
