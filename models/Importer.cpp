@@ -717,34 +717,9 @@ void readAttention(ConfigReader &r, ModelConfig &cfg) {
   cfg.spanPower = r.number("span_attention_span_power", 0.55);
   if (!r.ok())
     return;
-  for (auto [key, value] : {std::pair<StringRef, double>{"span_attention_backward_factor",
-                                                         cfg.backwardFactor},
-                            {"span_attention_forward_factor", cfg.forwardFactor}})
-    if (!(value >= 0.0) || std::isinf(value)) {
-      r.fail(key, "must be a finite number >= 0, got " + fmt(value));
-      return;
-    }
-  for (auto [key, value] : {std::pair<StringRef, double>{"span_attention_search_power",
-                                                         cfg.searchPower},
-                            {"span_attention_span_power", cfg.spanPower}})
-    if (!(value > 0.0 && value < 1.0)) {
-      r.fail(key, "must be in (0, 1) (exclusive), got " + fmt(value));
-      return;
-    }
-  double window = std::pow(double(cfg.swIndex + 1), 1.0 / cfg.searchPower);
-  if (!(window < ::sl::math::kMaxPower)) {
-    r.fail("span_attention_sw_index",
-           "with span_attention_search_power = " + fmt(cfg.searchPower) +
-               " gives a sliding window of (sw_index + 1)^(1 / search_power) = " + fmt(window) +
-               " tokens, above the supported " + fmt(::sl::math::kMaxPower));
-    return;
-  }
-  int64_t length = ::sl::math::windowLength(cfg.swIndex, cfg.searchPower);
-  if (length < 1)
-    r.fail("span_attention_sw_index",
-           "gives an empty sliding window: floor((sw_index + 1)^(1 / search_power)) - 1 = " +
-               str(length) + " with sw_index = " + str(cfg.swIndex) +
-               ", search_power = " + fmt(cfg.searchPower));
+  if (auto problem = ::sl::math::checkConfig(cfg.swIndex, cfg.numSpans, cfg.backwardFactor,
+                                              cfg.forwardFactor, cfg.searchPower, cfg.spanPower))
+    r.fail("span_attention_" + problem->field, problem->message);
 }
 
 // Token ids (bos/eos): an id in [0, vocab), a list of them, or null/absent.

@@ -129,34 +129,12 @@ LogicalResult MultiStepConfigAttr::verify(function_ref<InFlightDiagnostic()> emi
                                           APFloat backwardFactorValue,
                                           APFloat forwardFactorValue, APFloat searchPowerValue,
                                           APFloat spanPowerValue) {
-  double backwardFactor = backwardFactorValue.convertToDouble();
-  double forwardFactor = forwardFactorValue.convertToDouble();
-  double searchPower = searchPowerValue.convertToDouble();
-  double spanPower = spanPowerValue.convertToDouble();
-  if (!(searchPower > 0.0 && searchPower < 1.0))
-    return emitError() << "msa expects 0 < search_power < 1, got " << formatDouble(searchPower);
-  if (!(spanPower > 0.0 && spanPower < 1.0))
-    return emitError() << "msa expects 0 < span_power < 1, got " << formatDouble(spanPower);
-  if (numSpans < 1 || numSpans > 8)
-    return emitError() << "msa expects num_spans in [1, 8] (the routing kernels keep the top-k "
-                          "in registers), got "
-                       << numSpans;
-  if (!(backwardFactor >= 0.0) || !(forwardFactor >= 0.0) || std::isinf(backwardFactor) ||
-      std::isinf(forwardFactor))
-    return emitError() << "msa expects finite backward_factor and forward_factor >= 0, got "
-                       << formatDouble(backwardFactor) << " and " << formatDouble(forwardFactor);
-  if (swIndex < 0)
-    return emitError() << "msa expects sw_index >= 0, got " << swIndex;
-  if (!(std::pow(double(swIndex + 1), 1.0 / searchPower) < ::sl::math::kMaxPower))
-    return emitError() << "msa expects a window below 10^15 tokens, but sw_index = " << swIndex
-                       << " and search_power = " << formatDouble(searchPower)
-                       << " give (sw_index+1)^(1/search_power) = "
-                       << formatDouble(std::pow(double(swIndex + 1), 1.0 / searchPower));
-  if (::sl::math::windowLength(swIndex, searchPower) < 1)
-    return emitError() << "msa expects a window of at least one token, but sw_index = "
-                       << swIndex << " and search_power = " << formatDouble(searchPower)
-                       << " give floor((sw_index+1)^(1/search_power)) - 1 = "
-                       << ::sl::math::windowLength(swIndex, searchPower);
+  auto problem = ::sl::math::checkConfig(
+      swIndex, numSpans, backwardFactorValue.convertToDouble(),
+      forwardFactorValue.convertToDouble(), searchPowerValue.convertToDouble(),
+      spanPowerValue.convertToDouble());
+  if (problem)
+    return emitError() << "msa " << problem->field << " " << problem->message;
   return success();
 }
 

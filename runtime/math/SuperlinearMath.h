@@ -8,6 +8,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
+#include <sstream>
+#include <string>
 
 namespace sl::math {
 
@@ -60,6 +63,51 @@ inline int64_t anchorCount(int64_t pos, int64_t swIndex, double searchPower) {
 inline int64_t spanReach(int64_t pos, double factor, double spanPower) {
   return static_cast<int64_t>(
       std::ceil(factor * std::pow(static_cast<double>(pos + 1), spanPower)));
+}
+
+// What is wrong with a multi-step configuration: the hyper-parameter (SUPERLINEAR.md section 2
+// names: sw_index, num_spans, backward_factor, forward_factor, search_power, span_power) and why.
+struct ConfigProblem {
+  std::string field;
+  std::string message;
+};
+
+// The validity rules of a multi-step configuration, the one definition the #sl.msa verifier and
+// the importer both report from: nullopt when the configuration is valid.
+inline std::optional<ConfigProblem> checkConfig(int64_t swIndex, int64_t numSpans,
+                                                double backwardFactor, double forwardFactor,
+                                                double searchPower, double spanPower) {
+  auto text = [](auto value) {
+    std::ostringstream os;
+    os << value;
+    return os.str();
+  };
+  for (auto [field, value] : {std::pair<const char *, double>{"search_power", searchPower},
+                              {"span_power", spanPower}})
+    if (!(value > 0.0 && value < 1.0))
+      return ConfigProblem{field, "must be in (0, 1) (exclusive), got " + text(value)};
+  if (numSpans < 1 || numSpans > 8)
+    return ConfigProblem{"num_spans", "must be in [1, 8] (the routing kernels keep the top-k in "
+                                      "registers), got " + text(numSpans)};
+  for (auto [field, value] : {std::pair<const char *, double>{"backward_factor", backwardFactor},
+                              {"forward_factor", forwardFactor}})
+    if (!(value >= 0.0) || std::isinf(value))
+      return ConfigProblem{field, "must be a finite number >= 0, got " + text(value)};
+  if (swIndex < 0)
+    return ConfigProblem{"sw_index", "must be >= 0, got " + text(swIndex)};
+  const double window = std::pow(static_cast<double>(swIndex + 1), 1.0 / searchPower);
+  if (!(window < kMaxPower))
+    return ConfigProblem{"sw_index", "with search_power = " + text(searchPower) +
+                                         " gives a sliding window of (sw_index + 1)^(1 / "
+                                         "search_power) = " + text(window) +
+                                         " tokens, above the supported " + text(kMaxPower)};
+  if (windowLength(swIndex, searchPower) < 1)
+    return ConfigProblem{"sw_index", "gives an empty sliding window: floor((sw_index + 1)^(1 / "
+                                     "search_power)) - 1 = " +
+                                         text(windowLength(swIndex, searchPower)) +
+                                         " with sw_index = " + text(swIndex) +
+                                         ", search_power = " + text(searchPower)};
+  return std::nullopt;
 }
 
 }  // namespace sl::math

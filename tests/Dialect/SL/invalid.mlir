@@ -84,61 +84,61 @@ func.func @mamba_state_ssm_type(
 // #sl.msa
 //===----------------------------------------------------------------------===//
 
-// expected-error @+1 {{msa expects 0 < search_power < 1, got 0.0}}
+// expected-error @+1 {{msa search_power must be in (0, 1) (exclusive), got 0}}
 #msa = #sl.msa<sw_index = 3, num_spans = 2,
                backward_factor = 3.0, forward_factor = 1.0, search_power = 0.0, span_power = 0.5>
 
 // -----
 
-// expected-error @+1 {{msa expects 0 < search_power < 1, got 1.0}}
+// expected-error @+1 {{msa search_power must be in (0, 1) (exclusive), got 1}}
 #msa = #sl.msa<sw_index = 3, num_spans = 2,
                backward_factor = 3.0, forward_factor = 1.0, search_power = 1.0, span_power = 0.5>
 
 // -----
 
-// expected-error @+1 {{msa expects 0 < span_power < 1, got 1.5}}
+// expected-error @+1 {{msa span_power must be in (0, 1) (exclusive), got 1.5}}
 #msa = #sl.msa<sw_index = 3, num_spans = 2,
                backward_factor = 3.0, forward_factor = 1.0, search_power = 0.5, span_power = 1.5>
 
 // -----
 
-// expected-error @+1 {{msa expects num_spans in [1, 8] (the routing kernels keep the top-k in registers), got 0}}
+// expected-error @+1 {{msa num_spans must be in [1, 8] (the routing kernels keep the top-k in registers), got 0}}
 #msa = #sl.msa<sw_index = 3, num_spans = 0,
                backward_factor = 3.0, forward_factor = 1.0, search_power = 0.5, span_power = 0.5>
 
 // -----
 
-// expected-error @+1 {{msa expects num_spans in [1, 8] (the routing kernels keep the top-k in registers), got 9}}
+// expected-error @+1 {{msa num_spans must be in [1, 8] (the routing kernels keep the top-k in registers), got 9}}
 #msa = #sl.msa<sw_index = 3, num_spans = 9,
                backward_factor = 3.0, forward_factor = 1.0, search_power = 0.5, span_power = 0.5>
 
 // -----
 
-// expected-error @+1 {{msa expects finite backward_factor and forward_factor >= 0, got -1.0 and 1.0}}
+// expected-error @+1 {{msa backward_factor must be a finite number >= 0, got -1}}
 #msa = #sl.msa<sw_index = 3, num_spans = 2,
                backward_factor = -1.0, forward_factor = 1.0, search_power = 0.5, span_power = 0.5>
 
 // -----
 
-// expected-error @+1 {{msa expects finite backward_factor and forward_factor >= 0, got 3.0 and -0.5}}
+// expected-error @+1 {{msa forward_factor must be a finite number >= 0, got -0.5}}
 #msa = #sl.msa<sw_index = 3, num_spans = 2,
                backward_factor = 3.0, forward_factor = -0.5, search_power = 0.5, span_power = 0.5>
 
 // -----
 
-// expected-error @+1 {{msa expects finite backward_factor and forward_factor >= 0, got inf and 1.0}}
+// expected-error @+1 {{msa backward_factor must be a finite number >= 0, got inf}}
 #msa = #sl.msa<sw_index = 3, num_spans = 2, backward_factor = 1.0e400,
                forward_factor = 1.0, search_power = 0.5, span_power = 0.5>
 
 // -----
 
-// expected-error @+1 {{msa expects sw_index >= 0, got -1}}
+// expected-error @+1 {{msa sw_index must be >= 0, got -1}}
 #msa = #sl.msa<sw_index = -1, num_spans = 2,
                backward_factor = 3.0, forward_factor = 1.0, search_power = 0.5, span_power = 0.5>
 
 // -----
 
-// expected-error @+1 {{msa expects a window of at least one token, but sw_index = 0 and search_power = 0.5 give floor((sw_index+1)^(1/search_power)) - 1 = 0}}
+// expected-error @+1 {{msa sw_index gives an empty sliding window: floor((sw_index + 1)^(1 / search_power)) - 1 = 0 with sw_index = 0, search_power = 0.5}}
 #msa = #sl.msa<sw_index = 0, num_spans = 2,
                backward_factor = 3.0, forward_factor = 1.0, search_power = 0.5, span_power = 0.5>
 
@@ -2179,7 +2179,7 @@ func.func @segment_attention_query_type(%q2: tensor<?x16xbf16>, %c: !kv,
 // -----
 
 // A window too large to represent (1000001^8 tokens).
-// expected-error @+1 {{msa expects a window below 10^15 tokens, but sw_index = 1000000 and search_power = 0.125}}
+// expected-error @+1 {{msa sw_index with search_power = 0.125 gives a sliding window of (sw_index + 1)^(1 / search_power)}}
 #msa = #sl.msa<sw_index = 1000000, num_spans = 2,
                backward_factor = 3.0, forward_factor = 1.0, search_power = 0.125, span_power = 0.5>
 
