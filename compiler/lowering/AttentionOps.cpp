@@ -1,0 +1,79 @@
+// Lowering rules of dense attention and of KV-cache appends (docs/kernels-attention.md).
+#include "compiler/lowering/Rules.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/TypeUtilities.h"
+
+namespace sl::compiler::lowering {
+
+using namespace mlir;
+namespace sld = mlir::sl;
+
+// Appends k, v to the cache (token t of the call at position start + t).
+LogicalResult appendToCache(FunctionLowering &L, Location loc, Value k, Value v,
+                            sld::KVCacheType cache, Value stateArg) {
+  auto t = L.elementSpelling(loc, cache.getElementType());
+  if (failed(t))
+    return failure();
+  Value keys = L.lookup(k), values = L.lookup(v);
+  LaunchBuilder(L, loc)
+      .pointer(keys).rowStride(keys).pointer(values).rowStride(values)
+      .statePart(stateArg, "k").statePart(stateArg, "v")
+      .runtime("capacity").runtime("start").runtime("n")
+      .launch("kv_append", {*t, str(cache.getKvHeads()), str(cache.getHeadDim()), "128"}, 128,
+              0, Extent::perTokens(1));
+  return success();
+}
+
+LogicalResult lowerDenseAttention(FunctionLowering &L, sld::DenseAttentionOp op) {
+  Location loc = op.getLoc();
+  sld::KVCacheType cache = op.getCache().getType();
+  Value stateArg = L.lookup(op.getCache());
+  L.map(op.getNewCache(), stateArg);
+  if (failed(appendToCache(L, loc, op.getK(), op.getV(), cache, stateArg)))
+    return failure();
+  auto kernel = op->getAttrOfType<StringAttr>("sl.kernel");
+  if (!kernel)
+    return op.emitError("sl-lower-to-slk expects tile choices from sl-select-tiles");
+  auto t = L.elementSpelling(loc, cache.getElementType());
+  if (failed(t))
+    return failure();
+  bool bf16 = cache.getElementType().isBF16();
+  int64_t heads = op.getNumHeadsAttr().getInt(), kvHeads = cache.getKvHeads(),
+          headDim = cache.getHeadDim(), group = heads / kvHeads;
+  Value q = L.lookup(op.getQ());
+  Value out = L.allocate(op.getResult());
+  if (kernel.getValue() == "attention_decode") {
+    int64_t splits = tile(op, "splits"), bn = tile(op, "bn"), warps = tile(op, "warps");
+    Type f32 = L.builder().getF32Type();
+    Value partO = L.scratch(loc, {splits * L.maxTokens() * heads * headDim}, f32);
+    Value partLse = L.scratch(loc, {splits * L.maxTokens() * heads}, f32);
+    int64_t smem = bf16 ? 16 * (headDim + 8) * 2 + std::max(warps * 4 * bn * (headDim + 8) * 2,
+                                                             warps * 16 * (headDim + 2) * 4)
+                        : 16 * headDim * 4 + std::max(warps * bn * (2 * headDim + 1) * 4,
+                                                      warps * 16 * (headDim + 2) * 4);
+    LaunchBuilder(L, loc)
+        .pointer(q).rowStride(q).statePart(stateArg, "k").statePart(stateArg, "v")
+        .runtime("capacity").pointer(partO).pointer(partLse).runtime("n").runtime("cache_len")
+        .launch("attention_decode_partial",
+                {*t, str(heads), str(kvHeads), str(headDim), str(splits), str(bn), str(warps)},
+                32 * warps, smem, Extent::fixed(splits), Extent::fixed(kvHeads),
+                Extent{group, 0, 16});
+    LaunchBuilder(L, loc)
+        .pointer(partO).pointer(partLse).pointer(out).rowStride(out).runtime("n")
+        .launch("attention_decode_combine", {*t, str(heads), str(headDim), str(splits)},
+                headDim, 0, Extent::perTokens(1), Extent::fixed(heads));
+    return success();
+  }
+  int64_t bm = tile(op, "bm"), bn = tile(op, "bn");
+  int64_t smem = bf16 ? (bm + 4 * bn) * (headDim + 8) * 2
+                      : 4 * (bm * headDim + bn * (2 * headDim + 1));
+  LaunchBuilder(L, loc)
+      .pointer(q).rowStride(q).statePart(stateArg, "k").statePart(stateArg, "v")
+      .runtime("capacity").pointer(out).rowStride(out).runtime("n").runtime("cache_len")
+      .launch("attention_prefill", {*t, str(heads), str(kvHeads), str(headDim), str(bm), str(bn)},
+              32 * bm / 16, smem, Extent::perTokens(bm), Extent::fixed(heads));
+  return success();
+}
+
+}  // namespace sl::compiler::lowering

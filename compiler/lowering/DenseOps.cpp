@@ -1,0 +1,212 @@
+// Lowering rules of the dense ops: projections (GEMM / GEMV, fused norm and epilogues), norms,
+// embedding, sampling, element-wise ops and column splits (docs/kernels-dense.md).
+#include "compiler/lowering/Rules.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/TypeUtilities.h"
+
+namespace sl::compiler::lowering {
+
+using namespace mlir;
+namespace sld = mlir::sl;
+
+LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value weight,
+                              Value bias, Value residual,
+                              std::optional<sld::Activation> activation, Value result) {
+  Location loc = op->getLoc();
+  auto kernel = op->getAttrOfType<StringAttr>("sl.kernel");
+  if (!kernel)
+    return op->emitError("sl-lower-to-slk expects tile choices from sl-select-tiles");
+  auto inType = L.elementSpelling(loc, getElementTypeOrSelf(x.getType()));
+  auto outType = L.elementSpelling(loc, getElementTypeOrSelf(result.getType()));
+  if (failed(inType) || failed(outType))
+    return failure();
+  int64_t n = featureSize(weight, 0), k = featureSize(weight, 1);
+  int64_t elementBytes = getElementTypeOrSelf(x.getType()).isBF16() ? 2 : 4;
+  std::vector<std::string> epilogue = {activationArg(activation), boolArg(bool(bias)),
+                                       boolArg(bool(residual))};
+  Value a = L.lookup(x);
+  auto linear = llvm::dyn_cast<sld::LinearOp>(op);
+  Value norm = linear ? linear.getNormWeight() : Value();
+  if (norm && kernel.getValue() == "gemv") {
+    // Decode: the norm runs in the GEMV's prologue.
+    auto wt = L.elementSpelling(loc, getElementTypeOrSelf(norm.getType()));
+    if (failed(wt))
+      return failure();
+    int64_t warps = tile(op, "warps"), maxM = tile(op, "max_m");
+    Value c = L.allocate(result);
+    LaunchBuilder launch(L, loc);
+    launch.pointer(a).rowStride(a).pointer(L.lookup(norm))
+        .f32(linear.getNormEpsilon()->convertToDouble()).pointer(L.lookup(weight));
+    bias ? launch.pointer(L.lookup(bias)) : launch.null();
+    residual ? launch.pointer(L.lookup(residual)) : launch.null();
+    launch.pointer(c).rowStride(c).runtime("n").i32(n).i32(k);
+    std::vector<std::string> args = {*inType, *wt, *outType, std::to_string(warps),
+                                     std::to_string(maxM)};
+    args.insert(args.end(), epilogue.begin(), epilogue.end());
+    launch.launch("gemv_rmsnorm", args, 32 * warps, maxM * ((k + 7) / 8 * 8) * elementBytes,
+                  Extent::fixed((n + warps - 1) / warps));
+    return success();
+  }
+  if (norm) {
+    // Prefill: one rms_norm for every projection that fused this norm, then the GEMM.
+    auto normed = L.normalized(loc, x, norm, linear.getNormEpsilon()->convertToDouble());
+    if (failed(normed))
+      return failure();
+    a = *normed;
+  }
+  Value c = L.allocate(result);
+  // The LM head of a prefill chunk: the caller reads the last position's logits at most, so
+  // the runtime may compute those rows alone.
+  const bool outputRows = llvm::isa<sld::LMHeadOp>(op) && kernel.getValue() != "gemv";
+  LaunchBuilder launch(L, loc);
+  launch.pointer(a);
+  if (outputRows)
+    launch.tokenRows(a);
+  launch.rowStride(a).pointer(L.lookup(weight));
+  bias ? launch.pointer(L.lookup(bias)) : launch.null();
+  residual ? launch.pointer(L.lookup(residual)) : launch.null();
+  launch.pointer(c);
+  if (outputRows)
+    launch.tokenRows(c);
+  launch.rowStride(c).runtime("n").i32(n).i32(k);
+  if (kernel.getValue() == "gemv") {
+    int64_t warps = tile(op, "warps"), maxM = tile(op, "max_m");
+    std::vector<std::string> args = {*inType, *outType, std::to_string(warps),
+                                     std::to_string(maxM)};
+    args.insert(args.end(), epilogue.begin(), epilogue.end());
+    launch.launch("gemv", args, 32 * warps, 0, Extent::fixed((n + warps - 1) / warps));
+    return success();
+  }
+  GemmTiles tiles{tile(op, "bm"),     tile(op, "bn"),      tile(op, "bk"),
+                  tile(op, "stages"), tile(op, "warps_m"), tile(op, "warps_n")};
+  launchGemm(launch, *inType, *outType, tiles, epilogue, n, elementBytes);
+  return success();
+}
+
+LogicalResult lowerRMSNorm(FunctionLowering &L, sld::RMSNormOp op) {
+  auto y = L.normalized(op.getLoc(), op.getX(), op.getWeight(),
+                        op.getEpsilon().convertToDouble());
+  if (failed(y))
+    return failure();
+  L.map(op.getResult(), *y);
+  return success();
+}
+
+LogicalResult lowerGatedRMSNorm(FunctionLowering &L, sld::GatedRMSNormOp op) {
+  Location loc = op.getLoc();
+  auto t = L.elementSpelling(loc, getElementTypeOrSelf(op.getY().getType()));
+  auto wt = L.elementSpelling(loc, getElementTypeOrSelf(op.getWeight().getType()));
+  if (failed(t) || failed(wt))
+    return failure();
+  int64_t channels = featureSize(op.getY()), group = op.getGroupSizeAttr().getInt();
+  int64_t threads = rowThreads(group, 4);
+  Value y = L.lookup(op.getY()), gate = L.lookup(op.getGate());
+  Value out = L.allocate(op.getResult());
+  LaunchBuilder(L, loc)
+      .pointer(y)
+      .rowStride(y)
+      .pointer(gate)
+      .rowStride(gate)
+      .pointer(L.lookup(op.getWeight()))
+      .pointer(out)
+      .runtime("n")
+      .f32(op.getEpsilon().convertToDouble())
+      .launch("gated_rms_norm",
+              {*t, *wt, std::to_string(channels), std::to_string(group), std::to_string(threads)},
+              threads, 0, Extent::perTokens(1), Extent::fixed(channels / group));
+  return success();
+}
+
+LogicalResult lowerEmbedding(FunctionLowering &L, sld::EmbeddingOp op) {
+  Location loc = op.getLoc();
+  auto t = L.elementSpelling(loc, getElementTypeOrSelf(op.getTable().getType()));
+  if (failed(t))
+    return failure();
+  if (!getElementTypeOrSelf(op.getTokens().getType()).isInteger(32))
+    return op.emitError("sl-lower-to-slk: the embedding kernel reads i32 token ids");
+  int64_t vocab = featureSize(op.getTable(), 0), hidden = featureSize(op.getTable());
+  int64_t threads = rowThreads(hidden, *t == "float" ? 4 : 8);
+  Value out = L.allocate(op.getResult());
+  LaunchBuilder(L, loc)
+      .pointer(L.lookup(op.getTokens()))
+      .pointer(L.lookup(op.getTable()))
+      .pointer(out)
+      .runtime("n")
+      .i32(vocab)
+      .runtime("error_flag")
+      .launch("embedding", {*t, std::to_string(hidden), std::to_string(threads)}, threads, 0,
+              Extent::perTokens(1));
+  return success();
+}
+
+LogicalResult lowerSample(FunctionLowering &L, sld::SampleOp op) {
+  int64_t vocab = featureSize(op.getLogits());
+  Value out = L.allocate(op.getTokens());
+  if (!getElementTypeOrSelf(op.getTokens().getType()).isInteger(32))
+    return op.emitError("sl-lower-to-slk: the sampling kernel writes i32 token ids");
+  LaunchBuilder(L, op.getLoc())
+      .pointer(L.lookup(op.getLogits()))
+      .pointer(out)
+      .runtime("n")
+      .i32(vocab)
+      .launch("argmax", {"256"}, 256, 0, Extent::perTokens(1));
+  return success();
+}
+
+namespace {
+
+template <typename OpT>
+LogicalResult lowerElementwise(FunctionLowering &L, OpT op, StringRef templateName,
+                               ArrayRef<Value> inputs, std::optional<sld::Activation> act) {
+  Location loc = op.getLoc();
+  auto t = L.elementSpelling(loc, getElementTypeOrSelf(op.getType()));
+  if (failed(t))
+    return failure();
+  int64_t cols = featureSize(op.getResult());
+  LaunchBuilder launch(L, loc);
+  for (Value input : inputs) {
+    Value buffer = L.lookup(input);
+    if (failed(L.expectContiguous(loc, buffer, "an element-wise operand")))
+      return failure();
+    launch.pointer(buffer);
+  }
+  launch.pointer(L.allocate(op.getResult())).runtime("n");
+  std::vector<std::string> args = {*t, std::to_string(cols)};
+  if (act)
+    args.push_back(activationArg(act));
+  args.push_back("256");
+  launch.launch(templateName, args, 256, 0, Extent::perElements(cols, 256 * 4));
+  return success();
+}
+
+}  // namespace
+
+LogicalResult lowerAdd(FunctionLowering &L, sld::AddOp add) {
+  return lowerElementwise(L, add, "add", {add.getLhs(), add.getRhs()}, std::nullopt);
+}
+
+LogicalResult lowerActivation(FunctionLowering &L, sld::ActivationOp act) {
+  return lowerElementwise(L, act, "activation", {act.getX()}, act.getKind());
+}
+
+LogicalResult lowerSplit(FunctionLowering &L, sld::SplitOp op) {
+  Value source = L.lookup(op.getX());
+  auto sourceType = llvm::cast<MemRefType>(source.getType());
+  if (sourceType.getRank() != 2 || !sourceType.getLayout().isIdentity())
+    return op.emitError("sl-lower-to-slk: sl.split lowers to column views of a contiguous "
+                        "rank-2 buffer");
+  int64_t columns = sourceType.getDimSize(1), offset = 0;
+  for (Value piece : op.getPieces()) {
+    auto tensor = llvm::cast<RankedTensorType>(piece.getType());
+    auto layout = StridedLayoutAttr::get(op.getContext(), offset, {columns, 1});
+    auto viewType = MemRefType::get(tensor.getShape(), tensor.getElementType(), layout);
+    Value view = L.builder().create<slk::ColumnSliceOp>(op.getLoc(), viewType, source,
+                                                        L.builder().getI64IntegerAttr(offset));
+    L.map(piece, view);
+    offset += tensor.getDimSize(1);
+  }
+  return success();
+}
+
+}  // namespace sl::compiler::lowering
