@@ -95,7 +95,7 @@ inline std::optional<ConfigProblem> checkConfig(int64_t swIndex, int64_t numSpan
       return ConfigProblem{field, "must be a finite number >= 0, got " + text(value)};
   if (swIndex < 0)
     return ConfigProblem{"sw_index", "must be >= 0, got " + text(swIndex)};
-  const double window = std::pow(static_cast<double>(swIndex + 1), 1.0 / searchPower);
+  const double window = std::pow(static_cast<double>(swIndex) + 1.0, 1.0 / searchPower);
   if (!(window < kMaxPower))
     return ConfigProblem{"sw_index", "with search_power = " + text(searchPower) +
                                          " gives a sliding window of (sw_index + 1)^(1 / "

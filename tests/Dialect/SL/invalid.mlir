@@ -2185,6 +2185,13 @@ func.func @segment_attention_query_type(%q2: tensor<?x16xbf16>, %c: !kv,
 
 // -----
 
+// The largest sw_index (its window is computed without overflowing sw_index + 1).
+// expected-error @+1 {{msa sw_index with search_power = 0.5 gives a sliding window of (sw_index + 1)^(1 / search_power) = 8.50706e+37 tokens, above the supported 1e+15}}
+#msa = #sl.msa<sw_index = 9223372036854775807, num_spans = 2,
+               backward_factor = 3.0, forward_factor = 1.0, search_power = 0.5, span_power = 0.5>
+
+// -----
+
 // A key after span_power.
 // expected-error @+2 {{expected '>' after span_power}}
 #msa = #sl.msa<sw_index = 3, num_spans = 2, backward_factor = 3.0, forward_factor = 1.0,
