@@ -26,7 +26,7 @@ StatusOr<std::unique_ptr<Executor>> makeExecutor(const std::string &device, cons
   auto cuda = sl::cuda::CudaExecutor::create(model.artifact(), model.weights(), model.randomSeed());
   if (!cuda)
     return Status::error("--device=cuda: " + cuda.status().message());
-  std::cerr << "slrun: CUDA backend on " << (*cuda)->deviceName() << " (" << (*cuda)->arch()
+  std::cerr << "slrun: CUDA backend on " << *(*cuda)->deviceName() << " (" << (*cuda)->arch()
             << ")\n";
   return std::unique_ptr<Executor>(std::move(*cuda));
 }
@@ -76,9 +76,11 @@ Status checkSessionFits(const Model &model, Executor &executor, const std::strin
                                 *hostNeeded, availableHostBytes(), "host memory");
       !status)
     return status;
-  auto *cuda = static_cast<sl::cuda::CudaExecutor *>(&executor);
-  return checkFits(session + " (" + parts + " bytes)", state->total(), cuda->memoryInfo().first,
-                   "device memory on " + cuda->deviceName());
+  auto memory = executor.deviceMemory();
+  if (!memory)
+    return Status::error(session + ": the " + device + " backend does not report its memory");
+  return checkFits(session + " (" + parts + " bytes)", state->total(), memory->first,
+                   "device memory on " + executor.deviceName().value_or("the device"));
 }
 
 int fail(const Status &status) {

@@ -5,12 +5,12 @@
 
 #include "runtime/core/Engine.h"
 #include "runtime/core/MemoryBudget.h"
-#include "runtime/cuda/CudaExecutor.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -128,13 +128,14 @@ int benchCommand(int argc, char **argv) {
   if (!executor)
     return fail(executor.status());
   Executor &backend = **executor;
-  auto *cuda = device == "cuda" ? static_cast<sl::cuda::CudaExecutor *>(&backend) : nullptr;
   Engine engine(**model, std::move(*executor));
   const int64_t chunkTokens = *chunk > 0 ? std::min<int64_t>(*chunk, prefill->max_tokens())
                                          : prefill->max_tokens();
   const bool hostState = device == "cpu";
   const std::string bench = options->get("name", isModelArtifact ? "model" : "layer");
-  const std::string gpu = cuda ? cuda->deviceName() : "none";
+  const std::optional<std::string> gpuName = backend.deviceName();
+  const bool onGpu = gpuName.has_value();
+  const std::string gpu = gpuName.value_or("none");
   const std::string commit = options->get("commit", "unknown");
 
   // Every session the bench makes (one at a time) must fit, checked before the first is made.
@@ -194,16 +195,17 @@ int benchCommand(int argc, char **argv) {
         backend.call(isDecode ? *decode : *prefill, session, *inputs, n, OutputRows::none);
     if (!outputs)
       return outputs.status();
-    return cuda ? cuda->lastCallDeviceMs() : wallSince(begin);
+    return backend.lastCallDeviceMs().value_or(wallSince(begin));
   };
 
   std::ostringstream lines;
   std::vector<std::string> table;
   double peakGiB = 0;
   auto noteMemory = [&] {
-    if (!cuda)
+    auto memory = backend.deviceMemory();
+    if (!memory)
       return 0.0;
-    auto [free, total] = cuda->memoryInfo();
+    auto [free, total] = *memory;
     double used = double(total - free) / double(1ull << 30);
     peakGiB = std::max(peakGiB, used);
     return used;
@@ -226,7 +228,7 @@ int benchCommand(int argc, char **argv) {
     table.push_back(row);
   };
   // With --profile: the same work once more, kernel by kernel between events, summed by kernel.
-  std::map<std::string, sl::cuda::CudaExecutor::KernelTime> kernels;
+  std::map<std::string, Executor::KernelTime> kernels;
   auto printProfile = [&](const std::string &title, int64_t repeats) {
     std::vector<std::pair<double, std::string>> rows;
     double total = 0;
@@ -266,9 +268,9 @@ int benchCommand(int argc, char **argv) {
       if (options->has("profile")) {
         if (Status status = backend.synthesizeState(session, context, 11); !status)
           return fail(status);
-        cuda->setProfile(&kernels);
+        backend.setProfile(&kernels);
         auto profiled = step(session, chunkTokens, false);
-        cuda->setProfile(nullptr);
+        backend.setProfile(nullptr);
         if (!profiled)
           return fail(profiled.status());
         printProfile("chunk at " + std::to_string(context), 1);
@@ -290,21 +292,21 @@ int benchCommand(int argc, char **argv) {
     std::sort(times.begin(), times.end());
     record("decode", context, 1, times[times.size() / 2], context > 0);
     if (profiled) {
-      cuda->setProfile(&kernels);
+      backend.setProfile(&kernels);
       for (int64_t i = 0; i < profiled; ++i)
         if (auto took = step(session, 1, true); !took)
           return fail(took.status());
-      cuda->setProfile(nullptr);
+      backend.setProfile(nullptr);
       printProfile("decode at " + std::to_string(context), profiled);
     }
   }
   std::cout << "phase         context   tokens           ms        tok/s\n";
   for (const std::string &row : table)
     std::cout << row << "\n";
-  std::cout << "(" << bench << ", " << device << (cuda ? " " + gpu : "") << ", kv cache "
+  std::cout << "(" << bench << ", " << device << (onGpu ? " " + gpu : "") << ", kv cache "
             << kvBytesPerToken(artifact) << " bytes/token, decode = median of " << *steps
-            << " steps" << (!isModelArtifact && cuda ? ", kernel time" : ", wall time");
-  if (cuda)
+            << " steps" << (!isModelArtifact && onGpu ? ", kernel time" : ", wall time");
+  if (onGpu)
     std::printf(", GPU memory in use at most %.1f GiB", peakGiB);
   std::cout << ")\n";
   if (options->has("output")) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,6 +87,18 @@ public:
   // nothing to do.
   virtual Status stateToHost(Session &, bool /*kv*/) { return Status::success(); }
   virtual Status stateToDevice(Session &, bool /*kv*/) { return Status::success(); }
+
+  // What a device backend knows of its device; the CPU backend computes in host memory and has
+  // none of it (nullopt / false), so callers need not know which backend they hold.
+  struct KernelTime { double ms = 0; int64_t launches = 0; };
+  virtual std::optional<std::string> deviceName() const { return std::nullopt; }
+  // Free and total device memory, in bytes.
+  virtual std::optional<std::pair<size_t, size_t>> deviceMemory() const { return std::nullopt; }
+  // Device time of the last call's kernels (input and output copies excluded).
+  virtual std::optional<double> lastCallDeviceMs() const { return std::nullopt; }
+  // Per-kernel device time of every following call, summed by kernel name into `profile`
+  // (nullptr stops); false when the backend cannot time kernels.
+  virtual bool setProfile(std::map<std::string, KernelTime> * /*profile*/) { return false; }
 
   // From now on every call of `function` copies `captures` to the host as their launches run
   // and logs them for takeCaptured() (an empty list stops it). None by default: a call without

@@ -449,11 +449,11 @@ Status CudaExecutor::copyState(runtime::Session &session, bool kv, bool toHost) 
   return Status::success();
 }
 
-std::pair<size_t, size_t> CudaExecutor::memoryInfo() const {
+std::optional<std::pair<size_t, size_t>> CudaExecutor::deviceMemory() const {
   size_t free = 0, total = 0;
   driver_.cuCtxSetCurrent(context_);
   driver_.cuMemGetInfo(&free, &total);
-  return {free, total};
+  return std::make_pair(free, total);
 }
 
 bool CudaExecutor::graphsEnabled() {

@@ -38,17 +38,16 @@ public:
   Status stateToHost(runtime::Session &session, bool kv) override;
   Status stateToDevice(runtime::Session &session, bool kv) override;
 
-  // Per-kernel device time of every following call (kernels launched one by one between events,
-  // no graph), summed by kernel name into `profile`; nullptr stops profiling.
-  struct KernelTime { double ms = 0; int64_t launches = 0; };
-  void setProfile(std::map<std::string, KernelTime> *profile) { profile_ = profile; }
-  // Device time of the last call's kernels (events around its launches; input and output
-  // copies excluded).
-  double lastCallDeviceMs() const { return lastCallDeviceMs_; }
-  // Free and total device memory (cuMemGetInfo).
-  std::pair<size_t, size_t> memoryInfo() const;
-
-  const std::string &deviceName() const { return deviceName_; }
+  // Profiles launch the kernels one by one between events (no graph).
+  bool setProfile(std::map<std::string, KernelTime> *profile) override {
+    profile_ = profile;
+    return true;
+  }
+  // Events around the call's launches.
+  std::optional<double> lastCallDeviceMs() const override { return lastCallDeviceMs_; }
+  // cuMemGetInfo.
+  std::optional<std::pair<size_t, size_t>> deviceMemory() const override;
+  std::optional<std::string> deviceName() const override { return deviceName_; }
   const std::string &arch() const { return arch_; }
 
 private:

@@ -7,7 +7,6 @@
 #include "runtime/server/Requests.h"
 #include "runtime/server/Snapshot.h"
 #include "runtime/core/MemoryBudget.h"
-#include "runtime/cuda/CudaExecutor.h"
 
 #include <nlohmann/json.hpp>
 
@@ -358,12 +357,11 @@ Status Server::checkSessionsFit() const {
                                          runtime::availableHostBytes(), "host memory");
       !status)
     return Status::error(status.message() + "; lower --max-sessions or --max-context");
-  if (config_.model.device == "cuda") {
-    auto *cuda = dynamic_cast<const sl::cuda::CudaExecutor *>(&model_->engine->executor());
+  if (auto memory = model_->engine->executor().deviceMemory()) {
     auto deviceTotal = runtime::mulBytes(state->total(), sessions);
-    if (cuda && deviceTotal)
+    if (deviceTotal)
       if (Status status = runtime::checkFits(what + " (session state)", *deviceTotal,
-                                             cuda->memoryInfo().first, "device memory");
+                                             memory->first, "device memory");
           !status)
         return Status::error(status.message() + "; lower --max-sessions or --max-context");
   }
