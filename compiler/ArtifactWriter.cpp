@@ -5,6 +5,7 @@
 #include "dialects/SL/SLDialect.h"
 #include "dialects/SLK/SLKDialect.h"
 #include "runtime/kernels/KernelLibrary.h"
+#include "runtime/schema/ArgNames.h"
 #include "runtime/schema/ArtifactVersion.h"
 #include "runtime/support/Version.h"
 #include "runtime/schema/artifact_generated.h"
@@ -299,24 +300,30 @@ private:
         } else {
           return error("pointer operand is neither a buffer, a weight nor an input");
         }
-      } else if (auto part = llvm::dyn_cast<ArrayAttr>(arg)) {
-        Value state = launch.getOperands()[llvm::cast<IntegerAttr>(part[0]).getInt()];
+      } else if (auto pair = llvm::dyn_cast<ArrayAttr>(arg)) {
+        // [operand, "k"]: a part of a state operand; [operand, "span_reach"]: a host table of
+        // a multi-step state operand's config.
+        Value state = launch.getOperands()[llvm::cast<IntegerAttr>(pair[0]).getInt()];
+        StringRef what = llvm::cast<StringAttr>(pair[1]).getValue();
         if (!states.count(state))
-          return error("state part of a value that is not a state argument");
-        spec.kind = schema::ArgKind::state_part;
+          return error("'" + what.str() + "' of a value that is not a state argument");
         spec.index = states.lookup(state);
-        spec.part = llvm::cast<StringAttr>(part[1]).str();
-      } else if (auto name = llvm::dyn_cast<StringAttr>(arg)) {
-        // Run-time values; host tables name the state operand whose config they follow.
-        spec.kind = schema::ArgKind::runtime;
-        spec.name = name.str();
-        if (size_t colon = spec.name.find(':'); colon != std::string::npos) {
-          Value state = launch.getOperands()[std::stoi(spec.name.substr(colon + 1))];
-          if (!states.count(state))
-            return error("table '" + spec.name + "' does not name a state argument");
-          spec.index = states.lookup(state);
-          spec.name = spec.name.substr(0, colon);
+        if (auto part = schema::statePartNamed(what)) {
+          spec.kind = schema::ArgKind::state_part;
+          spec.part = *part;
+        } else if (auto table = schema::runtimeValueNamed(what);
+                   table && schema::isStateTable(*table)) {
+          spec.kind = schema::ArgKind::runtime;
+          spec.value = *table;
+        } else {
+          return error("'" + what.str() + "' is neither a state part nor a state table");
         }
+      } else if (auto name = llvm::dyn_cast<StringAttr>(arg)) {
+        auto value = schema::runtimeValueNamed(name.getValue());
+        if (!value || schema::isStateTable(*value))
+          return error("unknown run-time value '" + name.str() + "'");
+        spec.kind = schema::ArgKind::runtime;
+        spec.value = *value;
       } else if (auto integer = llvm::dyn_cast<IntegerAttr>(arg)) {
         spec.kind = integer.getType().isInteger(64) ? schema::ArgKind::const_i64
                                                     : schema::ArgKind::const_i32;
@@ -345,28 +352,16 @@ private:
     schema::ArgKind kind = schema::ArgKind::runtime;
     int32_t index = -1;
     int64_t byteOffset = 0;
-    std::string part, name;
+    schema::StatePart part = schema::StatePart::k;
+    schema::RuntimeValue value = schema::RuntimeValue::n;
     int64_t intValue = 0;
     float floatValue = 0.0f;
     int64_t rowBytes = 0;
   };
 
-  // Strings first: a flatbuffer table is built with nothing else under construction.
   fb::Offset<schema::Arg> makeArg(const ArgSpec &spec) {
-    auto part = spec.part.empty() ? 0 : fbb_.CreateString(spec.part);
-    auto name = spec.name.empty() ? 0 : fbb_.CreateString(spec.name);
-    schema::ArgBuilder builder(fbb_);
-    builder.add_kind(spec.kind);
-    builder.add_index(spec.index);
-    builder.add_byte_offset(spec.byteOffset);
-    if (!part.IsNull())
-      builder.add_part(part);
-    if (!name.IsNull())
-      builder.add_name(name);
-    builder.add_int_value(spec.intValue);
-    builder.add_float_value(spec.floatValue);
-    builder.add_row_bytes(spec.rowBytes);
-    return builder.Finish();
+    return schema::CreateArg(fbb_, spec.kind, spec.index, spec.byteOffset, spec.part, spec.value,
+                             spec.intValue, spec.floatValue, spec.rowBytes);
   }
 
   ModuleOp module_;

@@ -32,21 +32,29 @@ LaunchBuilder &LaunchBuilder::pointer(Value buffer) {
   return *this;
 }
 
-LaunchBuilder &LaunchBuilder::statePart(Value state, StringRef part) {
+// Run-time values and state parts are spelled in the slk IR by the names flatc gives the
+// schema's enums (runtime/schema/ArgNames.h); the artifact writer reads them back by name.
+LaunchBuilder &LaunchBuilder::statePart(Value state, StatePart part) {
   OpBuilder &b = lowering_.builder();
-  args_.push_back(b.getArrayAttr({b.getIndexAttr(operandIndex(state)), b.getStringAttr(part)}));
+  args_.push_back(b.getArrayAttr({b.getIndexAttr(operandIndex(state)),
+                                  b.getStringAttr(schema::EnumNameStatePart(part))}));
   return *this;
 }
 
-LaunchBuilder &LaunchBuilder::null() { return runtime("null"); }
+LaunchBuilder &LaunchBuilder::null() { return runtime(RuntimeValue::null); }
 
-LaunchBuilder &LaunchBuilder::runtime(StringRef name) {
-  args_.push_back(lowering_.builder().getStringAttr(name));
+LaunchBuilder &LaunchBuilder::runtime(RuntimeValue value) {
+  assert(!schema::isStateTable(value) && "a host table names its state: use stateTable");
+  args_.push_back(lowering_.builder().getStringAttr(schema::EnumNameRuntimeValue(value)));
   return *this;
 }
 
-LaunchBuilder &LaunchBuilder::stateTable(StringRef table, Value state) {
-  return runtime((table + ":" + llvm::Twine(operandIndex(state))).str());
+LaunchBuilder &LaunchBuilder::stateTable(RuntimeValue table, Value state) {
+  assert(schema::isStateTable(table) && "not a host table of a multi-step state");
+  OpBuilder &b = lowering_.builder();
+  args_.push_back(b.getArrayAttr({b.getIndexAttr(operandIndex(state)),
+                                  b.getStringAttr(schema::EnumNameRuntimeValue(table))}));
+  return *this;
 }
 
 LaunchBuilder &LaunchBuilder::i32(int64_t value) {
@@ -112,7 +120,7 @@ FailureOr<Value> FunctionLowering::normalized(Location loc, Value x, Value weigh
       .pointer(input)
       .pointer(key.second)
       .pointer(y)
-      .runtime("n")
+      .runtime(RuntimeValue::n)
       .f32(epsilon)
       .launch("rms_norm", {*t, *wt, std::to_string(hidden), std::to_string(threads)}, threads,
               0, Extent::perTokens(1));

@@ -5,6 +5,7 @@
 
 #include "dialects/SL/SLDialect.h"
 #include "dialects/SLK/SLKDialect.h"
+#include "runtime/schema/ArgNames.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -15,6 +16,10 @@
 #include <vector>
 
 namespace sl::compiler {
+
+// Launch arguments the runtime supplies: the artifact schema's own enums.
+using sl::schema::RuntimeValue;
+using sl::schema::StatePart;
 
 // One grid dimension: ceil((mul * n + add) / div), n = tokens of the call.
 struct Extent {
@@ -36,12 +41,14 @@ public:
       : lowering_(lowering), loc_(loc) {}
 
   LaunchBuilder &pointer(mlir::Value buffer);                 // buffer, weight or view
-  LaunchBuilder &statePart(mlir::Value state, llvm::StringRef part);
+  // A part of a state operand (IR: [operand, "k"]).
+  LaunchBuilder &statePart(mlir::Value state, StatePart part);
   LaunchBuilder &null();                                      // absent optional pointer
-  LaunchBuilder &runtime(llvm::StringRef name);               // "n", "start", ...
-  // A host table of the multi-step config of `state` ("anchor_offsets", "num_stripes",
-  // "span_reach"): the runtime builds it from the state's config.
-  LaunchBuilder &stateTable(llvm::StringRef table, mlir::Value state);
+  // A value the runtime supplies (IR: "n", "start", ...), not a host table.
+  LaunchBuilder &runtime(RuntimeValue value);
+  // A host table of the multi-step config of `state` (anchor_offsets, num_stripes, span_reach;
+  // IR: [operand, "span_reach"]): the runtime builds it from the state's config.
+  LaunchBuilder &stateTable(RuntimeValue table, mlir::Value state);
   LaunchBuilder &i32(int64_t value);
   LaunchBuilder &i64(int64_t value);
   LaunchBuilder &f32(double value);

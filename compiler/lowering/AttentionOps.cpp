@@ -18,8 +18,8 @@ LogicalResult appendToCache(FunctionLowering &L, Location loc, Value k, Value v,
   Value keys = L.lookup(k), values = L.lookup(v);
   LaunchBuilder(L, loc)
       .pointer(keys).rowStride(keys).pointer(values).rowStride(values)
-      .statePart(stateArg, "k").statePart(stateArg, "v")
-      .runtime("capacity").runtime("start").runtime("n")
+      .statePart(stateArg, StatePart::k).statePart(stateArg, StatePart::v)
+      .runtime(RuntimeValue::capacity).runtime(RuntimeValue::start).runtime(RuntimeValue::n)
       .launch("kv_append", {*t, str(cache.getKvHeads()), str(cache.getHeadDim()), "128"}, 128,
               0, Extent::perTokens(1));
   return success();
@@ -53,14 +53,14 @@ LogicalResult lowerDenseAttention(FunctionLowering &L, sld::DenseAttentionOp op)
                         : 16 * headDim * 4 + std::max(warps * bn * (2 * headDim + 1) * 4,
                                                       warps * 16 * (headDim + 2) * 4);
     LaunchBuilder(L, loc)
-        .pointer(q).rowStride(q).statePart(stateArg, "k").statePart(stateArg, "v")
-        .runtime("capacity").pointer(partO).pointer(partLse).runtime("n").runtime("cache_len")
+        .pointer(q).rowStride(q).statePart(stateArg, StatePart::k).statePart(stateArg, StatePart::v)
+        .runtime(RuntimeValue::capacity).pointer(partO).pointer(partLse).runtime(RuntimeValue::n).runtime(RuntimeValue::cache_len)
         .launch("attention_decode_partial",
                 {*t, str(heads), str(kvHeads), str(headDim), str(splits), str(bn), str(warps)},
                 32 * warps, smem, Extent::fixed(splits), Extent::fixed(kvHeads),
                 Extent{group, 0, 16});
     LaunchBuilder(L, loc)
-        .pointer(partO).pointer(partLse).pointer(out).rowStride(out).runtime("n")
+        .pointer(partO).pointer(partLse).pointer(out).rowStride(out).runtime(RuntimeValue::n)
         .launch("attention_decode_combine", {*t, str(heads), str(headDim), str(splits)},
                 headDim, 0, Extent::perTokens(1), Extent::fixed(heads));
     return success();
@@ -69,8 +69,8 @@ LogicalResult lowerDenseAttention(FunctionLowering &L, sld::DenseAttentionOp op)
   int64_t smem = bf16 ? (bm + 4 * bn) * (headDim + 8) * 2
                       : 4 * (bm * headDim + bn * (2 * headDim + 1));
   LaunchBuilder(L, loc)
-      .pointer(q).rowStride(q).statePart(stateArg, "k").statePart(stateArg, "v")
-      .runtime("capacity").pointer(out).rowStride(out).runtime("n").runtime("cache_len")
+      .pointer(q).rowStride(q).statePart(stateArg, StatePart::k).statePart(stateArg, StatePart::v)
+      .runtime(RuntimeValue::capacity).pointer(out).rowStride(out).runtime(RuntimeValue::n).runtime(RuntimeValue::cache_len)
       .launch("attention_prefill", {*t, str(heads), str(kvHeads), str(headDim), str(bm), str(bn)},
               32 * bm / 16, smem, Extent::perTokens(bm), Extent::fixed(heads));
   return success();

@@ -40,7 +40,7 @@ LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value
         .f32(linear.getNormEpsilon()->convertToDouble()).pointer(L.lookup(weight));
     bias ? launch.pointer(L.lookup(bias)) : launch.null();
     residual ? launch.pointer(L.lookup(residual)) : launch.null();
-    launch.pointer(c).rowStride(c).runtime("n").i32(n).i32(k);
+    launch.pointer(c).rowStride(c).runtime(RuntimeValue::n).i32(n).i32(k);
     std::vector<std::string> args = {*inType, *wt, *outType, std::to_string(warps),
                                      std::to_string(maxM)};
     args.insert(args.end(), epilogue.begin(), epilogue.end());
@@ -69,7 +69,7 @@ LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value
   launch.pointer(c);
   if (outputRows)
     launch.tokenRows(c);
-  launch.rowStride(c).runtime("n").i32(n).i32(k);
+  launch.rowStride(c).runtime(RuntimeValue::n).i32(n).i32(k);
   if (kernel.getValue() == "gemv") {
     int64_t warps = tile(op, "warps"), maxM = tile(op, "max_m");
     std::vector<std::string> args = {*inType, *outType, std::to_string(warps),
@@ -110,7 +110,7 @@ LogicalResult lowerGatedRMSNorm(FunctionLowering &L, sld::GatedRMSNormOp op) {
       .rowStride(gate)
       .pointer(L.lookup(op.getWeight()))
       .pointer(out)
-      .runtime("n")
+      .runtime(RuntimeValue::n)
       .f32(op.getEpsilon().convertToDouble())
       .launch("gated_rms_norm",
               {*t, *wt, std::to_string(channels), std::to_string(group), std::to_string(threads)},
@@ -132,9 +132,9 @@ LogicalResult lowerEmbedding(FunctionLowering &L, sld::EmbeddingOp op) {
       .pointer(L.lookup(op.getTokens()))
       .pointer(L.lookup(op.getTable()))
       .pointer(out)
-      .runtime("n")
+      .runtime(RuntimeValue::n)
       .i32(vocab)
-      .runtime("error_flag")
+      .runtime(RuntimeValue::error_flag)
       .launch("embedding", {*t, std::to_string(hidden), std::to_string(threads)}, threads, 0,
               Extent::perTokens(1));
   return success();
@@ -148,7 +148,7 @@ LogicalResult lowerSample(FunctionLowering &L, sld::SampleOp op) {
   LaunchBuilder(L, op.getLoc())
       .pointer(L.lookup(op.getLogits()))
       .pointer(out)
-      .runtime("n")
+      .runtime(RuntimeValue::n)
       .i32(vocab)
       .launch("argmax", {"256"}, 256, 0, Extent::perTokens(1));
   return success();
@@ -171,7 +171,7 @@ LogicalResult lowerElementwise(FunctionLowering &L, OpT op, StringRef templateNa
       return failure();
     launch.pointer(buffer);
   }
-  launch.pointer(L.allocate(op.getResult())).runtime("n");
+  launch.pointer(L.allocate(op.getResult())).runtime(RuntimeValue::n);
   std::vector<std::string> args = {*t, std::to_string(cols)};
   if (act)
     args.push_back(activationArg(act));

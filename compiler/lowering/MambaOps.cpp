@@ -32,7 +32,7 @@ LogicalResult lowerCausalConv1d(FunctionLowering &L, sld::CausalConv1dOp op) {
   LaunchBuilder conv(L, loc);
   conv.pointer(x).rowStride(x).pointer(L.lookup(op.getWeight()));
   op.getBias() ? conv.pointer(L.lookup(op.getBias())) : conv.null();
-  conv.statePart(stateArg, "conv").pointer(y).rowStride(y).runtime("n");
+  conv.statePart(stateArg, StatePart::conv).pointer(y).rowStride(y).runtime(RuntimeValue::n);
   Extent channelBlocks = Extent::fixed((channels + 127) / 128);
   if (L.maxTokens() <= 8) {
     conv.launch("causal_conv1d_step", args, 128, 0, channelBlocks);
@@ -43,8 +43,8 @@ LogicalResult lowerCausalConv1d(FunctionLowering &L, sld::CausalConv1dOp op) {
   LaunchBuilder(L, loc)
       .pointer(x)
       .rowStride(x)
-      .statePart(stateArg, "conv")
-      .runtime("n")
+      .statePart(stateArg, StatePart::conv)
+      .runtime(RuntimeValue::n)
       .launch("conv_state_update", {*t, *st, str(channels), str(kernel), "128"}, 128, 0,
               channelBlocks);
   return success();
@@ -76,8 +76,8 @@ LogicalResult lowerSSDScan(FunctionLowering &L, sld::SSDScanOp op) {
     LaunchBuilder(L, loc)
         .pointer(xbc).rowStride(xbc).pointer(dt).rowStride(dt)
         .pointer(aLog).pointer(d).pointer(dtBias)
-        .statePart(stateArg, "ssm")
-        .pointer(y).rowStride(y).runtime("n").f32(dtMin).f32(dtMax)
+        .statePart(stateArg, StatePart::ssm)
+        .pointer(y).rowStride(y).runtime(RuntimeValue::n).f32(dtMin).f32(dtMax)
         .launch("ssd_step", {*t, str(heads), str(headDim), str(groups), str(stateSize), str(rows)},
                 32 * rows, 0, Extent::fixed(heads), Extent::fixed(headDim / rows));
     return success();
@@ -93,20 +93,20 @@ LogicalResult lowerSSDScan(FunctionLowering &L, sld::SSDScanOp op) {
                                     str(chunk), "256"};
   LaunchBuilder(L, loc)
       .pointer(dt).rowStride(dt).pointer(dtBias).pointer(aLog).pointer(dtS).pointer(cumS)
-      .runtime("n").f32(dtMin).f32(dtMax)
+      .runtime(RuntimeValue::n).f32(dtMin).f32(dtMax)
       .launch("ssd_chunk_cumsum", {*t, str(heads), str(chunk)}, chunk, 0,
               Extent::perTokens(chunk), Extent::fixed(heads));
   LaunchBuilder(L, loc)
-      .pointer(xbc).rowStride(xbc).pointer(dtS).pointer(cumS).pointer(states).runtime("n")
+      .pointer(xbc).rowStride(xbc).pointer(dtS).pointer(cumS).pointer(states).runtime(RuntimeValue::n)
       .launch("ssd_chunk_state", shape, 256, ssdChunkStateSmem(headDim, stateSize, chunk),
               Extent::perTokens(chunk), Extent::fixed(heads));
   LaunchBuilder(L, loc)
-      .pointer(states).pointer(cumS).statePart(stateArg, "ssm").runtime("n")
+      .pointer(states).pointer(cumS).statePart(stateArg, StatePart::ssm).runtime(RuntimeValue::n)
       .launch("ssd_state_pass", {str(heads), str(headDim), str(stateSize), str(chunk), "256"},
               256, 0, Extent::fixed((heads * headDim * stateSize + 255) / 256));
   LaunchBuilder(L, loc)
       .pointer(xbc).rowStride(xbc).pointer(d).pointer(dtS).pointer(cumS).pointer(states)
-      .pointer(y).rowStride(y).runtime("n")
+      .pointer(y).rowStride(y).runtime(RuntimeValue::n)
       .launch("ssd_chunk_scan", shape, 256, ssdChunkScanSmem(headDim, chunk), Extent::perTokens(chunk),
               Extent::fixed(heads));
   return success();

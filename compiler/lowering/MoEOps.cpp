@@ -25,7 +25,7 @@ LogicalResult lowerMoERouter(FunctionLowering &L, sld::MoERouterOp op) {
     Value logits = L.scratch(loc, {ShapedType::kDynamic, experts}, L.builder().getF32Type());
     LaunchBuilder gemm(L, loc);
     gemm.pointer(x).rowStride(x).pointer(L.lookup(op.getGate())).null().null()
-        .pointer(logits).i32(experts).runtime("n").i32(experts).i32(hidden);
+        .pointer(logits).i32(experts).runtime(RuntimeValue::n).i32(experts).i32(hidden);
     launchGemm(gemm, *t, "float", GemmTiles{128, 128, 32, 3, 2, 4},
                {activationArg(std::nullopt), boolArg(false), boolArg(false)}, experts,
                /*elementBytes=*/2);
@@ -34,7 +34,7 @@ LogicalResult lowerMoERouter(FunctionLowering &L, sld::MoERouterOp op) {
         .pointer(L.lookup(op.getCorrectionBias()))
         .pointer(L.allocate(op.getWeights()))
         .pointer(L.allocate(op.getIndices()))
-        .runtime("n")
+        .runtime(RuntimeValue::n)
         .f32(op.getRoutedScalingFactor().convertToDouble())
         .i32(op.getNormTopkProb() ? 1 : 0)
         .launch("moe_topk", {str(experts), str(topK), "256"}, 256, 0, Extent::perTokens(8));
@@ -47,7 +47,7 @@ LogicalResult lowerMoERouter(FunctionLowering &L, sld::MoERouterOp op) {
       .pointer(L.lookup(op.getCorrectionBias()))
       .pointer(L.allocate(op.getWeights()))
       .pointer(L.allocate(op.getIndices()))
-      .runtime("n")
+      .runtime(RuntimeValue::n)
       .f32(op.getRoutedScalingFactor().convertToDouble())
       .i32(op.getNormTopkProb() ? 1 : 0)
       // One block per token: a decode step has a single token, so its block takes 32 warps
@@ -84,7 +84,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
         .pointer(L.lookup(op.getUp()))
         .pointer(indices)
         .pointer(h)
-        .runtime("n")
+        .runtime(RuntimeValue::n)
         .launch("moe_decode_up", {*t, str(hidden), str(inter), str(topK), str(warps), act},
                 32 * warps, 0, Extent::fixed((inter + warps - 1) / warps),
                 Extent{topK, 0, 1});
@@ -92,7 +92,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
     down.pointer(h).pointer(L.lookup(op.getDown())).pointer(weights).pointer(indices);
     optional(down, op.getShared());
     optional(down, op.getResidual());
-    down.pointer(L.allocate(op.getResult())).runtime("n");
+    down.pointer(L.allocate(op.getResult())).runtime(RuntimeValue::n);
     down.launch("moe_decode_down",
                 {*t, str(hidden), str(inter), str(topK), str(warps), boolArg(hasShared),
                  boolArg(hasResidual)},
@@ -115,7 +115,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
                                         str(wn)};
   LaunchBuilder(L, loc)
       .pointer(indices)
-      .runtime("n")
+      .runtime(RuntimeValue::n)
       .pointer(sortedPair)
       .pointer(tileExpert)
       .pointer(numTiles)
@@ -147,7 +147,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
   combine.pointer(slotOut).pointer(weights).pointer(indices);
   optional(combine, op.getShared());
   optional(combine, op.getResidual());
-  combine.pointer(L.allocate(op.getResult())).runtime("n");
+  combine.pointer(L.allocate(op.getResult())).runtime(RuntimeValue::n);
   combine.launch("moe_combine",
                  {*t, str(hidden), str(topK), "256", boolArg(hasShared), boolArg(hasResidual)},
                  256, 0, Extent::perTokens(1));

@@ -75,9 +75,9 @@ LogicalResult lowerRouteTopK(FunctionLowering &L, sld::RouteTopKOp op) {
   MsaDecodeSplits splits = decodeSplits(*shape);
   int64_t qpb = decode ? 1 : 4, routingSplits = decode ? splits.routing : 1;
   LaunchBuilder launch(L, loc);
-  launch.pointer(q1).rowStride(q1).statePart(cache, "k").runtime("capacity")
-      .runtime("cache_len").runtime("n").stateTable("anchor_offsets", cache)
-      .stateTable("num_stripes", cache).stateTable("span_reach", cache);
+  launch.pointer(q1).rowStride(q1).statePart(cache, StatePart::k).runtime(RuntimeValue::capacity)
+      .runtime(RuntimeValue::cache_len).runtime(RuntimeValue::n).stateTable(RuntimeValue::anchor_offsets, cache)
+      .stateTable(RuntimeValue::num_stripes, cache).stateTable(RuntimeValue::span_reach, cache);
   auto &handoff = L.handoff()[op];
   if (decode) {
     int64_t parts = routingSplits * L.maxTokens() * shape->heads * shape->spans;
@@ -135,9 +135,9 @@ LogicalResult lowerSegmentAttention(FunctionLowering &L, sld::SegmentAttentionOp
     handoff["ws_lse"] = wsLse;
     int64_t blocks = n * h * (splits.window + k * splits.span);
     LaunchBuilder(L, loc)
-        .pointer(q2).rowStride(q2).statePart(cache, "k").statePart(cache, "v")
-        .runtime("capacity").runtime("cache_len").runtime("n")
-        .stateTable("anchor_offsets", cache).stateTable("span_reach", cache)
+        .pointer(q2).rowStride(q2).statePart(cache, StatePart::k).statePart(cache, StatePart::v)
+        .runtime(RuntimeValue::capacity).runtime(RuntimeValue::cache_len).runtime(RuntimeValue::n)
+        .stateTable(RuntimeValue::anchor_offsets, cache).stateTable(RuntimeValue::span_reach, cache)
         .pointer(routed.lookup("part_scores")).pointer(routed.lookup("part_idx"))
         .pointer(wsO).pointer(wsLse)
         .launch("msa_decode_attention",
@@ -151,8 +151,8 @@ LogicalResult lowerSegmentAttention(FunctionLowering &L, sld::SegmentAttentionOp
   handoff["o_w"] = oW;
   handoff["lse_w"] = lseW;
   LaunchBuilder(L, loc)
-      .pointer(q2).rowStride(q2).statePart(cache, "k").statePart(cache, "v")
-      .runtime("capacity").runtime("cache_len").runtime("n").pointer(oW).pointer(lseW)
+      .pointer(q2).rowStride(q2).statePart(cache, StatePart::k).statePart(cache, StatePart::v)
+      .runtime(RuntimeValue::capacity).runtime(RuntimeValue::cache_len).runtime(RuntimeValue::n).pointer(oW).pointer(lseW)
       .launch("msa_window_attention",
               {shape->t, str(h), str(shape->kvHeads), str(d), str(shape->window), "4"}, 128,
               shape->attentionSmem(4), Extent{shape->group(), 0, 64},
@@ -164,12 +164,12 @@ LogicalResult lowerSegmentAttention(FunctionLowering &L, sld::SegmentAttentionOp
                              L.builder().getI32Type());
   handoff["row_order"] = rowOrder;
   LaunchBuilder(L, loc)
-      .pointer(spanStart).pointer(spanEnd).runtime("cache_len").runtime("n").pointer(rowOrder)
+      .pointer(spanStart).pointer(spanEnd).runtime(RuntimeValue::cache_len).runtime(RuntimeValue::n).pointer(rowOrder)
       .launch("msa_span_order", {str(h), str(shape->kvHeads), str(k), str(kSpanOrderBuckets)},
               1024, 0, Extent::fixed(shape->kvHeads));
   LaunchBuilder(L, loc)
-      .pointer(q2).rowStride(q2).statePart(cache, "k").statePart(cache, "v")
-      .runtime("capacity").runtime("cache_len").runtime("n")
+      .pointer(q2).rowStride(q2).statePart(cache, StatePart::k).statePart(cache, StatePart::v)
+      .runtime(RuntimeValue::capacity).runtime(RuntimeValue::cache_len).runtime(RuntimeValue::n)
       .pointer(spanStart).pointer(spanEnd).pointer(rowOrder)
       .pointer(L.allocate(op.getOutputs())).pointer(L.allocate(op.getLse()))
       .launch("msa_span_attention",
@@ -197,7 +197,7 @@ LogicalResult lowerGateCombine(FunctionLowering &L, sld::GateCombineOp op) {
     LaunchBuilder(L, loc)
         .pointer(handoff.lookup("part_scores")).pointer(handoff.lookup("part_idx"))
         .pointer(handoff.lookup("ws_o")).pointer(handoff.lookup("ws_lse"))
-        .pointer(out).rowStride(out).runtime("n")
+        .pointer(out).rowStride(out).runtime(RuntimeValue::n)
         .launch("msa_decode_combine",
                 {shape->t, str(h), str(d), str(k), str(splits.routing), str(splits.window),
                  str(splits.span)},
@@ -207,7 +207,7 @@ LogicalResult lowerGateCombine(FunctionLowering &L, sld::GateCombineOp op) {
   LaunchBuilder(L, loc)
       .pointer(handoff.lookup("o_w")).pointer(handoff.lookup("lse_w"))
       .pointer(L.lookup(op.getOutputs())).pointer(L.lookup(segment.getLse()))
-      .pointer(L.lookup(op.getTopScores())).pointer(out).rowStride(out).runtime("n")
+      .pointer(L.lookup(op.getTopScores())).pointer(out).rowStride(out).runtime(RuntimeValue::n)
       .launch("msa_gate_merge", {shape->t, str(h), str(d), str(k)}, 256, 0,
               Extent::perTokens(1));
   return success();

@@ -1,5 +1,6 @@
 #include "runtime/core/Artifact.h"
 
+#include "runtime/schema/ArgNames.h"
 #include "runtime/schema/ArtifactVersion.h"
 
 #include <cstdint>
@@ -49,9 +50,13 @@ std::string checkStructure(const sl::schema::Artifact &root) {
         return "weight " + binding->name()->str() + ": a negative dimension";
   }
   const size_t states = root.states()->size();
-  for (const auto *slot : *root.states())
+  for (const auto *slot : *root.states()) {
     if (!slot->location())
       return "a state slot without location";
+    if (slot->kind() > sl::schema::StateKind::MAX)
+      return "state slot " + slot->location()->str() + ": kind " +
+             std::to_string(int(slot->kind())) + ", outside the schema's StateKind";
+  }
   for (const auto *function : *root.functions()) {
     if (!function->name())
       return "a function without name";
@@ -94,6 +99,13 @@ std::string checkStructure(const sl::schema::Artifact &root) {
           return where + "a grid extent with a divisor below 1";
       for (const auto *arg : *launch->args()) {
         auto inRange = [&](size_t size) { return arg->index() >= 0 && size_t(arg->index()) < size; };
+        const std::string argument = where + "an argument of " + launch->location()->str();
+        // The verifier leaves enum values unchecked: a value past the schema's is refused here,
+        // so that no backend meets one.
+        if (!sl::schema::isValid(arg->kind()))
+          return argument + " has kind " + std::to_string(int(arg->kind())) +
+                 ", outside the schema's ArgKind (0.." +
+                 std::to_string(int(sl::schema::ArgKind::MAX)) + ")";
         bool ok = true;
         switch (arg->kind()) {
         case ArgKind::buffer:
@@ -106,24 +118,32 @@ std::string checkStructure(const sl::schema::Artifact &root) {
           ok = inRange(function->inputs()->size());
           break;
         case ArgKind::state_part:
-          ok = inRange(states) && arg->part();
+          if (!sl::schema::isValid(arg->part()))
+            return argument + " has state part " + std::to_string(int(arg->part())) +
+                   ", outside the schema's StatePart (0.." +
+                   std::to_string(int(sl::schema::StatePart::MAX)) + ")";
+          ok = inRange(states);
+          if (ok && root.states()->Get(uint32_t(arg->index()))->kind() !=
+                        sl::schema::stateKindOf(arg->part()))
+            return argument + " points to part " +
+                   sl::schema::EnumNameStatePart(arg->part()) + " of state slot " +
+                   std::to_string(arg->index()) + ", which is a " +
+                   sl::schema::EnumNameStateKind(
+                       root.states()->Get(uint32_t(arg->index()))->kind());
           break;
-        case ArgKind::runtime: {
-          if (!arg->name()) {
-            ok = false;
-            break;
-          }
-          const std::string name = arg->name()->str();
-          if (name == "anchor_offsets" || name == "num_stripes" || name == "span_reach")
+        case ArgKind::runtime:
+          if (!sl::schema::isValid(arg->value()))
+            return argument + " has run-time value " + std::to_string(int(arg->value())) +
+                   ", outside the schema's RuntimeValue (0.." +
+                   std::to_string(int(sl::schema::RuntimeValue::MAX)) + ")";
+          if (sl::schema::isStateTable(arg->value()))
             ok = inRange(states) && root.states()->Get(uint32_t(arg->index()))->msa();
           break;
-        }
         default:
           break;
         }
         if (!ok)
-          return where + "an argument of " + launch->location()->str() +
-                 " refers to nothing (index " + std::to_string(arg->index()) + ")";
+          return argument + " refers to nothing (index " + std::to_string(arg->index()) + ")";
       }
     }
   }

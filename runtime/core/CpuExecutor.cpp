@@ -1,16 +1,16 @@
 #include "runtime/core/CpuExecutor.h"
 
+#include "runtime/core/LaunchArgs.h"
 #include "runtime/core/RandomWeights.h"
 #include "runtime/cpu/CpuKernel.h"
 
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 
 namespace sl::runtime {
-
-using sl::schema::ArgKind;
 
 namespace {
 
@@ -49,6 +49,46 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
     return table.data();
   };
 
+  // Host addresses of everything a launch argument can point to.
+  struct HostMemory final : LaunchArgMemory {
+    uint64_t arena() override { return address(arenaBase); }
+    uint64_t weight(uint32_t binding) override { return address(weights->at(binding).data()); }
+    uint64_t input(uint32_t index) override { return address(inputs->at(index)); }
+    uint64_t statePart(uint32_t slot, sl::schema::StatePart part) override {
+      StateBuffers &state = session->state(slot);
+      switch (part) {
+      case sl::schema::StatePart::k:
+        return address(state.k.data());
+      case sl::schema::StatePart::v:
+        return address(state.v.data());
+      case sl::schema::StatePart::conv:
+        return address(state.conv.data());
+      case sl::schema::StatePart::ssm:
+        return address(state.ssm.data());
+      }
+      return 0;
+    }
+    uint64_t errorFlag() override { return address(errorFlagPointer); }
+    uint64_t anchorOffsets(uint32_t slot) override {
+      return address(session->state(slot).anchorOffsets.data());
+    }
+    uint64_t spanReach(uint32_t slot) override { return address(spanReachOf(slot)); }
+    static uint64_t address(const void *p) { return reinterpret_cast<uintptr_t>(p); }
+
+    uint8_t *arenaBase;
+    const std::vector<std::vector<uint8_t>> *weights;
+    const std::vector<const void *> *inputs;
+    Session *session;
+    int32_t *errorFlagPointer;
+    std::function<int32_t *(int32_t)> spanReachOf;
+  } memory;
+  memory.arenaBase = arena.get();
+  memory.weights = &weights_;
+  memory.inputs = &inputs;
+  memory.session = &session;
+  memory.errorFlagPointer = &errorFlag;
+  memory.spanReachOf = spanReach;
+
   const auto &kernels = *artifact_.root().kernels();
   std::vector<std::string> templateArgs;
   std::vector<cpu::KernelArg> args;
@@ -72,62 +112,23 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
     for (const auto *arg : *kernel->template_args())
       templateArgs.push_back(arg->str());
     args.clear();
+    const LaunchCall call{function, session, start, tokens, n, skippedRows};
     for (const auto *arg : *launch->args()) {
+      auto resolved = resolveArg(*arg, call, memory);
+      if (!resolved)
+        return fail("kernel " + kernel->name()->str() + " (" + launch->location()->str() +
+                    "): " + resolved.status().message());
       cpu::KernelArg value;
-      switch (arg->kind()) {
-      case ArgKind::buffer: {
-        const auto *buffer = function.buffers()->Get(arg->index());
-        value.pointer = arena.get() + buffer->offset() + arg->byte_offset() +
-                        skippedRows * arg->row_bytes();
+      switch (resolved->type) {
+      case ArgValue::Type::pointer:
+        value.pointer = reinterpret_cast<void *>(static_cast<uintptr_t>(resolved->address));
         break;
-      }
-      case ArgKind::weight:
-        value.pointer = const_cast<uint8_t *>(weights_.at(arg->index()).data());
+      case ArgValue::Type::i32:
+      case ArgValue::Type::i64:
+        value.integer = resolved->integer;
         break;
-      case ArgKind::input:
-        value.pointer = const_cast<uint8_t *>(static_cast<const uint8_t *>(inputs.at(arg->index()))) +
-                        arg->byte_offset() + skippedRows * arg->row_bytes();
-        break;
-      case ArgKind::state_part: {
-        StateBuffers &state = session.state(arg->index());
-        std::string part = arg->part()->str();
-        std::vector<uint8_t> *bytes = part == "k"      ? &state.k
-                                      : part == "v"    ? &state.v
-                                      : part == "conv" ? &state.conv
-                                                       : &state.ssm;
-        value.pointer = bytes->data();
-        break;
-      }
-      case ArgKind::runtime: {
-        std::string what = arg->name()->str();
-        if (what == "n")
-          value.integer = n;
-        else if (what == "start")
-          value.integer = start;
-        else if (what == "cache_len")
-          value.integer = start + tokens;
-        else if (what == "capacity")
-          value.integer = session.capacity();
-        else if (what == "null")
-          value.pointer = nullptr;
-        else if (what == "error_flag")
-          value.pointer = &errorFlag;
-        else if (what == "anchor_offsets")
-          value.pointer = session.state(arg->index()).anchorOffsets.data();
-        else if (what == "num_stripes")
-          value.integer = static_cast<int64_t>(session.state(arg->index()).anchorOffsets.size());
-        else if (what == "span_reach")
-          value.pointer = spanReach(arg->index());
-        else
-          return fail("unknown run-time argument '" + what + "' (artifact from another slc?)");
-        break;
-      }
-      case ArgKind::const_i32:
-      case ArgKind::const_i64:
-        value.integer = arg->int_value();
-        break;
-      case ArgKind::const_f32:
-        value.real = arg->float_value();
+      case ArgValue::Type::f32:
+        value.real = resolved->real;
         break;
       }
       args.push_back(value);

@@ -1,5 +1,6 @@
 #include "runtime/cuda/CudaExecutor.h"
 
+#include "runtime/core/LaunchArgs.h"
 #include "runtime/core/RandomWeights.h"
 #include "runtime/nvrtc/Nvrtc.h"
 #include "runtime/schema/ArtifactVersion.h"
@@ -16,7 +17,6 @@
 
 namespace sl::cuda {
 
-using sl::schema::ArgKind;
 using sl::schema::StateKind;
 
 namespace {
@@ -670,6 +670,37 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
 
   CUdeviceptr arena = arenas_.at(name);
   // Every argument lives in an 8-byte slot; the driver reads as many bytes as the parameter has.
+  // Device addresses of everything a launch argument can point to.
+  struct DeviceMemory final : runtime::LaunchArgMemory {
+    uint64_t arena() override { return arenaBase; }
+    uint64_t weight(uint32_t binding) override { return weights->at(binding); }
+    uint64_t input(uint32_t index) override { return inputs->at(index); }
+    uint64_t statePart(uint32_t slot, sl::schema::StatePart part) override {
+      switch (part) {
+      case sl::schema::StatePart::k:
+        return state->k.at(slot);
+      case sl::schema::StatePart::v:
+        return state->v.at(slot);
+      case sl::schema::StatePart::conv:
+        return state->conv.at(slot);
+      case sl::schema::StatePart::ssm:
+        return state->ssm.at(slot);
+      }
+      return 0;
+    }
+    uint64_t errorFlag() override { return errorFlagAddress; }
+    uint64_t anchorOffsets(uint32_t slot) override { return state->anchorOffsets.at(slot); }
+    uint64_t spanReach(uint32_t slot) override { return state->spanReach.at(slot); }
+
+    CUdeviceptr arenaBase = 0, errorFlagAddress = 0;
+    const std::vector<CUdeviceptr> *weights = nullptr, *inputs = nullptr;
+    const DeviceState *state = nullptr;
+  } memory;
+  memory.arenaBase = arena;
+  memory.errorFlagAddress = errorFlag_;
+  memory.weights = &weights_;
+  memory.inputs = &inputPointers;
+  memory.state = &state;
   std::vector<Launch> launches;
   const int64_t keptRows = runtime::outputRowCount(rows, tokens);
   for (size_t index = 0; index < function.launches()->size(); ++index) {
@@ -686,68 +717,28 @@ CudaExecutor::call(const sl::schema::Function &function, runtime::Session &sessi
     resolved.rows = n;
     resolved.skippedRows = skippedRows;
     resolved.slots.assign(launch->args()->size(), 0);
+    const runtime::LaunchCall call{function, session, start, tokens, n, skippedRows};
     for (size_t a = 0; a < launch->args()->size(); ++a) {
-      const auto *arg = launch->args()->Get(a);
+      auto value = runtime::resolveArg(*launch->args()->Get(a), call, memory);
+      if (!value)
+        return fail(artifact_.root().kernels()->Get(launch->kernel())->name()->str() + " (" +
+                    launch->location()->str() + "): " + value.status().message());
       uint64_t &slot = resolved.slots[a];
-      auto setI32 = [&](int64_t v) {
-        int32_t x = int32_t(v);
-        std::memcpy(&slot, &x, 4);
-      };
-      switch (arg->kind()) {
-      case ArgKind::buffer:
-        slot = arena + function.buffers()->Get(arg->index())->offset() + arg->byte_offset() +
-               skippedRows * arg->row_bytes();
+      switch (value->type) {
+      case runtime::ArgValue::Type::pointer:
+        slot = value->address;
         break;
-      case ArgKind::weight:
-        slot = weights_.at(arg->index());
-        break;
-      case ArgKind::input:
-        slot = inputPointers.at(arg->index()) + arg->byte_offset() +
-               skippedRows * arg->row_bytes();
-        break;
-      case ArgKind::state_part: {
-        std::string part = arg->part()->str();
-        size_t i = arg->index();
-        slot = part == "k" ? state.k[i] : part == "v" ? state.v[i] : part == "conv" ? state.conv[i] : state.ssm[i];
-        break;
-      }
-      case ArgKind::runtime: {
-        std::string what = arg->name()->str();
-        if (what == "n")
-          setI32(n);
-        else if (what == "start")
-          setI32(start);
-        else if (what == "cache_len")
-          setI32(start + tokens);
-        else if (what == "capacity")
-          setI32(session.capacity());
-        else if (what == "null")
-          slot = 0;
-        else if (what == "error_flag")
-          slot = errorFlag_;
-        else if (what == "anchor_offsets")
-          slot = state.anchorOffsets.at(arg->index());
-        else if (what == "num_stripes")
-          setI32(int64_t(session.state(arg->index()).anchorOffsets.size()));
-        else if (what == "span_reach")
-          slot = state.spanReach.at(arg->index());
-        else
-          return fail("unknown run-time argument '" + what + "'");
-        break;
-      }
-      case ArgKind::const_i32:
-        setI32(arg->int_value());
-        break;
-      case ArgKind::const_i64: {
-        int64_t x = arg->int_value();
-        std::memcpy(&slot, &x, 8);
-        break;
-      }
-      case ArgKind::const_f32: {
-        float x = arg->float_value();
+      case runtime::ArgValue::Type::i32: {
+        int32_t x = int32_t(value->integer);
         std::memcpy(&slot, &x, 4);
         break;
       }
+      case runtime::ArgValue::Type::i64:
+        std::memcpy(&slot, &value->integer, 8);
+        break;
+      case runtime::ArgValue::Type::f32:
+        std::memcpy(&slot, &value->real, 4);
+        break;
       }
     }
     for (int g = 0; g < 3; ++g) {

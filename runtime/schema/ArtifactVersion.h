@@ -2,5 +2,5 @@
 #pragma once
 
 namespace sl::schema {
-constexpr unsigned kSchemaVersion = 1;
+constexpr unsigned kSchemaVersion = 2;
 }  // namespace sl::schema

@@ -59,10 +59,11 @@ void walk(const sl::runtime::Artifact &artifact) {
         case sl::schema::ArgKind::state_part:
           SL_FUZZ_CHECK(arg->index() >= 0 && uint32_t(arg->index()) < root.states()->size(),
                         "state arg out of range");
-          sink = sink + arg->part()->size();
+          SL_FUZZ_CHECK(arg->part() <= sl::schema::StatePart::MAX, "state part out of range");
           break;
         case sl::schema::ArgKind::runtime:
-          sink = sink + arg->name()->size();
+          SL_FUZZ_CHECK(arg->value() <= sl::schema::RuntimeValue::MAX,
+                        "run-time value out of range");
           break;
         default:
           break;

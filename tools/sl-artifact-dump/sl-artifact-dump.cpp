@@ -25,9 +25,10 @@ static std::string argText(const schema::Arg &arg) {
     return "in" + std::to_string(arg.index()) +
            (arg.byte_offset() ? "+" + std::to_string(arg.byte_offset()) : "") + rows;
   case schema::ArgKind::state_part:
-    return "state" + std::to_string(arg.index()) + "." + arg.part()->str();
-  case schema::ArgKind::runtime:
-    return arg.name()->str() + (arg.index() >= 0 ? ":" + std::to_string(arg.index()) : "");
+    return "state" + std::to_string(arg.index()) + "." + schema::EnumNameStatePart(arg.part());
+  case schema::ArgKind::runtime:  // a host table of a multi-step state: "span_reach:3"
+    return schema::EnumNameRuntimeValue(arg.value()) +
+           (arg.index() >= 0 ? ":" + std::to_string(arg.index()) : std::string());
   case schema::ArgKind::const_i32:
   case schema::ArgKind::const_i64:
     return std::to_string(arg.int_value());

@@ -46,14 +46,14 @@ Artifact artifact(bool withRouters = true, bool brokenIndices = false) {
                                      fs::Extent(0, 1, 1)};
   auto router = [&](int32_t logitsInput, bool broken, const char *location) {
     std::vector<flatbuffers::Offset<fs::Arg>> args{
-        fs::CreateArgDirect(b, fs::ArgKind::input, logitsInput),
-        fs::CreateArgDirect(b, fs::ArgKind::weight, 0),
-        fs::CreateArgDirect(b, fs::ArgKind::buffer, 0),
-        broken ? fs::CreateArgDirect(b, fs::ArgKind::weight, 0)
-               : fs::CreateArgDirect(b, fs::ArgKind::buffer, 1),
-        fs::CreateArgDirect(b, fs::ArgKind::runtime, 0, 0, nullptr, "n"),
-        fs::CreateArgDirect(b, fs::ArgKind::const_f32, 0, 0, nullptr, nullptr, 0, 1.0f),
-        fs::CreateArgDirect(b, fs::ArgKind::const_i32, 0, 0, nullptr, nullptr, 1)};
+        fs::CreateArg(b, fs::ArgKind::input, logitsInput),
+        fs::CreateArg(b, fs::ArgKind::weight, 0),
+        fs::CreateArg(b, fs::ArgKind::buffer, 0),
+        broken ? fs::CreateArg(b, fs::ArgKind::weight, 0)
+               : fs::CreateArg(b, fs::ArgKind::buffer, 1),
+        fs::CreateArg(b, fs::ArgKind::runtime, -1, 0, fs::StatePart::k, fs::RuntimeValue::n),
+        fs::CreateArg(b, fs::ArgKind::const_f32, 0, 0, fs::StatePart::k, fs::RuntimeValue::n, 0, 1.0f),
+        fs::CreateArg(b, fs::ArgKind::const_i32, 0, 0, fs::StatePart::k, fs::RuntimeValue::n, 1)};
     return fs::CreateLaunchDirect(b, 0, &grid, &args, location);
   };
   std::vector<flatbuffers::Offset<fs::Arg>> noArgs;

@@ -149,8 +149,8 @@ std::vector<uint8_t> artifact(int32_t argIndex, uint32_t kernel, int64_t divisor
   auto w = fs::CreateWeightBindingDirect(b, "w", fs::DType::f32, &shape);
   std::vector<fs::Extent> grid{{1, 0, divisor}, {0, 1, 1}, {0, 1, 1}};
   std::vector<flatbuffers::Offset<fs::Arg>> args{
-      fs::CreateArgDirect(b, fs::ArgKind::buffer, argIndex, 0, nullptr, nullptr),
-      fs::CreateArgDirect(b, fs::ArgKind::weight, 0, 0, nullptr, nullptr)};
+      fs::CreateArg(b, fs::ArgKind::buffer, argIndex),
+      fs::CreateArg(b, fs::ArgKind::weight, 0)};
   std::vector<flatbuffers::Offset<fs::Launch>> launches{
       fs::CreateLaunchDirect(b, kernel, &grid, &args, "loc", false)};
   std::vector<fs::Buffer> buffers{{0, 64}};
