@@ -1,9 +1,9 @@
 #include "runtime/cli/Slrun.h"
 
-#include "runtime/cli/Backends.h"
-#include "runtime/cli/CommandLine.h"
+#include "runtime/app/Backends.h"
+#include "runtime/support/CommandLine.h"
 
-#include "runtime/core/Engine.h"
+#include "runtime/app/Engine.h"
 #include "runtime/core/ExpertChoices.h"
 #include "runtime/core/MemoryBudget.h"
 #include "runtime/io/Npy.h"
@@ -149,13 +149,15 @@ StatusOr<Prompted> loadPrompted(const Options &options, const std::string &token
                          prompted.engine->vocab());
   if (!kept)
     return Status::error(flag + ": the logits to keep need more bytes than 64 bits count");
-  const std::string device = options.get("device", "cpu");
-  if (Status status = checkSessionFits(*prompted.model, prompted.engine->executor(), device,
+  auto backend = selectBackend(options);
+  if (!backend)
+    return backend.status();
+  if (Status status = checkSessionFits(*prompted.model, prompted.engine->executor(), **backend,
                                        *capacity, *kept, flag);
       !status)
     return status;
   prompted.session = std::make_unique<Session>(prompted.model->artifact(), *capacity,
-                                               /*hostState=*/device == "cpu");
+                                               /*hostState=*/(*backend)->hostMemory);
   return prompted;
 }
 
@@ -388,15 +390,17 @@ int runCommand(int argc, char **argv) {
                                 " tokens need more bytes than 64 bits count"));
     outputBytes = *bytes;
   }
-  const std::string device = options->get("device", "cpu");
+  auto backend = selectBackend(*options);
+  if (!backend)
+    return fail(backend.status());
   if (Status status = checkSessionFits(
-          **model, **executor, device, *capacity, outputBytes,
+          **model, **executor, **backend, *capacity, outputBytes,
           options->has("max-context")
               ? "--max-context=" + std::to_string(*capacity)
               : "the " + std::to_string(*capacity) + "-token session of the inputs");
       !status)
     return fail(status);
-  Session session((*model)->artifact(), *capacity, /*hostState=*/device == "cpu");
+  Session session((*model)->artifact(), *capacity, /*hostState=*/(*backend)->hostMemory);
   auto outputs = (*executor)->call(*function, session, pointers, tokens);
   if (!outputs)
     return fail(outputs.status());

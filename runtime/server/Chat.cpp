@@ -1,6 +1,7 @@
 // `slrun chat`: an interactive terminal chat over one conversation (only each new turn is
 // prefilled), streaming tokens as they come. Ctrl-C stops the current answer.
-#include "runtime/cli/CommandLine.h"
+#include "runtime/support/CommandLine.h"
+#include "runtime/app/Backends.h"
 #include "runtime/server/Commands.h"
 #include "runtime/server/Conversation.h"
 #include "runtime/server/Snapshot.h"
@@ -104,9 +105,8 @@ int chatCommand(int argc, char **argv) {
       return 2;
     }
   const std::string device = line->get("device", "cpu");
-  if (device != "cpu" && device != "cuda") {
-    std::cerr << "slrun chat: --device must be cpu or cuda, got '" << device << "'\n"
-              << kChatUsage;
+  if (auto backend = runtime::selectBackend(device); !backend) {
+    std::cerr << "slrun chat: " << backend.status().message() << "\n" << kChatUsage;
     return 2;
   }
   runtime::SamplingParams sampling{*temperature, int32_t(*topK), *topP, uint64_t(*seed)};

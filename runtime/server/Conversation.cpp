@@ -2,7 +2,7 @@
 
 #include "runtime/server/Snapshot.h"
 
-#include "runtime/cli/Backends.h"
+#include "runtime/app/Backends.h"
 
 #include <algorithm>
 #include <chrono>

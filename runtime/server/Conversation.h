@@ -3,7 +3,7 @@
 // boundaries) and text generation with prefix reuse, stop strings and cancellation.
 #pragma once
 
-#include "runtime/core/Engine.h"
+#include "runtime/app/Engine.h"
 #include "runtime/text/ChatTemplate.h"
 #include "runtime/text/Tokenizer.h"
 

@@ -1,7 +1,8 @@
 // `slrun serve`: an OpenAI-compatible HTTP server (runtime/server/Http.h) over one model. Worker
 // threads parse, validate, render and tokenize; one executor thread runs the requests of a FIFO queue (sessions, snapshots and generations all touch model state there).
+#include "runtime/app/Backends.h"
 #include "runtime/server/Commands.h"
-#include "runtime/cli/CommandLine.h"
+#include "runtime/support/CommandLine.h"
 #include "runtime/server/Conversation.h"
 #include "runtime/server/Http.h"
 #include "runtime/server/Requests.h"
@@ -343,7 +344,10 @@ Status Server::checkSessionsFit() const {
   const uint64_t sessions = config_.maxSessions + 1;
   // Checkpoints (Mamba states at turn boundaries) stay on the host on either backend.
   auto checkpoints = runtime::mulBytes(state->mambaState, Conversation::kMaxCheckpoints);
-  auto onHost = config_.model.device == "cpu"
+  auto backend = runtime::selectBackend(config_.model.device);
+  if (!backend)
+    return backend.status();
+  auto onHost = (*backend)->hostMemory
                     ? (checkpoints ? runtime::addBytes(state->total(), *checkpoints) : std::nullopt)
                     : (checkpoints ? runtime::addBytes(state->stripeTables, *checkpoints)
                                    : std::nullopt);
@@ -826,9 +830,8 @@ int serveCommand(int argc, char **argv) {
       return 2;
     }
   const std::string device = line->get("device", "cpu");
-  if (device != "cpu" && device != "cuda") {
-    std::cerr << "slrun serve: --device must be cpu or cuda, got '" << device << "'\n"
-              << kServeUsage;
+  if (auto backend = runtime::selectBackend(device); !backend) {
+    std::cerr << "slrun serve: " << backend.status().message() << "\n" << kServeUsage;
     return 2;
   }
   config.model = ModelConfig{*artifact, *weights, *capacity, *chunk, device};

@@ -8,7 +8,7 @@
 //
 //   sl-msa-long-check --artifact msa-layer.slpkg [--lengths=65536,262144,1048576] [--samples=16]
 //                     [--device=cuda|cpu]
-#include "runtime/cli/CommandLine.h"
+#include "runtime/support/CommandLine.h"
 #include "runtime/core/CpuExecutor.h"
 #include "runtime/core/Model.h"
 #include "runtime/cuda/CudaExecutor.h"

@@ -1,8 +1,8 @@
-#include "runtime/cli/Backends.h"
+#include "runtime/app/Backends.h"
 
-#include "runtime/core/CpuExecutor.h"
 #include "runtime/core/MemoryBudget.h"
-#include "runtime/cuda/CudaExecutor.h"
+#include "runtime/cpu/CpuBackend.h"
+#include "runtime/cuda/CudaBackend.h"
 
 #include <iostream>
 
@@ -12,23 +12,29 @@ namespace {
 constexpr uint64_t kRandomWeightsSeed = 1;
 }  // namespace
 
-Status checkDevice(const cli::CommandLine &options) {
-  std::string device = options.get("device", "cpu");
-  if (device == "cpu" || device == "cuda")
-    return Status::success();
-  return Status::error("--device must be cpu or cuda, got '" + device + "'");
+const BackendRegistry &backends() {
+  static const BackendRegistry registry = [] {
+    BackendRegistry all;
+    all.add(cpuBackend());
+    all.add(cuda::cudaBackend());
+    return all;
+  }();
+  return registry;
+}
+
+StatusOr<const Backend *> selectBackend(const std::string &device) {
+  return backends().find(device);
+}
+
+StatusOr<const Backend *> selectBackend(const cli::CommandLine &options) {
+  return selectBackend(options.get("device", "cpu"));
 }
 
 StatusOr<std::unique_ptr<Executor>> makeExecutor(const std::string &device, const Model &model) {
-  if (device == "cpu")
-    return std::unique_ptr<Executor>(
-        std::make_unique<CpuExecutor>(model.artifact(), model.weights()));
-  auto cuda = sl::cuda::CudaExecutor::create(model.artifact(), model.weights(), model.randomSeed());
-  if (!cuda)
-    return Status::error("--device=cuda: " + cuda.status().message());
-  std::cerr << "slrun: CUDA backend on " << *(*cuda)->deviceName() << " (" << (*cuda)->arch()
-            << ")\n";
-  return std::unique_ptr<Executor>(std::move(*cuda));
+  auto backend = selectBackend(device);
+  if (!backend)
+    return backend.status();
+  return (*backend)->create(model);
 }
 
 StatusOr<std::unique_ptr<Model>> loadModel(const cli::CommandLine &options, bool weightsRequired) {
@@ -38,15 +44,17 @@ StatusOr<std::unique_ptr<Model>> loadModel(const cli::CommandLine &options, bool
   if (options.has("random-weights")) {
     if (options.has("weights"))
       return Status::error("--random-weights excludes --weights");
-    return Model::synthesize(*artifact, kRandomWeightsSeed,
-                             /*materialize=*/options.get("device", "cpu") == "cpu");
+    auto backend = selectBackend(options);
+    if (!backend)
+      return backend.status();
+    return Model::synthesize(*artifact, kRandomWeightsSeed, /*materialize=*/(*backend)->hostMemory);
   }
   if (weightsRequired && !options.has("weights"))
     return Status::error("missing --weights (or --random-weights)");
   return Model::load(*artifact, options.get("weights"));
 }
 
-Status checkSessionFits(const Model &model, Executor &executor, const std::string &device,
+Status checkSessionFits(const Model &model, Executor &executor, const Backend &backend,
                         int64_t capacity, uint64_t hostOutputBytes, const std::string &flag) {
   auto state = sessionBytes(model.artifact(), capacity);
   if (!state)
@@ -56,7 +64,7 @@ Status checkSessionFits(const Model &model, Executor &executor, const std::strin
                       std::to_string(state->mambaState) + ", stripe tables " +
                       std::to_string(state->stripeTables);
   const std::string session = flag + ": a session of " + std::to_string(capacity) + " tokens";
-  if (device == "cpu") {
+  if (backend.hostMemory) {
     auto needed = addBytes(state->total(), arena);
     needed = needed ? addBytes(*needed, hostOutputBytes) : std::nullopt;
     if (!needed)
@@ -65,7 +73,7 @@ Status checkSessionFits(const Model &model, Executor &executor, const std::strin
                          ", outputs " + std::to_string(hostOutputBytes) + " bytes)",
                      *needed, availableHostBytes(), "host memory");
   }
-  // The CUDA backend keeps the state on the device (arenas are allocated already); the host
+  // A device backend keeps the state on the device (arenas are allocated already); the host
   // keeps the stripe tables and the outputs.
   auto hostNeeded = addBytes(state->stripeTables, hostOutputBytes);
   if (!hostNeeded)
@@ -78,7 +86,7 @@ Status checkSessionFits(const Model &model, Executor &executor, const std::strin
     return status;
   auto memory = executor.deviceMemory();
   if (!memory)
-    return Status::error(session + ": the " + device + " backend does not report its memory");
+    return Status::error(session + ": the " + backend.name + " backend does not report its memory");
   return checkFits(session + " (" + parts + " bytes)", state->total(), memory->first,
                    "device memory on " + executor.deviceName().value_or("the device"));
 }

@@ -1,4 +1,4 @@
-#include "runtime/core/Engine.h"
+#include "runtime/app/Engine.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,8 +1,9 @@
-// What the slrun commands share: the --device check, the model (--weights or --random-weights),
-// its backend, and error reporting.
+// What the slrun commands and the server share: the backends of this build (--device), the model
+// (--weights or --random-weights), the session-size check, and error reporting.
 #pragma once
 
-#include "runtime/cli/CommandLine.h"
+#include "runtime/support/CommandLine.h"
+#include "runtime/core/Backend.h"
 #include "runtime/core/Executor.h"
 #include "runtime/core/Model.h"
 
@@ -10,12 +11,18 @@
 
 namespace sl::runtime {
 
-// --device is cpu or cuda.
-Status checkDevice(const cli::CommandLine &options);
-// The backend of `device` ("cpu": the CPU reference backend, "cuda": the CUDA backend, which
-// logs the GPU it runs on).
+// The backends of this build: "cpu" (the CPU reference backend) and "cuda" (the CUDA backend,
+// which logs the GPU it runs on).
+const BackendRegistry &backends();
+// The backend called `device`, or of --device (default cpu); an error names the known ones.
+StatusOr<const Backend *> selectBackend(const std::string &device);
+StatusOr<const Backend *> selectBackend(const cli::CommandLine &options);
+// Whether --device names a backend.
+inline Status checkDevice(const cli::CommandLine &options) {
+  return selectBackend(options).status();
+}
+// An executor of `device`'s backend, or of --device's, for `model`.
 StatusOr<std::unique_ptr<Executor>> makeExecutor(const std::string &device, const Model &model);
-// The backend of --device.
 inline StatusOr<std::unique_ptr<Executor>> makeExecutor(const cli::CommandLine &options,
                                                         const Model &model) {
   return makeExecutor(options.get("device", "cpu"), model);
@@ -25,10 +32,10 @@ inline StatusOr<std::unique_ptr<Executor>> makeExecutor(const cli::CommandLine &
 StatusOr<std::unique_ptr<Model>> loadModel(const cli::CommandLine &options, bool weightsRequired);
 // A session of `capacity` tokens must fit the memory the backend has left, checked before it is
 // allocated: its state (KV caches, Mamba states, stripe tables), one call's arena and
-// `hostOutputBytes` of results kept on the host, in host memory on the CPU backend; the state in
-// device memory on the CUDA backend. `flag` names what asked for the capacity
+// `hostOutputBytes` of results kept on the host, in host memory for a backend that computes there;
+// the state in device memory otherwise. `flag` names what asked for the capacity
 // ("--max-context=N"); the message gives the bytes needed and available.
-Status checkSessionFits(const Model &model, Executor &executor, const std::string &device,
+Status checkSessionFits(const Model &model, Executor &executor, const Backend &backend,
                         int64_t capacity, uint64_t hostOutputBytes, const std::string &flag);
 // Prints "slrun: message" to stderr; returns the exit status 1.
 int fail(const Status &status);

@@ -1,9 +1,9 @@
 // slrun bench: prefill and decode timings of a compiled model (token ids in) or of a compiled
 // layer (a `forward` of activations, e.g. tools/bench/msa-layer.mlir), at contexts whose session
 // state is synthesised; a table on stdout, JSON lines to --output.
-#include "runtime/cli/Backends.h"
+#include "runtime/app/Backends.h"
 
-#include "runtime/core/Engine.h"
+#include "runtime/app/Engine.h"
 #include "runtime/core/MemoryBudget.h"
 
 #include <algorithm>
@@ -111,9 +111,10 @@ int benchCommand(int argc, char **argv) {
                                 std::to_string(kMaxSessionTokens) + "], got '" + item + "'"));
     contexts.push_back(value);
   }
-  const std::string device = options->get("device", "cpu");
-  if (options->has("profile") && device != "cuda")
-    return fail(Status::error("--profile needs --device=cuda (per-kernel device times)"));
+  auto selected = selectBackend(*options);
+  if (!selected)
+    return fail(selected.status());
+  const Backend &device = **selected;
   auto model = loadModel(*options, /*weightsRequired=*/false);
   if (!model)
     return fail(model.status());
@@ -131,10 +132,13 @@ int benchCommand(int argc, char **argv) {
   Engine engine(**model, std::move(*executor));
   const int64_t chunkTokens = *chunk > 0 ? std::min<int64_t>(*chunk, prefill->max_tokens())
                                          : prefill->max_tokens();
-  const bool hostState = device == "cpu";
+  const bool hostState = device.hostMemory;
   const std::string bench = options->get("name", isModelArtifact ? "model" : "layer");
   const std::optional<std::string> gpuName = backend.deviceName();
   const bool onGpu = gpuName.has_value();
+  // Per-kernel device times come from a backend that times its kernels.
+  if (options->has("profile") && !backend.setProfile(nullptr))
+    return fail(Status::error("--profile needs a device backend that times kernels (--device=cuda)"));
   const std::string gpu = gpuName.value_or("none");
   const std::string commit = options->get("commit", "unknown");
 
@@ -218,7 +222,7 @@ int benchCommand(int argc, char **argv) {
           << "\", \"context\": " << context << ", \"tokens\": " << tokens << ", \"ms\": " << ms
           << ", \"tok_per_s\": " << perSecond
           << ", \"synthesized_cache\": " << (synthesized ? "true" : "false")
-          << ", \"device\": \"" << device << "\", \"gpu\": \"" << gpu << "\", \"commit\": \""
+          << ", \"device\": \"" << device.name << "\", \"gpu\": \"" << gpu << "\", \"commit\": \""
           << commit << "\", \"kv_bytes_per_token\": " << kvBytesPerToken(artifact)
           << ", \"gpu_mem_used_gib\": " << used << "}\n";
     char row[160];
@@ -303,7 +307,7 @@ int benchCommand(int argc, char **argv) {
   std::cout << "phase         context   tokens           ms        tok/s\n";
   for (const std::string &row : table)
     std::cout << row << "\n";
-  std::cout << "(" << bench << ", " << device << (onGpu ? " " + gpu : "") << ", kv cache "
+  std::cout << "(" << bench << ", " << device.name << (onGpu ? " " + gpu : "") << ", kv cache "
             << kvBytesPerToken(artifact) << " bytes/token, decode = median of " << *steps
             << " steps" << (!isModelArtifact && onGpu ? ", kernel time" : ", wall time");
   if (onGpu)
