@@ -18,7 +18,6 @@ std::string percentFormat(const std::string &fmt, const Value &rhs) {
   else if (rhs.k == K::Dict && !rhs.d->isNamespace) { mapping = rhs.d.get(); args.push_back(rhs); }
   else args.push_back(rhs);
   size_t next = 0;
-  bool usedMapping = false;
   std::string out;
   for (size_t i = 0; i < fmt.size(); ++i) {
     if (fmt[i] != '%') { out.push_back(fmt[i]); continue; }
@@ -31,7 +30,6 @@ std::string percentFormat(const std::string &fmt, const Value &rhs) {
       const Value *v = mapping->find(fmt.substr(i + 1, e - i - 1));
       if (!v) fail("KeyError: '" + fmt.substr(i + 1, e - i - 1) + "'");
       val = v;
-      usedMapping = true;
       i = e + 1;
     }
     std::string spec = "%";
@@ -90,7 +88,6 @@ std::string percentFormat(const std::string &fmt, const Value &rhs) {
     }
   }
   if (!mapping && next < args.size()) fail("not all arguments converted during string formatting");
-  (void)usedMapping;
   return out;
 }
 
