@@ -33,14 +33,17 @@ if [ "${1:-}" = prepare ]; then
 import json, os, sys
 import numpy as np
 config = json.load(open(sys.argv[1]))
-for name, pattern in (("dense", "M-M*-"), ("moe", "MEM*E")):
+for name, pattern, dtype in (("dense", "M-M*-", "bfloat16"), ("moe", "MEM*E", "bfloat16"),
+                             ("moe-f32", "MEM*E", "float32")):
     os.makedirs(f"{sys.argv[2]}/real5-{name}", exist_ok=True)
-    json.dump(dict(config, hybrid_override_pattern=pattern, num_hidden_layers=5),
+    json.dump(dict(config, hybrid_override_pattern=pattern, num_hidden_layers=5, torch_dtype=dtype),
               open(f"{sys.argv[2]}/real5-{name}/config.json", "w"), indent=1)
 np.save(f"{sys.argv[2]}/real5-prompt.npy",
         np.random.default_rng(5).integers(0, config["vocab_size"], 64, dtype=np.int32))
+np.save(f"{sys.argv[2]}/real5-prompt512.npy",
+        np.random.default_rng(11).integers(0, config["vocab_size"], 512, dtype=np.int32))
 PY
-  for layers in dense moe; do
+  for layers in dense moe moe-f32; do
     "$bin/slc" import "$art/real5-$layers" -o "$art/real5-$layers.mlir" &&
       "$bin/slc" compile "$art/real5-$layers.mlir" --target=sm_90a --aot --prefill-chunk=64 \
         -o "$art/real5-$layers.slpkg" || exit 1
@@ -74,16 +77,27 @@ check "multi-step attention at 64K / 256K / 1M (cuda chunked prefill vs cpu at s
 # of the superlinear Nemotron-3-Nano-30B-A3B config (synthetic weights, the same values on both
 # backends), a 64-token prompt prefilled in chunks of 24 on the CPU; on the GPU in chunks of 24
 # up to position 48 and by decode steps after. Without MoE the logits must agree within 2e-2 of
-# the logit scale. With MoE a rounding difference can flip an expert choice (the CPU backend
-# alone moves one position in 64 by 0.13 of the scale when only the chunking changes), so both
-# backends write their routers' choices (--expert-choices): they must agree for 99% of the
-# (token, layer) pairs, and wherever every layer chose alike the logits must be within the dense
-# bound (those positions at least 90% of the prompt).
+# the logit scale. With MoE a rounding difference can flip a near-tie of a router (128 experts,
+# top 6) and the next Mamba layer carries the flipped token's state to every later token, so both
+# backends write their routers' choices (--expert-choices) on a 512-token prompt (docs/runtime.md,
+# "The MoE oracle", has the measurements):
+# - in float32 (rounding differences ~1e-7) the choices must agree for 99% of the (token, layer)
+#   pairs and the logits where every layer chose alike within 1e-3 of the scale;
+# - in bf16 the CPU backend disagrees with itself under another chunking (64 against 24) in up to
+#   3% of the pairs of the second MoE layer; CUDA against CPU must stay within 3x that noise floor
+#   per layer (measured: 2.3x at most), and the logits where the choices agree within 4e-2 of the
+#   scale (the CPU against itself: 0.020).
 c5="$bin/slrun logits --device=cpu --random-weights --tokens=@$art/real5-prompt.npy --output=@$out/c5.npy --chunk=24"
 g5="$bin/slrun logits --device=cuda --random-weights --tokens=@$art/real5-prompt.npy --output=@$out/g5.npy --chunk=24 --decode-from=48"
 check "real widths, 5 layers (dense), cuda (prefill + decode) vs cpu" bash -c "$c5 --artifact $art/real5-dense.slpkg && $g5 --artifact $art/real5-dense.slpkg && $compare logits $out/g5.npy $out/c5.npy 2e-2"
-check "real widths, 5 layers (moe), expert choices of cuda (prefill + decode) vs cpu" bash -c "$c5 --artifact $art/real5-moe.slpkg --expert-choices=@$out/c5e.npy && $g5 --artifact $art/real5-moe.slpkg --expert-choices=@$out/g5e.npy && $compare experts $out/g5e.npy $out/c5e.npy 0.99"
-check "real widths, 5 layers (moe), logits where the expert choices agree, cuda vs cpu" $compare logits-where-agree $out/g5.npy $out/c5.npy $out/g5e.npy $out/c5e.npy 2e-2
+moe() {  # artifact device chunk [decode-from]: logits and expert choices of the 512-token prompt
+  "$bin/slrun" logits --device=$2 --random-weights --artifact "$art/$1.slpkg" --tokens=@"$art/real5-prompt512.npy" \
+    --chunk=$3 ${4:+--decode-from=$4} --output=@"$out/$1-$2-$3.npy" --expert-choices=@"$out/$1-$2-$3e.npy"
+}
+check "real widths, 5 layers (moe, float32): expert choices of cuda (prefill + decode) vs cpu" bash -c "$(declare -f moe); art=$art out=$out bin=$bin; moe real5-moe-f32 cpu 24 && moe real5-moe-f32 cuda 24 480 && $compare experts $out/real5-moe-f32-cuda-24e.npy $out/real5-moe-f32-cpu-24e.npy 0.99"
+check "real widths, 5 layers (moe, float32): logits where the choices agree, cuda vs cpu" $compare logits-where-agree $out/real5-moe-f32-cuda-24.npy $out/real5-moe-f32-cpu-24.npy $out/real5-moe-f32-cuda-24e.npy $out/real5-moe-f32-cpu-24e.npy 1e-3
+check "real widths, 5 layers (moe, bf16): expert choices of cuda vs cpu within 3x the cpu's own chunking noise" bash -c "$(declare -f moe); art=$art out=$out bin=$bin; moe real5-moe cpu 24 && moe real5-moe cpu 64 && moe real5-moe cuda 24 480 && $compare experts-floor $out/real5-moe-cuda-24e.npy $out/real5-moe-cpu-24e.npy $out/real5-moe-cpu-64e.npy $out/real5-moe-cpu-24e.npy 3"
+check "real widths, 5 layers (moe, bf16): logits where the choices agree, cuda vs cpu" $compare logits-where-agree $out/real5-moe-cuda-24.npy $out/real5-moe-cpu-24.npy $out/real5-moe-cuda-24e.npy $out/real5-moe-cpu-24e.npy 4e-2
 check "slrun serve --device=cuda vs --device=cpu (greedy, sessions, checkpoint restore, snapshot)" bash -c "python3 $root/tests/gpu/serve_check.py $bin/slrun $art/tiny.slpkg $tiny $out > $out/serve.log 2>&1; status=\$?; cat $out/serve.log; exit \$status"
 [ -f "$out/serve.log" ] && grep -v '^serve_check' "$out/serve.log" | sed 's/^/    /'
 [ -f "$out/long.log" ] && sed 's/^/    /' "$out/long.log"

@@ -4,7 +4,10 @@ the largest |b|, the logit scale), or `positions` (logits [T, vocab]: the rows w
 |a - b| <= tol times the logit scale must be at least the fraction given as the next argument).
 Expert choices (`slrun logits --expert-choices`, int32 [MoE layers, T, top_k], rows ascending):
 `experts A B FRACTION` requires the (token, layer) pairs whose choices agree to be at least
-FRACTION; `logits-where-agree GOT WANT GOT_EXPERTS WANT_EXPERTS TOL [MIN_FRACTION]` applies the
+FRACTION; `experts-floor A B FLOOR_A FLOOR_B FACTOR` requires, in every layer, the share of
+pairs where A and B disagree to be at most FACTOR times the share where FLOOR_A and FLOOR_B do
+(the noise floor, e.g. the reference against itself under another chunking) plus 2 pairs;
+`logits-where-agree GOT WANT GOT_EXPERTS WANT_EXPERTS TOL [MIN_FRACTION]` applies the
 `logits` bound to the positions where every layer's choices agree (a bf16 rounding difference
 may flip a choice, which moves that position's logits far), and fails unless at least
 MIN_FRACTION (default 0.9) of the positions remain. Prints the measured agreement or error;
@@ -40,6 +43,20 @@ def experts(actual_path, expected_path, fraction):
     return 0 if within >= fraction else 1
 
 
+def experts_floor(args):
+    actual, expected, floor_a, floor_b, factor = args[0], args[1], args[2], args[3], float(args[4])
+    disagree = 1.0 - agreeing_pairs(actual, expected).mean(axis=1)
+    floor = 1.0 - agreeing_pairs(floor_a, floor_b).mean(axis=1)
+    tokens = load_experts(actual).shape[1]
+    status = 0
+    for layer, (d, f) in enumerate(zip(disagree, floor)):
+        bound = factor * f + 2.0 / tokens
+        print(f"MoE layer {layer}: {d:.4f} of {tokens} choices disagree, the noise floor "
+              f"{f:.4f} (bound {bound:.4f})")
+        status |= int(d > bound)
+    return status
+
+
 def logits_where_agree(args):
     got_path, want_path, got_experts, want_experts, tol = args[:5]
     tol = float(tol)
@@ -68,6 +85,8 @@ def main():
     mode = sys.argv[1]
     if mode == "experts":
         return experts(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    if mode == "experts-floor":
+        return experts_floor(sys.argv[2:])
     if mode == "logits-where-agree":
         return logits_where_agree(sys.argv[2:])
     actual_path, expected_path = sys.argv[2:4]
