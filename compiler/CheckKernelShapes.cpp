@@ -5,6 +5,7 @@
 // docs/model-family.md lists the rules; they mirror compiler/KernelLowering.cpp's template choices.
 #include "compiler/Passes.h"
 #include "compiler/TileHeuristics.h"
+#include "runtime/kernels/KernelTable.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -23,6 +24,17 @@ namespace {
 
 // Opt-in dynamic shared memory per block on sm_90 and sm_100 (227 KiB).
 using ::sl::compiler::kMaxDynamicSmem;
+
+// Dynamic shared memory of `templateName` from the kernel table (runtime/kernels/KernelTable.h),
+// its template arguments given by the names its formula reads.
+int64_t tableSmem(const std::string &templateName,
+                  const std::vector<std::pair<std::string, std::string>> &named,
+                  const std::vector<std::pair<std::string, int64_t>> &constants = {}) {
+  const auto &kernel = *::sl::kernels::findKernel(templateName);
+  return ::sl::kernels::sharedBytes(kernel, ::sl::kernels::argsByName(kernel, named), constants);
+}
+
+std::string elementSpelling(int64_t bytes) { return bytes == 2 ? "slk::bf16" : "float"; }
 // Static __shared__ arrays per block: ptxas refuses more.
 constexpr int64_t kMaxStaticSmem = 49152;
 constexpr int64_t kMaxThreads = 1024;
@@ -147,7 +159,12 @@ void checkGemmTiles(OpChecker &c, StringRef kernel, bool bf16, int64_t bytes) {
     c.requireTile(*bm % (threads / 16) == 0, kernel, "bm", *bm,
                   "for fp32 bm a multiple of 2 * warps_m * warps_n = " + Twine(threads / 16));
   }
-  c.requireSmem(*stages * (*bm + *bn) * (*bk + 8) * bytes, kernel,
+  c.requireSmem(tableSmem("gemm", {{"T", elementSpelling(bytes)},
+                                   {"BM", std::to_string(*bm)},
+                                   {"BN", std::to_string(*bn)},
+                                   {"BK", std::to_string(*bk)},
+                                   {"STAGES", std::to_string(*stages)}}),
+                kernel,
                 "stages * (bm + bn) * (bk + 8) * " + std::to_string(bytes), true);
 }
 
@@ -194,7 +211,10 @@ void checkProjection(OpChecker &c, Operation *op, Value x, Value weight, Value n
       c.requireTile(*maxM >= c.maxTokens(), "gemv", "max_m", *maxM,
                     "max_m at least the function's " + Twine(c.maxTokens()) + " tokens");
       if (norm)
-        c.requireSmem(*maxM * ((k + 7) / 8 * 8) * bytes, "gemv_rmsnorm",
+        c.requireSmem(tableSmem("gemv_rmsnorm",
+                                {{"T", elementSpelling(bytes)}, {"MAX_M", std::to_string(*maxM)}},
+                                {{"k", k}}),
+                      "gemv_rmsnorm",
                       "max_m * k rounded up to 8 * " + std::to_string(bytes), true);
     }
   }
@@ -220,8 +240,10 @@ void checkDenseAttention(OpChecker &c, DenseAttentionOp op) {
     if (bn)
       c.requireTile(*bn % bnMultiple == 0, "attention_prefill", "bn", *bn, bnRule);
     if (bm && bn && headDim <= 256)
-      c.requireSmem(bf16 ? (*bm + 4 * *bn) * (headDim + 8) * 2
-                         : 4 * (*bm * headDim + *bn * (2 * headDim + 1)),
+      c.requireSmem(tableSmem("attention_prefill", {{"T", bf16 ? "slk::bf16" : "float"},
+                                                    {"HEAD_DIM", std::to_string(headDim)},
+                                                    {"BM", std::to_string(*bm)},
+                                                    {"BN", std::to_string(*bn)}}),
                     "attention_prefill",
                     bf16 ? "(bm + 4 * bn) * (head_dim + 8) * 2"
                          : "4 * (bm * head_dim + bn * (2 * head_dim + 1))",
@@ -236,11 +258,11 @@ void checkDenseAttention(OpChecker &c, DenseAttentionOp op) {
     if (warps)
       c.requireTile(*warps <= 32, "attention_decode", "warps", *warps, "1 to 32 warps");
     if (splits && bn && warps && *warps <= 32 && headDim <= 256) {
-      int64_t merge = *warps * 16 * (headDim + 2) * 4;
-      c.requireSmem(bf16 ? 16 * (headDim + 8) * 2 +
-                               std::max(*warps * 4 * *bn * (headDim + 8) * 2, merge)
-                         : 16 * headDim * 4 +
-                               std::max(*warps * *bn * (2 * headDim + 1) * 4, merge),
+      c.requireSmem(tableSmem("attention_decode_partial",
+                              {{"T", bf16 ? "slk::bf16" : "float"},
+                               {"HEAD_DIM", std::to_string(headDim)},
+                               {"BN", std::to_string(*bn)},
+                               {"WARPS", std::to_string(*warps)}}),
                     "attention_decode_partial",
                     bf16 ? "16 * (head_dim + 8) * 2 + max(warps * 4 * bn * (head_dim + 8) * 2, "
                            "warps * 16 * (head_dim + 2) * 4)"
@@ -265,9 +287,10 @@ void checkMsaAttention(OpChecker &c, KVCacheType cache, int64_t heads, MultiStep
     c.requireSmem(4 * group * spans * 8, "msa_anchor_topk",
                   "4 warps * heads / kv_heads * num_spans * 8", false, /*dynamic=*/false);
   if (attention) {
-    int64_t bytes = cache.getElementType().isBF16() ? 2 : 4, ld = headDim + 8, rows = 64;
-    c.requireSmem(rows * ld * bytes + std::max(2 * 2 * 64 * ld * bytes, rows * headDim * 4) +
-                      rows * 12 + 8 * 4 + 16,
+    c.requireSmem(tableSmem("msa_window_attention",
+                            {{"T", cache.getElementType().isBF16() ? "slk::bf16" : "float"},
+                             {"HEAD_DIM", std::to_string(headDim)},
+                             {"NW", "4"}}),
                   "msa_window_attention / msa_span_attention",
                   "msa_attention_smem<T, head_dim, 4>()", false);
   }

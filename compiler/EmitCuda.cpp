@@ -1,6 +1,6 @@
 // sl-emit-cuda: the extern "C" wrapper source of every slk.kernel.
-#include "compiler/KernelRegistry.h"
 #include "compiler/Passes.h"
+#include "runtime/kernels/KernelTable.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -14,7 +14,7 @@ struct EmitCuda : impl::SLEmitCudaBase<EmitCuda> {
   void runOnOperation() override {
     Builder builder(&getContext());
     auto result = getOperation().walk([&](slk::KernelOp kernel) {
-      const auto *kernelTemplate = ::sl::compiler::lookupKernelTemplate(kernel.getTemplateName());
+      const auto *kernelTemplate = ::sl::kernels::findKernel(kernel.getTemplateName().str());
       if (!kernelTemplate) {
         kernel.emitError() << "sl-emit-cuda: unknown kernel template '"
                            << kernel.getTemplateName() << "'";
@@ -23,8 +23,8 @@ struct EmitCuda : impl::SLEmitCudaBase<EmitCuda> {
       std::vector<std::string> args;
       for (Attribute arg : kernel.getTemplateArgs())
         args.push_back(llvm::cast<StringAttr>(arg).str());
-      kernel.setSourceAttr(builder.getStringAttr(::sl::compiler::kernelWrapperSource(
-          *kernelTemplate, args, kernel.getSymName(), kernel.getThreadsAttr().getInt())));
+      kernel.setSourceAttr(builder.getStringAttr(::sl::kernels::wrapperSource(
+          *kernelTemplate, args, kernel.getSymName().str(), kernel.getThreadsAttr().getInt())));
       return WalkResult::advance();
     });
     if (result.wasInterrupted())

@@ -1,7 +1,7 @@
 #include "compiler/KernelLowering.h"
 
-#include "compiler/KernelRegistry.h"
 #include "compiler/lowering/Rules.h"
+#include "runtime/kernels/KernelTable.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -81,10 +81,76 @@ LaunchBuilder &LaunchBuilder::tokenRows(Value buffer) {
   return *this;
 }
 
+LaunchBuilder &LaunchBuilder::byName(StringRef templateName,
+                                     llvm::function_ref<void(StringRef, LaunchBuilder &)> each) {
+  const kernels::KernelSignature *kernel = kernels::findKernel(templateName.str());
+  if (!kernel)
+    llvm::report_fatal_error("sl-lower-to-slk: no template " + templateName +
+                             " in the kernel table");
+  for (const kernels::KernelParam &param : kernel->params) {
+    size_t before = args_.size();
+    each(param.name, *this);
+    if (args_.size() != before + 1)
+      llvm::report_fatal_error("sl-lower-to-slk: " + templateName + ": the rule gave " +
+                               llvm::Twine(args_.size() - before) +
+                               " arguments for parameter " + param.name);
+  }
+  return *this;
+}
+
+namespace {
+
+// Checks the argument list of a launch against the template's parameters in the kernel table
+// (a lowering rule and the table disagreeing is a bug of the compiler) and collects the constant
+// integer arguments by parameter name.
+std::vector<std::pair<std::string, int64_t>>
+checkArguments(const kernels::KernelSignature &kernel, ArrayRef<Attribute> args) {
+  auto fail = [&](const llvm::Twine &message) {
+    llvm::report_fatal_error("sl-lower-to-slk: launch of " + llvm::Twine(kernel.name) + ": " +
+                             message);
+  };
+  if (args.size() != kernel.params.size())
+    fail(llvm::Twine(args.size()) + " arguments for " + llvm::Twine(kernel.params.size()) +
+         " parameters");
+  std::vector<std::pair<std::string, int64_t>> constants;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const kernels::KernelParam &param = kernel.params[i];
+    Attribute arg = args[i];
+    bool pointer = false, real = false;
+    if (auto integer = llvm::dyn_cast<IntegerAttr>(arg)) {
+      pointer = integer.getType().isIndex();
+      if (!pointer)
+        constants.emplace_back(param.name, integer.getInt());
+    } else if (llvm::isa<FloatAttr>(arg)) {
+      real = true;
+    } else if (auto pair = llvm::dyn_cast<ArrayAttr>(arg)) {
+      auto value = schema::runtimeValueNamed(llvm::cast<StringAttr>(pair[1]).getValue());
+      pointer = !value || *value != RuntimeValue::num_stripes;  // a state part or a table
+    } else if (auto name = llvm::dyn_cast<StringAttr>(arg)) {
+      auto value = schema::runtimeValueNamed(name.getValue());
+      pointer = value == RuntimeValue::null || value == RuntimeValue::error_flag;
+    }
+    if (pointer != kernel.isPointer(i))
+      fail("parameter " + llvm::Twine(param.name) + " (" + param.type + ") gets " +
+           (pointer ? "a pointer" : "a scalar"));
+    if (!pointer && real != (param.type == "float"))
+      fail("parameter " + llvm::Twine(param.name) + " (" + param.type + ") gets " +
+           (real ? "a float" : "an integer"));
+  }
+  return constants;
+}
+
+}  // namespace
+
 void LaunchBuilder::launch(StringRef templateName, const std::vector<std::string> &templateArgs,
-                           int64_t threads, int64_t sharedBytes, Extent x, Extent y, Extent z) {
+                           int64_t threads, Extent x, Extent y, Extent z) {
+  const kernels::KernelSignature *signature = kernels::findKernel(templateName.str());
+  if (!signature)
+    llvm::report_fatal_error("sl-lower-to-slk: no template " + templateName +
+                             " in the kernel table");
+  auto constants = checkArguments(*signature, args_);
   slk::KernelOp kernel =
-      lowering_.declareKernel(templateName, templateArgs, threads, sharedBytes, loc_);
+      lowering_.declareKernel(templateName, templateArgs, threads, constants, loc_);
   OpBuilder &b = lowering_.builder();
   SmallVector<int64_t> grid = {x.mul, x.add, x.div, y.mul, y.add, y.div, z.mul, z.add, z.div};
   auto op = b.create<slk::LaunchOp>(loc_, FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
@@ -123,7 +189,7 @@ FailureOr<Value> FunctionLowering::normalized(Location loc, Value x, Value weigh
       .runtime(RuntimeValue::n)
       .f32(epsilon)
       .launch("rms_norm", {*t, *wt, std::to_string(hidden), std::to_string(threads)}, threads,
-              0, Extent::perTokens(1));
+              Extent::perTokens(1));
   normalized_[key] = y;
   return y;
 }
@@ -163,13 +229,16 @@ LogicalResult FunctionLowering::expectContiguous(Location loc, Value buffer, Str
                         << " must be a contiguous buffer for its kernel, got the view " << type;
 }
 
-slk::KernelOp FunctionLowering::declareKernel(StringRef templateName,
-                                              const std::vector<std::string> &templateArgs,
-                                              int64_t threads, int64_t sharedBytes,
-                                              Location loc) {
-  const KernelTemplate *kernel = lookupKernelTemplate(templateName);
-  assert(kernel && "lowering uses a template missing from the registry");
-  std::string symbol = kernelSymbol(*kernel, templateArgs);
+slk::KernelOp FunctionLowering::declareKernel(
+    StringRef templateName, const std::vector<std::string> &templateArgs, int64_t threads,
+    const std::vector<std::pair<std::string, int64_t>> &constants, Location loc) {
+  const kernels::KernelSignature *kernel = kernels::findKernel(templateName.str());
+  assert(kernel && "lowering uses a template missing from the kernel table");
+  if (templateArgs.size() != kernel->templateParams.size())
+    llvm::report_fatal_error("sl-lower-to-slk: " + templateName + ": " +
+                             llvm::Twine(templateArgs.size()) + " template arguments for " +
+                             llvm::Twine(kernel->templateParams.size()) + " parameters");
+  std::string symbol = kernels::kernelSymbol(*kernel, templateArgs);
   if (auto existing = module_.lookupSymbol<slk::KernelOp>(symbol))
     return existing;
   // Kernels precede the functions, in the order they are first used.
@@ -183,7 +252,8 @@ slk::KernelOp FunctionLowering::declareKernel(StringRef templateName,
   return moduleBuilder.create<slk::KernelOp>(
       loc, moduleBuilder.getStringAttr(symbol), moduleBuilder.getStringAttr(kernel->name),
       moduleBuilder.getStringAttr(kernel->header), moduleBuilder.getStrArrayAttr(args),
-      moduleBuilder.getI64IntegerAttr(threads), moduleBuilder.getI64IntegerAttr(sharedBytes),
+      moduleBuilder.getI64IntegerAttr(threads),
+      moduleBuilder.getI64IntegerAttr(kernels::sharedBytes(*kernel, templateArgs, constants)),
       StringAttr());
 }
 

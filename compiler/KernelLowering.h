@@ -10,6 +10,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <string>
@@ -57,9 +58,17 @@ public:
   // (slk.launch row_bytes): the runtime may run the launch for the last rows only.
   LaunchBuilder &tokenRows(mlir::Value buffer);
 
-  // Declares (once) the specialisation and adds the launch.
+  // Appends the arguments of `templateName` in the order of its parameters in the kernel table
+  // (runtime/kernels/KernelTable.h): `each` is called with every parameter's name and appends
+  // that argument.
+  LaunchBuilder &byName(llvm::StringRef templateName,
+                        llvm::function_ref<void(llvm::StringRef param, LaunchBuilder &)> each);
+
+  // Declares (once) the specialisation and adds the launch. The dynamic shared memory comes from
+  // the kernel table's formula (of the template arguments and the constant arguments); the
+  // argument list must match the table's parameters (count, pointer or scalar, float or not).
   void launch(llvm::StringRef templateName, const std::vector<std::string> &templateArgs,
-              int64_t threads, int64_t sharedBytes, Extent x, Extent y = Extent::fixed(1),
+              int64_t threads, Extent x, Extent y = Extent::fixed(1),
               Extent z = Extent::fixed(1));
 
 private:
@@ -103,9 +112,12 @@ public:
   // Buffers one lowering rule leaves for a later one (multi-step attention stages), by role.
   llvm::DenseMap<mlir::Operation *, llvm::StringMap<mlir::Value>> &handoff() { return handoff_; }
 
-  mlir::slk::KernelOp declareKernel(llvm::StringRef templateName,
-                                    const std::vector<std::string> &templateArgs,
-                                    int64_t threads, int64_t sharedBytes, mlir::Location loc);
+  // The specialisation's slk.kernel, declared once; `constants` are the constant arguments
+  // (by parameter name) its shared memory may depend on.
+  mlir::slk::KernelOp declareKernel(
+      llvm::StringRef templateName, const std::vector<std::string> &templateArgs,
+      int64_t threads, const std::vector<std::pair<std::string, int64_t>> &constants,
+      mlir::Location loc);
 
 private:
   mlir::ModuleOp module_;

@@ -1,6 +1,7 @@
 #include "compiler/TileHeuristics.h"
 
 #include "dialects/SL/SLDialect.h"
+#include "runtime/kernels/KernelTable.h"
 
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/Support/MathExtras.h"
@@ -139,13 +140,20 @@ TileProblem ssdProblem(mlir::sl::SSDScanOp op, int64_t maxTokens) {
 
 }  // namespace
 
+// The kernel table's formulas (runtime/kernels/KernelTable.h), checked against sl_ssd.cuh.
 int64_t ssdChunkScanSmem(int64_t headDim, int64_t chunk) {
-  const int64_t kt = std::min<int64_t>(32, chunk);
-  return 4 * (chunk * (chunk + 1) + 2 * kt * (std::max(chunk, headDim) + 1) + 2 * chunk);
+  const auto &kernel = *::sl::kernels::findKernel("ssd_chunk_scan");
+  return ::sl::kernels::sharedBytes(
+      kernel, ::sl::kernels::argsByName(kernel, {{"HEAD_DIM", std::to_string(headDim)},
+                                                 {"CHUNK", std::to_string(chunk)}}));
 }
 
 int64_t ssdChunkStateSmem(int64_t headDim, int64_t stateSize, int64_t chunk) {
-  return 4 * (std::min<int64_t>(32, chunk) * (headDim + stateSize) + chunk);
+  const auto &kernel = *::sl::kernels::findKernel("ssd_chunk_state");
+  return ::sl::kernels::sharedBytes(
+      kernel, ::sl::kernels::argsByName(kernel, {{"HEAD_DIM", std::to_string(headDim)},
+                                                 {"STATE", std::to_string(stateSize)},
+                                                 {"CHUNK", std::to_string(chunk)}}));
 }
 
 std::optional<TileProblem> tileProblem(Operation *op, int64_t maxTokens) {

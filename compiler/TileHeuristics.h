@@ -19,8 +19,8 @@ struct TileProblem {
 // Dynamic shared memory a block may use on the targets (sm_90a, sm_100a): 227 KiB.
 constexpr int64_t kMaxDynamicSmem = 232448;
 
-// Shared memory of the SSD prefill kernels, in bytes (sl_ssd.cuh: ssd_chunk_scan_smem,
-// ssd_chunk_state_smem).
+// Shared memory of the SSD prefill kernels, in bytes: the kernel table's formulas (equal to
+// sl_ssd.cuh's ssd_chunk_scan_smem, ssd_chunk_state_smem; tests/unit/runtime/KernelTableTest).
 int64_t ssdChunkScanSmem(int64_t headDim, int64_t chunk);
 int64_t ssdChunkStateSmem(int64_t headDim, int64_t stateSize, int64_t chunk);
 

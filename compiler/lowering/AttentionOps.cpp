@@ -20,8 +20,7 @@ LogicalResult appendToCache(FunctionLowering &L, Location loc, Value k, Value v,
       .pointer(keys).rowStride(keys).pointer(values).rowStride(values)
       .statePart(stateArg, StatePart::k).statePart(stateArg, StatePart::v)
       .runtime(RuntimeValue::capacity).runtime(RuntimeValue::start).runtime(RuntimeValue::n)
-      .launch("kv_append", {*t, str(cache.getKvHeads()), str(cache.getHeadDim()), "128"}, 128,
-              0, Extent::perTokens(1));
+      .launch("kv_append", {*t, str(cache.getKvHeads()), str(cache.getHeadDim()), "128"}, 128, Extent::perTokens(1));
   return success();
 }
 
@@ -38,7 +37,6 @@ LogicalResult lowerDenseAttention(FunctionLowering &L, sld::DenseAttentionOp op)
   auto t = L.elementSpelling(loc, cache.getElementType());
   if (failed(t))
     return failure();
-  bool bf16 = cache.getElementType().isBF16();
   int64_t heads = op.getNumHeadsAttr().getInt(), kvHeads = cache.getKvHeads(),
           headDim = cache.getHeadDim(), group = heads / kvHeads;
   Value q = L.lookup(op.getQ());
@@ -48,31 +46,25 @@ LogicalResult lowerDenseAttention(FunctionLowering &L, sld::DenseAttentionOp op)
     Type f32 = L.builder().getF32Type();
     Value partO = L.scratch(loc, {splits * L.maxTokens() * heads * headDim}, f32);
     Value partLse = L.scratch(loc, {splits * L.maxTokens() * heads}, f32);
-    int64_t smem = bf16 ? 16 * (headDim + 8) * 2 + std::max(warps * 4 * bn * (headDim + 8) * 2,
-                                                             warps * 16 * (headDim + 2) * 4)
-                        : 16 * headDim * 4 + std::max(warps * bn * (2 * headDim + 1) * 4,
-                                                      warps * 16 * (headDim + 2) * 4);
     LaunchBuilder(L, loc)
         .pointer(q).rowStride(q).statePart(stateArg, StatePart::k).statePart(stateArg, StatePart::v)
         .runtime(RuntimeValue::capacity).pointer(partO).pointer(partLse).runtime(RuntimeValue::n).runtime(RuntimeValue::cache_len)
         .launch("attention_decode_partial",
                 {*t, str(heads), str(kvHeads), str(headDim), str(splits), str(bn), str(warps)},
-                32 * warps, smem, Extent::fixed(splits), Extent::fixed(kvHeads),
+                32 * warps, Extent::fixed(splits), Extent::fixed(kvHeads),
                 Extent{group, 0, 16});
     LaunchBuilder(L, loc)
         .pointer(partO).pointer(partLse).pointer(out).rowStride(out).runtime(RuntimeValue::n)
         .launch("attention_decode_combine", {*t, str(heads), str(headDim), str(splits)},
-                headDim, 0, Extent::perTokens(1), Extent::fixed(heads));
+                headDim, Extent::perTokens(1), Extent::fixed(heads));
     return success();
   }
   int64_t bm = tile(op, "bm"), bn = tile(op, "bn");
-  int64_t smem = bf16 ? (bm + 4 * bn) * (headDim + 8) * 2
-                      : 4 * (bm * headDim + bn * (2 * headDim + 1));
   LaunchBuilder(L, loc)
       .pointer(q).rowStride(q).statePart(stateArg, StatePart::k).statePart(stateArg, StatePart::v)
       .runtime(RuntimeValue::capacity).pointer(out).rowStride(out).runtime(RuntimeValue::n).runtime(RuntimeValue::cache_len)
       .launch("attention_prefill", {*t, str(heads), str(kvHeads), str(headDim), str(bm), str(bn)},
-              32 * bm / 16, smem, Extent::perTokens(bm), Extent::fixed(heads));
+              32 * bm / 16, Extent::perTokens(bm), Extent::fixed(heads));
   return success();
 }
 

@@ -22,7 +22,6 @@ LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value
   if (failed(inType) || failed(outType))
     return failure();
   int64_t n = featureSize(weight, 0), k = featureSize(weight, 1);
-  int64_t elementBytes = getElementTypeOrSelf(x.getType()).isBF16() ? 2 : 4;
   std::vector<std::string> epilogue = {activationArg(activation), boolArg(bool(bias)),
                                        boolArg(bool(residual))};
   Value a = L.lookup(x);
@@ -44,7 +43,7 @@ LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value
     std::vector<std::string> args = {*inType, *wt, *outType, std::to_string(warps),
                                      std::to_string(maxM)};
     args.insert(args.end(), epilogue.begin(), epilogue.end());
-    launch.launch("gemv_rmsnorm", args, 32 * warps, maxM * ((k + 7) / 8 * 8) * elementBytes,
+    launch.launch("gemv_rmsnorm", args, 32 * warps,
                   Extent::fixed((n + warps - 1) / warps));
     return success();
   }
@@ -75,12 +74,12 @@ LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value
     std::vector<std::string> args = {*inType, *outType, std::to_string(warps),
                                      std::to_string(maxM)};
     args.insert(args.end(), epilogue.begin(), epilogue.end());
-    launch.launch("gemv", args, 32 * warps, 0, Extent::fixed((n + warps - 1) / warps));
+    launch.launch("gemv", args, 32 * warps, Extent::fixed((n + warps - 1) / warps));
     return success();
   }
   GemmTiles tiles{tile(op, "bm"),     tile(op, "bn"),      tile(op, "bk"),
                   tile(op, "stages"), tile(op, "warps_m"), tile(op, "warps_n")};
-  launchGemm(launch, *inType, *outType, tiles, epilogue, n, elementBytes);
+  launchGemm(launch, *inType, *outType, tiles, epilogue, n);
   return success();
 }
 
@@ -114,7 +113,7 @@ LogicalResult lowerGatedRMSNorm(FunctionLowering &L, sld::GatedRMSNormOp op) {
       .f32(op.getEpsilon().convertToDouble())
       .launch("gated_rms_norm",
               {*t, *wt, std::to_string(channels), std::to_string(group), std::to_string(threads)},
-              threads, 0, Extent::perTokens(1), Extent::fixed(channels / group));
+              threads, Extent::perTokens(1), Extent::fixed(channels / group));
   return success();
 }
 
@@ -135,7 +134,7 @@ LogicalResult lowerEmbedding(FunctionLowering &L, sld::EmbeddingOp op) {
       .runtime(RuntimeValue::n)
       .i32(vocab)
       .runtime(RuntimeValue::error_flag)
-      .launch("embedding", {*t, std::to_string(hidden), std::to_string(threads)}, threads, 0,
+      .launch("embedding", {*t, std::to_string(hidden), std::to_string(threads)}, threads,
               Extent::perTokens(1));
   return success();
 }
@@ -150,7 +149,7 @@ LogicalResult lowerSample(FunctionLowering &L, sld::SampleOp op) {
       .pointer(out)
       .runtime(RuntimeValue::n)
       .i32(vocab)
-      .launch("argmax", {"256"}, 256, 0, Extent::perTokens(1));
+      .launch("argmax", {"256"}, 256, Extent::perTokens(1));
   return success();
 }
 
@@ -176,7 +175,7 @@ LogicalResult lowerElementwise(FunctionLowering &L, OpT op, StringRef templateNa
   if (act)
     args.push_back(activationArg(act));
   args.push_back("256");
-  launch.launch(templateName, args, 256, 0, Extent::perElements(cols, 256 * 4));
+  launch.launch(templateName, args, 256, Extent::perElements(cols, 256 * 4));
   return success();
 }
 

@@ -35,17 +35,17 @@ LogicalResult lowerCausalConv1d(FunctionLowering &L, sld::CausalConv1dOp op) {
   conv.statePart(stateArg, StatePart::conv).pointer(y).rowStride(y).runtime(RuntimeValue::n);
   Extent channelBlocks = Extent::fixed((channels + 127) / 128);
   if (L.maxTokens() <= 8) {
-    conv.launch("causal_conv1d_step", args, 128, 0, channelBlocks);
+    conv.launch("causal_conv1d_step", args, 128, channelBlocks);
     return success();
   }
   args.push_back("32");
-  conv.launch("causal_conv1d", args, 128, 0, channelBlocks, Extent::perTokens(32));
+  conv.launch("causal_conv1d", args, 128, channelBlocks, Extent::perTokens(32));
   LaunchBuilder(L, loc)
       .pointer(x)
       .rowStride(x)
       .statePart(stateArg, StatePart::conv)
       .runtime(RuntimeValue::n)
-      .launch("conv_state_update", {*t, *st, str(channels), str(kernel), "128"}, 128, 0,
+      .launch("conv_state_update", {*t, *st, str(channels), str(kernel), "128"}, 128,
               channelBlocks);
   return success();
 }
@@ -79,7 +79,7 @@ LogicalResult lowerSSDScan(FunctionLowering &L, sld::SSDScanOp op) {
         .statePart(stateArg, StatePart::ssm)
         .pointer(y).rowStride(y).runtime(RuntimeValue::n).f32(dtMin).f32(dtMax)
         .launch("ssd_step", {*t, str(heads), str(headDim), str(groups), str(stateSize), str(rows)},
-                32 * rows, 0, Extent::fixed(heads), Extent::fixed(headDim / rows));
+                32 * rows, Extent::fixed(heads), Extent::fixed(headDim / rows));
     return success();
   }
   // The scan's chunk length: the tile sl-select-tiles chose (sl-check-kernel-shapes checked it).
@@ -94,20 +94,20 @@ LogicalResult lowerSSDScan(FunctionLowering &L, sld::SSDScanOp op) {
   LaunchBuilder(L, loc)
       .pointer(dt).rowStride(dt).pointer(dtBias).pointer(aLog).pointer(dtS).pointer(cumS)
       .runtime(RuntimeValue::n).f32(dtMin).f32(dtMax)
-      .launch("ssd_chunk_cumsum", {*t, str(heads), str(chunk)}, chunk, 0,
+      .launch("ssd_chunk_cumsum", {*t, str(heads), str(chunk)}, chunk,
               Extent::perTokens(chunk), Extent::fixed(heads));
   LaunchBuilder(L, loc)
       .pointer(xbc).rowStride(xbc).pointer(dtS).pointer(cumS).pointer(states).runtime(RuntimeValue::n)
-      .launch("ssd_chunk_state", shape, 256, ssdChunkStateSmem(headDim, stateSize, chunk),
+      .launch("ssd_chunk_state", shape, 256,
               Extent::perTokens(chunk), Extent::fixed(heads));
   LaunchBuilder(L, loc)
       .pointer(states).pointer(cumS).statePart(stateArg, StatePart::ssm).runtime(RuntimeValue::n)
       .launch("ssd_state_pass", {str(heads), str(headDim), str(stateSize), str(chunk), "256"},
-              256, 0, Extent::fixed((heads * headDim * stateSize + 255) / 256));
+              256, Extent::fixed((heads * headDim * stateSize + 255) / 256));
   LaunchBuilder(L, loc)
       .pointer(xbc).rowStride(xbc).pointer(d).pointer(dtS).pointer(cumS).pointer(states)
       .pointer(y).rowStride(y).runtime(RuntimeValue::n)
-      .launch("ssd_chunk_scan", shape, 256, ssdChunkScanSmem(headDim, chunk), Extent::perTokens(chunk),
+      .launch("ssd_chunk_scan", shape, 256, Extent::perTokens(chunk),
               Extent::fixed(heads));
   return success();
 }

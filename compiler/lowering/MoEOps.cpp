@@ -19,41 +19,50 @@ LogicalResult lowerMoERouter(FunctionLowering &L, sld::MoERouterOp op) {
     return failure();
   int64_t experts = featureSize(op.getGate(), 0), hidden = featureSize(op.getX());
   int64_t topK = op.getTopKAttr().getInt();
+  // The arguments of moe_router and moe_topk by parameter name: both take the selection
+  // arguments (correction_bias .. norm_topk_prob), in the order of the kernel table.
+  Value logits;
+  auto routerArg = [&](StringRef param, LaunchBuilder &launch) {
+    if (param == "x")
+      launch.pointer(x);
+    else if (param == "gate_w")
+      launch.pointer(L.lookup(op.getGate()));
+    else if (param == "logits")
+      launch.pointer(logits);
+    else if (param == "correction_bias")
+      launch.pointer(L.lookup(op.getCorrectionBias()));
+    else if (param == "weights")
+      launch.pointer(L.allocate(op.getWeights()));
+    else if (param == "indices")
+      launch.pointer(L.allocate(op.getIndices()));
+    else if (param == "n")
+      launch.runtime(RuntimeValue::n);
+    else if (param == "routed_scaling_factor")
+      launch.f32(op.getRoutedScalingFactor().convertToDouble());
+    else if (param == "norm_topk_prob")
+      launch.i32(op.getNormTopkProb() ? 1 : 0);
+  };
   if (L.maxTokens() > 8 && *t == *wt && *t == "slk::bf16") {
     // A prefill chunk: logits = x · gate^T on the tensor cores (the GEMM tile of
     // docs/kernels-dense.md's defaults), then one warp per token selects the experts.
-    Value logits = L.scratch(loc, {ShapedType::kDynamic, experts}, L.builder().getF32Type());
+    logits = L.scratch(loc, {ShapedType::kDynamic, experts}, L.builder().getF32Type());
     LaunchBuilder gemm(L, loc);
     gemm.pointer(x).rowStride(x).pointer(L.lookup(op.getGate())).null().null()
         .pointer(logits).i32(experts).runtime(RuntimeValue::n).i32(experts).i32(hidden);
     launchGemm(gemm, *t, "float", GemmTiles{128, 128, 32, 3, 2, 4},
-               {activationArg(std::nullopt), boolArg(false), boolArg(false)}, experts,
-               /*elementBytes=*/2);
+               {activationArg(std::nullopt), boolArg(false), boolArg(false)}, experts);
     LaunchBuilder(L, loc)
-        .pointer(logits)
-        .pointer(L.lookup(op.getCorrectionBias()))
-        .pointer(L.allocate(op.getWeights()))
-        .pointer(L.allocate(op.getIndices()))
-        .runtime(RuntimeValue::n)
-        .f32(op.getRoutedScalingFactor().convertToDouble())
-        .i32(op.getNormTopkProb() ? 1 : 0)
-        .launch("moe_topk", {str(experts), str(topK), "256"}, 256, 0, Extent::perTokens(8));
+        .byName("moe_topk", routerArg)
+        .launch("moe_topk", {str(experts), str(topK), "256"}, 256, Extent::perTokens(8));
     return success();
   }
   int64_t threads = L.maxTokens() <= 8 ? 1024 : 256;
   LaunchBuilder(L, loc)
-      .pointer(x)
-      .pointer(L.lookup(op.getGate()))
-      .pointer(L.lookup(op.getCorrectionBias()))
-      .pointer(L.allocate(op.getWeights()))
-      .pointer(L.allocate(op.getIndices()))
-      .runtime(RuntimeValue::n)
-      .f32(op.getRoutedScalingFactor().convertToDouble())
-      .i32(op.getNormTopkProb() ? 1 : 0)
+      .byName("moe_router", routerArg)
       // One block per token: a decode step has a single token, so its block takes 32 warps
       // (4 experts each) instead of 8 (16 each), a quarter of the dependent loads per warp.
       .launch("moe_router", {*t, *wt, str(hidden), str(experts), str(topK), str(threads)},
-              threads, 0, Extent::perTokens(1));
+              threads, Extent::perTokens(1));
   return success();
 }
 
@@ -86,7 +95,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
         .pointer(h)
         .runtime(RuntimeValue::n)
         .launch("moe_decode_up", {*t, str(hidden), str(inter), str(topK), str(warps), act},
-                32 * warps, 0, Extent::fixed((inter + warps - 1) / warps),
+                32 * warps, Extent::fixed((inter + warps - 1) / warps),
                 Extent{topK, 0, 1});
     LaunchBuilder down(L, loc);
     down.pointer(h).pointer(L.lookup(op.getDown())).pointer(weights).pointer(indices);
@@ -96,7 +105,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
     down.launch("moe_decode_down",
                 {*t, str(hidden), str(inter), str(topK), str(warps), boolArg(hasShared),
                  boolArg(hasResidual)},
-                32 * warps, 0, Extent::fixed((hidden + warps - 1) / warps),
+                32 * warps, Extent::fixed((hidden + warps - 1) / warps),
                 Extent::perTokens(1));
     return success();
   }
@@ -110,7 +119,6 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
   Value h = L.scratch(loc, {maxTiles * bm, inter}, element);
   Value slotOut = L.scratch(loc, {L.maxTokens() * topK, hidden}, element);
   Extent tiles{topK, experts * bm, bm};  // ceil(n * TOPK / BM) + EXPERTS
-  int64_t smem = stages * (bm + bn) * (bk + 8) * (element.isBF16() ? 2 : 4);
   std::vector<std::string> gemmTiles = {str(bm), str(bn), str(bk), str(stages), str(wm),
                                         str(wn)};
   LaunchBuilder(L, loc)
@@ -119,7 +127,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
       .pointer(sortedPair)
       .pointer(tileExpert)
       .pointer(numTiles)
-      .launch("moe_align", {str(experts), str(topK), str(bm), "1024"}, 1024, 0,
+      .launch("moe_align", {str(experts), str(topK), str(bm), "1024"}, 1024,
               Extent::fixed(1));
   std::vector<std::string> upArgs = {*t, str(hidden), str(inter), str(topK)};
   upArgs.insert(upArgs.end(), gemmTiles.begin(), gemmTiles.end());
@@ -132,7 +140,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
       .pointer(tileExpert)
       .pointer(numTiles)
       .pointer(h)
-      .launch("moe_up", upArgs, 32 * wm * wn, smem, Extent::fixed((inter + bn - 1) / bn),
+      .launch("moe_up", upArgs, 32 * wm * wn, Extent::fixed((inter + bn - 1) / bn),
               tiles);
   LaunchBuilder(L, loc)
       .pointer(h)
@@ -141,7 +149,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
       .pointer(tileExpert)
       .pointer(numTiles)
       .pointer(slotOut)
-      .launch("moe_down", downArgs, 32 * wm * wn, smem, Extent::fixed((hidden + bn - 1) / bn),
+      .launch("moe_down", downArgs, 32 * wm * wn, Extent::fixed((hidden + bn - 1) / bn),
               tiles);
   LaunchBuilder combine(L, loc);
   combine.pointer(slotOut).pointer(weights).pointer(indices);
@@ -150,7 +158,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
   combine.pointer(L.allocate(op.getResult())).runtime(RuntimeValue::n);
   combine.launch("moe_combine",
                  {*t, str(hidden), str(topK), "256", boolArg(hasShared), boolArg(hasResidual)},
-                 256, 0, Extent::perTokens(1));
+                 256, Extent::perTokens(1));
   return success();
 }
 

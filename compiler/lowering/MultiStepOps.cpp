@@ -22,12 +22,6 @@ struct MsaShape {
   int64_t heads, kvHeads, headDim, spans, window;
   int64_t group() const { return heads / kvHeads; }
   bool bf16() const { return t == "slk::bf16"; }
-  // msa_attention_smem<T, HEAD_DIM, NW>()
-  int64_t attentionSmem(int64_t warps) const {
-    int64_t bytes = bf16() ? 2 : 4, ld = headDim + 8, rows = 16 * warps;
-    return rows * ld * bytes + std::max(2 * 2 * 64 * ld * bytes, rows * headDim * 4) +
-           rows * 12 + 8 * warps + 16;
-  }
 };
 
 // Buckets of msa_span_order (span starts per kv head sorted into this many ranges of the cache).
@@ -96,7 +90,7 @@ LogicalResult lowerRouteTopK(FunctionLowering &L, sld::RouteTopKOp op) {
   launch.launch("msa_anchor_topk",
                 {shape->t, str(shape->heads), str(shape->kvHeads), str(shape->headDim),
                  str(shape->spans), str(shape->window), "4", str(qpb), str(routingSplits)},
-                128, 0, Extent::perTokens(qpb), Extent::fixed(shape->kvHeads),
+                128, Extent::perTokens(qpb), Extent::fixed(shape->kvHeads),
                 Extent::fixed(routingSplits));
   return success();
 }
@@ -143,7 +137,7 @@ LogicalResult lowerSegmentAttention(FunctionLowering &L, sld::SegmentAttentionOp
         .launch("msa_decode_attention",
                 {shape->t, str(h), str(shape->kvHeads), str(d), str(k), str(shape->window),
                  str(splits.routing), str(splits.window), str(splits.span)},
-                128, 0, Extent::fixed(blocks));
+                128, Extent::fixed(blocks));
     return success();
   }
   Value oW = L.scratch(loc, {n * h * d}, element);
@@ -154,8 +148,7 @@ LogicalResult lowerSegmentAttention(FunctionLowering &L, sld::SegmentAttentionOp
       .pointer(q2).rowStride(q2).statePart(cache, StatePart::k).statePart(cache, StatePart::v)
       .runtime(RuntimeValue::capacity).runtime(RuntimeValue::cache_len).runtime(RuntimeValue::n).pointer(oW).pointer(lseW)
       .launch("msa_window_attention",
-              {shape->t, str(h), str(shape->kvHeads), str(d), str(shape->window), "4"}, 128,
-              shape->attentionSmem(4), Extent{shape->group(), 0, 64},
+              {shape->t, str(h), str(shape->kvHeads), str(d), str(shape->window), "4"}, 128, Extent{shape->group(), 0, 64},
               Extent::fixed(shape->kvHeads));
   // Rows grouped by span start (a counting sort per kv head), so that a block's rows share K/V
   // tiles whatever the routing.
@@ -166,15 +159,14 @@ LogicalResult lowerSegmentAttention(FunctionLowering &L, sld::SegmentAttentionOp
   LaunchBuilder(L, loc)
       .pointer(spanStart).pointer(spanEnd).runtime(RuntimeValue::cache_len).runtime(RuntimeValue::n).pointer(rowOrder)
       .launch("msa_span_order", {str(h), str(shape->kvHeads), str(k), str(kSpanOrderBuckets)},
-              1024, 0, Extent::fixed(shape->kvHeads));
+              1024, Extent::fixed(shape->kvHeads));
   LaunchBuilder(L, loc)
       .pointer(q2).rowStride(q2).statePart(cache, StatePart::k).statePart(cache, StatePart::v)
       .runtime(RuntimeValue::capacity).runtime(RuntimeValue::cache_len).runtime(RuntimeValue::n)
       .pointer(spanStart).pointer(spanEnd).pointer(rowOrder)
       .pointer(L.allocate(op.getOutputs())).pointer(L.allocate(op.getLse()))
       .launch("msa_span_attention",
-              {shape->t, str(h), str(shape->kvHeads), str(d), str(k), "4"}, 128,
-              shape->attentionSmem(4), Extent{shape->group() * k, 0, 64},
+              {shape->t, str(h), str(shape->kvHeads), str(d), str(k), "4"}, 128, Extent{shape->group() * k, 0, 64},
               Extent::fixed(shape->kvHeads));
   return success();
 }
@@ -201,14 +193,14 @@ LogicalResult lowerGateCombine(FunctionLowering &L, sld::GateCombineOp op) {
         .launch("msa_decode_combine",
                 {shape->t, str(h), str(d), str(k), str(splits.routing), str(splits.window),
                  str(splits.span)},
-                128, 0, Extent{h, 0, 1});
+                128, Extent{h, 0, 1});
     return success();
   }
   LaunchBuilder(L, loc)
       .pointer(handoff.lookup("o_w")).pointer(handoff.lookup("lse_w"))
       .pointer(L.lookup(op.getOutputs())).pointer(L.lookup(segment.getLse()))
       .pointer(L.lookup(op.getTopScores())).pointer(out).rowStride(out).runtime(RuntimeValue::n)
-      .launch("msa_gate_merge", {shape->t, str(h), str(d), str(k)}, 256, 0,
+      .launch("msa_gate_merge", {shape->t, str(h), str(d), str(k)}, 256,
               Extent::perTokens(1));
   return success();
 }

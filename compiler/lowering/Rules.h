@@ -31,8 +31,7 @@ struct GemmTiles {
   int64_t bm, bn, bk, stages, warpsM, warpsN;
 };
 void launchGemm(LaunchBuilder &launch, const std::string &inType, const std::string &outType,
-                const GemmTiles &t, const std::vector<std::string> &epilogue, int64_t columns,
-                int64_t elementBytes);
+                const GemmTiles &t, const std::vector<std::string> &epilogue, int64_t columns);
 
 // --- Dense ops (DenseOps.cpp) ---
 mlir::LogicalResult lowerProjection(FunctionLowering &L, mlir::Operation *op, mlir::Value x,

@@ -64,8 +64,7 @@ LogicalResult expectF32(Operation *op, Value value, StringRef what) {
 // Adds the launch of gemm<inType, outType, tiles..., epilogue> for `columns` output columns to
 // `launch`, whose arguments are in place.
 void launchGemm(LaunchBuilder &launch, const std::string &inType, const std::string &outType,
-                const GemmTiles &t, const std::vector<std::string> &epilogue, int64_t columns,
-                int64_t elementBytes) {
+                const GemmTiles &t, const std::vector<std::string> &epilogue, int64_t columns) {
   std::vector<std::string> args = {inType,
                                    outType,
                                    std::to_string(t.bm),
@@ -76,7 +75,6 @@ void launchGemm(LaunchBuilder &launch, const std::string &inType, const std::str
                                    std::to_string(t.warpsN)};
   args.insert(args.end(), epilogue.begin(), epilogue.end());
   launch.launch("gemm", args, 32 * t.warpsM * t.warpsN,
-                t.stages * (t.bm + t.bn) * (t.bk + 8) * elementBytes,
                 Extent::fixed((columns + t.bn - 1) / t.bn), Extent::perTokens(t.bm));
 }
 

@@ -366,6 +366,13 @@ __device__ __forceinline__ void fma_for_each(const float (&acc)[F::TM][F::TN], F
 
 }  // namespace dn
 
+// Dynamic shared memory (bytes) of gemm, moe_up and moe_down: STAGES·(BM+BN)·(BK+8)·sizeof(T).
+// The bf16 main loop uses exactly this (dn::MmaConfig::SMEM_BYTES), the FMA path less.
+template <typename T, int BM, int BN, int BK, int STAGES>
+__host__ __device__ constexpr int gemm_smem() {
+  return STAGES * (BM + BN) * (BK + 8) * int(sizeof(T));
+}
+
 // ---------------------------------------------------------------------------------------------
 // gemm<T, OUT_T, BM, BN, BK, STAGES, WARPS_M, WARPS_N, ACT, HAS_BIAS, HAS_RESIDUAL>
 //   (a, lda, w, bias, residual, c, ldc, m, n, k)

@@ -9,6 +9,13 @@
 
 namespace slk {
 
+// Dynamic shared memory (bytes) of gemv_rmsnorm: MAX_M normalised rows of k elements, the row
+// stride rounded up to 8 elements.
+template <typename T, int MAX_M>
+__host__ __device__ constexpr int gemv_rmsnorm_smem(int k) {
+  return MAX_M * ((k + 7) / 8 * 8) * int(sizeof(T));
+}
+
 // gemv_rmsnorm<T, WT, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>(a, lda, norm_weight,
 //     eps, w, bias, residual, c, ldc, m, n, k):
 //   c = epilogue(T(norm_weight * T(a * rsqrt(mean(a^2) + eps))) w^T)   (gemv's epilogue)

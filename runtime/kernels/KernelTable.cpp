@@ -1,15 +1,96 @@
-#include "compiler/KernelRegistry.h"
+#include "runtime/kernels/KernelTable.h"
 
-#include "llvm/ADT/StringExtras.h"
-
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 
-namespace sl::compiler {
+namespace sl::kernels {
 
 namespace {
 
-std::vector<KernelTemplate> buildRegistry() {
+// ---------------------------------------------------------------------------------------------
+// Dynamic shared memory of the templates that use it. Each equals the header's constexpr
+// function named in the table (tests/unit/runtime/KernelTableTest.cpp checks it under NVRTC).
+// ---------------------------------------------------------------------------------------------
+
+// gemm, moe_up, moe_down: STAGES pipeline stages of [BM + BN][BK + 8] elements of T.
+int64_t gemmSmem(const TemplateArgs &a) {
+  return a.integer("STAGES") * (a.integer("BM") + a.integer("BN")) * (a.integer("BK") + 8) *
+         a.elementBytes("T");
+}
+
+// gemv_rmsnorm: MAX_M normalised rows of k elements (rounded up to 8).
+int64_t gemvRmsnormSmem(const TemplateArgs &a) {
+  return a.integer("MAX_M") * ((a.constant("k") + 7) / 8 * 8) * a.elementBytes("T");
+}
+
+int64_t ssdChunkStateSmem(const TemplateArgs &a) {
+  const int64_t chunk = a.integer("CHUNK"), kt = std::min<int64_t>(32, chunk);
+  return 4 * (kt * (a.integer("HEAD_DIM") + a.integer("STATE")) + chunk);
+}
+
+int64_t ssdChunkScanSmem(const TemplateArgs &a) {
+  const int64_t chunk = a.integer("CHUNK"), kt = std::min<int64_t>(32, chunk);
+  return 4 * (chunk * (chunk + 1) + 2 * kt * (std::max(chunk, a.integer("HEAD_DIM")) + 1) +
+              2 * chunk);
+}
+
+int64_t attentionPrefillSmem(const TemplateArgs &a) {
+  const int64_t d = a.integer("HEAD_DIM"), bm = a.integer("BM"), bn = a.integer("BN");
+  return a.elementBytes("T") == 2 ? (bm + 4 * bn) * (d + 8) * 2
+                                  : 4 * (bm * d + bn * (2 * d + 1));
+}
+
+int64_t attentionDecodeSmem(const TemplateArgs &a) {
+  const int64_t d = a.integer("HEAD_DIM"), bn = a.integer("BN"), warps = a.integer("WARPS");
+  return a.elementBytes("T") == 2
+             ? 16 * (d + 8) * 2 +
+                   std::max(warps * 4 * bn * (d + 8) * 2, warps * 16 * (d + 2) * 4)
+             : 16 * d * 4 + std::max(warps * bn * (2 * d + 1) * 4, warps * 16 * (d + 2) * 4);
+}
+
+// msa_window_attention, msa_span_attention: the attention core of NW warps (16 rows each).
+int64_t msaAttentionSmem(const TemplateArgs &a) {
+  const int64_t bytes = a.elementBytes("T"), d = a.integer("HEAD_DIM"), warps = a.integer("NW");
+  const int64_t ld = d + 8, rows = 16 * warps;
+  return rows * ld * bytes + std::max(2 * 2 * 64 * ld * bytes, rows * d * 4) + rows * 12 +
+         8 * warps + 16;
+}
+
+struct SmemEntry {
+  SmemFormula formula;
+  const char *check;
+};
+
+const std::map<std::string, SmemEntry> &smemEntries() {
+  static const std::map<std::string, SmemEntry> entries = {
+      {"gemm", {gemmSmem, "slk::gemm_smem<T, BM, BN, BK, STAGES>()"}},
+      {"moe_up", {gemmSmem, "slk::gemm_smem<T, BM, BN, BK, STAGES>()"}},
+      {"moe_down", {gemmSmem, "slk::gemm_smem<T, BM, BN, BK, STAGES>()"}},
+      {"gemv_rmsnorm", {gemvRmsnormSmem, "slk::gemv_rmsnorm_smem<T, MAX_M>(k)"}},
+      {"ssd_chunk_state",
+       {ssdChunkStateSmem, "slk::ssd_chunk_state_smem(HEAD_DIM, STATE, CHUNK)"}},
+      {"ssd_chunk_scan", {ssdChunkScanSmem, "slk::ssd_chunk_scan_smem(HEAD_DIM, CHUNK)"}},
+      {"attention_prefill",
+       {attentionPrefillSmem, "slk::attention_prefill_smem<T, HEAD_DIM, BM, BN>()"}},
+      {"attention_decode_partial",
+       {attentionDecodeSmem, "slk::attention_decode_smem<T, HEAD_DIM, BN, WARPS>()"}},
+      {"msa_window_attention", {msaAttentionSmem, "slk::msa_attention_smem<T, HEAD_DIM, NW>()"}},
+      {"msa_span_attention", {msaAttentionSmem, "slk::msa_attention_smem<T, HEAD_DIM, NW>()"}},
+  };
+  return entries;
+}
+
+// The signatures as written below; withSmem adds the shared-memory formulas.
+struct Entry {
+  std::string name, header;
+  std::vector<std::string> templateParams, labels;
+  std::vector<KernelParam> params;
+};
+
+std::vector<Entry> buildTable() {
   const std::vector<KernelParam> gemmParams = {
       {"const T *", "a"},        {"i32", "lda"},     {"const T *", "w"}, {"const T *", "bias"},
       {"const T *", "residual"}, {"OUT_T *", "c"},   {"i32", "ldc"},     {"i32", "m"},
@@ -18,6 +99,9 @@ std::vector<KernelTemplate> buildRegistry() {
       {"rms_norm", "sl_norm.cuh", {"T", "WT", "HIDDEN", "THREADS"}, {"", "w", "h", "t"},
        {{"const T *", "x"}, {"const WT *", "weight"}, {"T *", "y"}, {"i32", "n"},
         {"float", "eps"}}},
+      {"add_rms_norm", "sl_norm.cuh", {"T", "WT", "HIDDEN", "THREADS"}, {"", "w", "h", "t"},
+       {{"const T *", "x"}, {"const T *", "residual"}, {"T *", "sum"}, {"const WT *", "weight"},
+        {"T *", "y"}, {"i32", "n"}, {"float", "eps"}}},
       {"gated_rms_norm", "sl_norm.cuh", {"T", "WT", "CHANNELS", "GROUP", "THREADS"},
        {"", "w", "c", "g", "t"},
        {{"const T *", "y"}, {"i32", "ldy"}, {"const T *", "gate"}, {"i32", "ldg"},
@@ -154,6 +238,11 @@ std::vector<KernelTemplate> buildRegistry() {
         {"i32", "num_stripes"}, {"const i32 *", "span_reach"}, {"float *", "top_scores"},
         {"i32 *", "span_start"}, {"i32 *", "span_end"}, {"float *", "part_scores"},
         {"i32 *", "part_idx"}}},
+      {"msa_route_merge", "sl_msa.cuh", {"HEADS", "NUM_SPANS", "W", "SPLITS"},
+       {"h", "k", "w", "sp"},
+       {{"const float *", "part_scores"}, {"const i32 *", "part_idx"}, {"i32", "cache_len"},
+        {"i32", "n"}, {"const i64 *", "anchor_offsets"}, {"const i32 *", "span_reach"},
+        {"float *", "top_scores"}, {"i32 *", "span_start"}, {"i32 *", "span_end"}}},
       {"msa_window_attention", "sl_msa.cuh", {"T", "HEADS", "KV_HEADS", "HEAD_DIM", "W", "NW"},
        {"", "h", "kv", "d", "w", "nw"},
        {{"const T *", "q2"}, {"i32", "ldq2"}, {"const T *", "k_cache"}, {"const T *", "v_cache"},
@@ -202,21 +291,199 @@ std::string symbolPart(const std::string &arg) {
   return it != spellings.end() ? it->second : arg;
 }
 
-}  // namespace
+bool wordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
-const std::vector<KernelTemplate> &kernelTemplates() {
-  static const std::vector<KernelTemplate> registry = buildRegistry();
-  return registry;
+// `text` with every identifier that names a template parameter replaced by its argument (and
+// every one naming a constant by its value).
+std::string substituteNames(const KernelSignature &kernel, const std::string &text,
+                            const std::vector<std::string> &args,
+                            const std::vector<std::pair<std::string, int64_t>> &constants) {
+  std::string out, word;
+  bool qualified = false;  // the word follows "::" (slk::bf16 is no parameter)
+  auto flush = [&] {
+    if (!word.empty() && !qualified) {
+      for (size_t i = 0; i < kernel.templateParams.size() && i < args.size(); ++i)
+        if (word == kernel.templateParams[i]) {
+          word = args[i];
+          break;
+        }
+      for (const auto &[name, value] : constants)
+        if (word == name) {
+          word = std::to_string(value);
+          break;
+        }
+    }
+    out += word;
+    word.clear();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (wordChar(c)) {
+      if (word.empty())
+        qualified = i >= 2 && text.compare(i - 2, 2, "::") == 0;
+      word += c;
+    } else {
+      flush();
+      out += c;
+    }
+  }
+  flush();
+  return out;
 }
 
-const KernelTemplate *lookupKernelTemplate(llvm::StringRef name) {
-  for (const KernelTemplate &kernel : kernelTemplates())
+// A parameter type of the wrapper: type parameters substituted, library scalar types in
+// namespace slk.
+std::string wrapperType(const KernelSignature &kernel, const std::string &type,
+                        const std::vector<std::string> &args) {
+  std::string out = substituteNames(kernel, type, args, {});
+  for (const char *scalar : {"i32", "i64", "u32"}) {
+    std::string plain = scalar;
+    size_t at = 0;
+    while ((at = out.find(plain, at)) != std::string::npos) {
+      bool isQualified = at >= 5 && out.compare(at - 5, 5, "slk::") == 0;
+      bool wordStart = at == 0 || !(wordChar(out[at - 1]) || out[at - 1] == ':');
+      bool wordEnd = at + plain.size() >= out.size() || !wordChar(out[at + plain.size()]);
+      if (!isQualified && wordStart && wordEnd) {
+        out.insert(at, "slk::");
+        at += 5;
+      }
+      at += plain.size();
+    }
+  }
+  return out;
+}
+
+std::vector<KernelSignature> withSmem(std::vector<Entry> entries) {
+  std::vector<KernelSignature> table;
+  for (Entry &entry : entries) {
+    KernelSignature kernel;
+    kernel.name = std::move(entry.name);
+    kernel.header = std::move(entry.header);
+    kernel.templateParams = std::move(entry.templateParams);
+    kernel.labels = std::move(entry.labels);
+    kernel.params = std::move(entry.params);
+    auto it = smemEntries().find(kernel.name);
+    if (it != smemEntries().end()) {
+      kernel.sharedBytes = it->second.formula;
+      kernel.smemCheck = it->second.check;
+    }
+    table.push_back(std::move(kernel));
+  }
+  return table;
+}
+
+std::string join(const std::vector<std::string> &parts, const char *separator) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i)
+    out += (i ? separator : "") + parts[i];
+  return out;
+}
+
+}  // namespace
+
+int KernelSignature::templateIndex(const std::string &param) const {
+  for (size_t i = 0; i < templateParams.size(); ++i)
+    if (templateParams[i] == param)
+      return int(i);
+  return -1;
+}
+
+int KernelSignature::paramIndex(const std::string &param) const {
+  for (size_t i = 0; i < params.size(); ++i)
+    if (params[i].name == param)
+      return int(i);
+  return -1;
+}
+
+const std::vector<KernelSignature> &kernelTable() {
+  static const std::vector<KernelSignature> table = withSmem(buildTable());
+  return table;
+}
+
+const KernelSignature *findKernel(const std::string &name) {
+  for (const KernelSignature &kernel : kernelTable())
     if (kernel.name == name)
       return &kernel;
   return nullptr;
 }
 
-std::string kernelSymbol(const KernelTemplate &kernel, const std::vector<std::string> &args) {
+const std::string &TemplateArgs::operator[](const std::string &param) const {
+  int i = kernel_.templateIndex(param);
+  if (i < 0)
+    throw std::invalid_argument(kernel_.name + " has no template parameter " + param);
+  if (size_t(i) >= values_.size())
+    throw std::invalid_argument(kernel_.name + ": template parameter " + param +
+                                " has no argument (" + std::to_string(values_.size()) +
+                                " of " + std::to_string(kernel_.templateParams.size()) + ")");
+  return values_[size_t(i)];
+}
+
+int64_t TemplateArgs::integer(const std::string &param) const {
+  const std::string &spelling = (*this)[param];
+  size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(spelling, &used);
+  } catch (const std::exception &) {
+    used = 0;
+  }
+  if (used == 0 || used != spelling.size())
+    throw std::invalid_argument("template parameter " + param + ": expected an integer, got '" +
+                                spelling + "'");
+  return value;
+}
+
+int64_t TemplateArgs::elementBytes(const std::string &param) const {
+  const std::string &spelling = (*this)[param];
+  if (spelling == "slk::bf16")
+    return 2;
+  if (spelling == "float")
+    return 4;
+  throw std::invalid_argument("template parameter " + param + ": unsupported element type '" +
+                              spelling + "' (expected slk::bf16 or float)");
+}
+
+bool TemplateArgs::flag(const std::string &param) const {
+  const std::string &spelling = (*this)[param];
+  if (spelling != "true" && spelling != "false")
+    throw std::invalid_argument("template parameter " + param + ": expected true or false, got '" +
+                                spelling + "'");
+  return spelling == "true";
+}
+
+int64_t TemplateArgs::constant(const std::string &param) const {
+  for (const auto &[name, value] : constants_)
+    if (name == param)
+      return value;
+  throw std::invalid_argument(kernel_.name + ": the shared memory depends on the constant " +
+                              "argument " + param + ", which was not given");
+}
+
+std::vector<std::string> argsByName(
+    const KernelSignature &kernel,
+    const std::vector<std::pair<std::string, std::string>> &named) {
+  std::vector<std::string> args(kernel.templateParams.size());
+  for (const auto &[name, value] : named) {
+    int i = kernel.templateIndex(name);
+    if (i < 0)
+      throw std::invalid_argument(kernel.name + " has no template parameter " + name);
+    args[size_t(i)] = value;
+  }
+  return args;
+}
+
+int64_t sharedBytes(const KernelSignature &kernel, const std::vector<std::string> &args,
+                    const std::vector<std::pair<std::string, int64_t>> &constants) {
+  return kernel.sharedBytes ? kernel.sharedBytes(TemplateArgs(kernel, args, constants)) : 0;
+}
+
+std::string smemCheckExpression(const KernelSignature &kernel,
+                                const std::vector<std::string> &args,
+                                const std::vector<std::pair<std::string, int64_t>> &constants) {
+  return substituteNames(kernel, kernel.smemCheck, args, constants);
+}
+
+std::string kernelSymbol(const KernelSignature &kernel, const std::vector<std::string> &args) {
   std::string symbol = kernel.name;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &label = i < kernel.labels.size() ? kernel.labels[i] : "";
@@ -228,62 +495,21 @@ std::string kernelSymbol(const KernelTemplate &kernel, const std::vector<std::st
   return symbol;
 }
 
-std::string kernelWrapperSource(const KernelTemplate &kernel,
-                                const std::vector<std::string> &args, llvm::StringRef symbol,
-                                int64_t threads) {
-  // Substitute type parameters (T, WT, OUT_T, ...) by their arguments in parameter types.
-  auto substitute = [&](const std::string &type) {
-    std::vector<std::string> words;
-    std::string out, word;
-    auto flush = [&] {
-      for (size_t i = 0; i < kernel.templateParams.size() && i < args.size(); ++i)
-        if (word == kernel.templateParams[i]) {
-          word = args[i];
-          break;
-        }
-      out += word;
-      word.clear();
-    };
-    for (char c : type) {
-      if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':') {
-        word += c;
-      } else {
-        flush();
-        out += c;
-      }
-    }
-    flush();
-    // Library scalar types live in namespace slk.
-    for (const char *scalar : {"i32", "i64", "u32"}) {
-      std::string plain = scalar;
-      size_t at = 0;
-      while ((at = out.find(plain, at)) != std::string::npos) {
-        bool qualified = at >= 5 && out.compare(at - 5, 5, "slk::") == 0;
-        bool wordStart = at == 0 || !(std::isalnum(static_cast<unsigned char>(out[at - 1])) ||
-                                      out[at - 1] == '_' || out[at - 1] == ':');
-        if (!qualified && wordStart) {
-          out.insert(at, "slk::");
-          at += 5;
-        }
-        at += plain.size();
-      }
-    }
-    return out;
-  };
+std::string wrapperSource(const KernelSignature &kernel, const std::vector<std::string> &args,
+                          const std::string &symbol, int64_t threads) {
   std::ostringstream source;
   source << "#include \"" << kernel.header << "\"\n\n"
          << "extern \"C\" __global__ void __launch_bounds__(" << threads << ")\n"
-         << symbol.str() << "(";
-  for (size_t i = 0; i < kernel.params.size(); ++i)
-  {
-    std::string type = substitute(kernel.params[i].type);
+         << symbol << "(";
+  for (size_t i = 0; i < kernel.params.size(); ++i) {
+    std::string type = wrapperType(kernel, kernel.params[i].type, args);
     source << (i ? ", " : "") << type << (type.back() == '*' ? "" : " ") << kernel.params[i].name;
   }
-  source << ") {\n  slk::" << kernel.name << "<" << llvm::join(args, ", ") << ">(";
+  source << ") {\n  slk::" << kernel.name << "<" << join(args, ", ") << ">(";
   for (size_t i = 0; i < kernel.params.size(); ++i)
     source << (i ? ", " : "") << kernel.params[i].name;
   source << ");\n}\n";
   return source.str();
 }
 
-}  // namespace sl::compiler
+}  // namespace sl::kernels
