@@ -44,12 +44,12 @@ struct Attn {
 };
 
 // <T, HEADS, KV_HEADS, HEAD_DIM, ...>: any head_dim (the CUDA limits are checked by slc).
-Attn parseAttn(const KernelCall &call) {
+Attn parseAttn(const Args &args) {
   Attn a;
-  a.t = elemArg(call, 0);
-  a.heads = sizeArg(call, 1, "HEADS");
-  a.kvHeads = sizeArg(call, 2, "KV_HEADS");
-  a.headDim = sizeArg(call, 3, "HEAD_DIM");
+  a.t = elemArg(args, "T");
+  a.heads = sizeArg(args, "HEADS");
+  a.kvHeads = sizeArg(args, "KV_HEADS");
+  a.headDim = sizeArg(args, "HEAD_DIM");
   require(a.heads % a.kvHeads == 0, "HEADS (" + std::to_string(a.heads) +
                                         ") must be a multiple of KV_HEADS (" +
                                         std::to_string(a.kvHeads) + ")");
@@ -57,8 +57,8 @@ Attn parseAttn(const KernelCall &call) {
 }
 
 // Key tile size BN: a multiple of 16 (bf16) or 32 (float), as the device requires.
-int64_t parseTile(const Attn &a, const KernelCall &call, size_t index) {
-  const int64_t bn = sizeArg(call, index, "BN");
+int64_t parseTile(const Attn &a, const Args &args) {
+  const int64_t bn = sizeArg(args, "BN");
   require(bn % (a.t == Elem::bf16 ? 16 : 32) == 0,
           a.t == Elem::bf16 ? "BN must be a multiple of 16" : "BN must be a multiple of 32");
   return bn;
@@ -71,20 +71,20 @@ struct CacheView {
   int64_t ldq, capacity, n, cacheLen;
 };
 
-CacheView parseCache(const Attn &a, const KernelCall &call) {
+CacheView parseCache(const Attn &a, const Args &args) {
   CacheView v;
-  v.n = countArg(call, 7, "n");
-  v.cacheLen = countArg(call, 8, "cache_len");
-  v.capacity = countArg(call, 4, "capacity");
+  v.n = countArg(args, "n");
+  v.cacheLen = countArg(args, "cache_len");
+  v.capacity = countArg(args, "capacity");
   require(v.n <= v.cacheLen, "n (" + std::to_string(v.n) + ") exceeds cache_len (" +
                                  std::to_string(v.cacheLen) + ")");
   require(v.cacheLen <= v.capacity, "cache_len (" + std::to_string(v.cacheLen) +
                                         ") exceeds capacity (" + std::to_string(v.capacity) +
                                         ")");
-  v.q = v.n > 0 ? pointerArg(call, 0, "q") : nullptr;
-  v.ldq = v.n > 0 ? strideArg(call, 1, "ldq", a.heads * a.headDim) : 0;
-  v.kCache = v.n > 0 ? pointerArg(call, 2, "k_cache") : nullptr;
-  v.vCache = v.n > 0 ? pointerArg(call, 3, "v_cache") : nullptr;
+  v.q = v.n > 0 ? pointerArg(args, "q") : nullptr;
+  v.ldq = v.n > 0 ? strideArg(args, "ldq", a.heads * a.headDim) : 0;
+  v.kCache = v.n > 0 ? pointerArg(args, "k_cache") : nullptr;
+  v.vCache = v.n > 0 ? pointerArg(args, "v_cache") : nullptr;
   return v;
 }
 
@@ -148,23 +148,23 @@ std::vector<float> loadQuery(const Attn &a, const CacheView &v, int64_t j, int64
 // kv_append<T, KV_HEADS, HEAD_DIM, THREADS>(k, ldk, v, ldv, k_cache, v_cache, capacity,
 // start, n): token t -> cache position start + t (a bit-exact copy).
 Status kvAppend(const KernelCall &call) {
-  return runKernel("kv_append", call, 4, 9, [&] {
-    const Elem t = elemArg(call, 0);
-    const int64_t kvHeads = sizeArg(call, 1, "KV_HEADS"), D = sizeArg(call, 2, "HEAD_DIM");
-    sizeArg(call, 3, "THREADS");
-    const int64_t n = countArg(call, 8, "n");
-    const int64_t capacity = countArg(call, 6, "capacity");
-    const int64_t start = countArg(call, 7, "start");
+  return runKernel("kv_append", call, [&](const Args &args) {
+    const Elem t = elemArg(args, "T");
+    const int64_t kvHeads = sizeArg(args, "KV_HEADS"), D = sizeArg(args, "HEAD_DIM");
+    sizeArg(args, "THREADS");
+    const int64_t n = countArg(args, "n");
+    const int64_t capacity = countArg(args, "capacity");
+    const int64_t start = countArg(args, "start");
     require(start + n <= capacity, "start + n (" + std::to_string(start + n) +
                                        ") exceeds capacity (" + std::to_string(capacity) + ")");
     if (n == 0)
       return;
-    const char *k = static_cast<const char *>(pointerArg(call, 0, "k"));
-    const int64_t ldk = strideArg(call, 1, "ldk", kvHeads * D);
-    const char *v = static_cast<const char *>(pointerArg(call, 2, "v"));
-    const int64_t ldv = strideArg(call, 3, "ldv", kvHeads * D);
-    char *kCache = static_cast<char *>(pointerArg(call, 4, "k_cache"));
-    char *vCache = static_cast<char *>(pointerArg(call, 5, "v_cache"));
+    const char *k = static_cast<const char *>(pointerArg(args, "k"));
+    const int64_t ldk = strideArg(args, "ldk", kvHeads * D);
+    const char *v = static_cast<const char *>(pointerArg(args, "v"));
+    const int64_t ldv = strideArg(args, "ldv", kvHeads * D);
+    char *kCache = static_cast<char *>(pointerArg(args, "k_cache"));
+    char *vCache = static_cast<char *>(pointerArg(args, "v_cache"));
     const size_t es = elemSize(t);
     for (int64_t tok = 0; tok < n; ++tok)
       for (int64_t kvh = 0; kvh < kvHeads; ++kvh) {
@@ -178,16 +178,16 @@ Status kvAppend(const KernelCall &call) {
 // attention_prefill<T, HEADS, KV_HEADS, HEAD_DIM, BM, BN>(q, ldq, k_cache, v_cache, capacity,
 // out, ldo, n, cache_len): causal softmax attention of the n queries over the cache.
 Status attentionPrefill(const KernelCall &call) {
-  return runKernel("attention_prefill", call, 6, 9, [&] {
-    const Attn a = parseAttn(call);
-    const int64_t bm = sizeArg(call, 4, "BM");
+  return runKernel("attention_prefill", call, [&](const Args &args) {
+    const Attn a = parseAttn(args);
+    const int64_t bm = sizeArg(args, "BM");
     require(bm % 16 == 0, "BM must be a multiple of 16");
-    const int64_t bn = parseTile(a, call, 5);
-    const CacheView v = parseCache(a, call);
+    const int64_t bn = parseTile(a, args);
+    const CacheView v = parseCache(a, args);
     if (v.n == 0)
       return;
-    void *out = pointerArg(call, 5, "out");
-    const int64_t ldo = strideArg(call, 6, "ldo", a.heads * a.headDim);
+    void *out = pointerArg(args, "out");
+    const int64_t ldo = strideArg(args, "ldo", a.heads * a.headDim);
     const int64_t pos0 = v.cacheLen - v.n;
     parallelFor(v.n * a.heads, v.cacheLen * a.headDim, [&](int64_t row) {
       const int64_t j = row / a.heads, h = row % a.heads;
@@ -210,16 +210,16 @@ Status attentionPrefill(const KernelCall &call) {
 // and writes part_o [SPLITS][n][HEADS][HEAD_DIM] (normalised within the split) and part_lse
 // [SPLITS][n][HEADS] (log2 of the split's denominator, -inf when it saw no key).
 Status attentionDecodePartial(const KernelCall &call) {
-  return runKernel("attention_decode_partial", call, 7, 9, [&] {
-    const Attn a = parseAttn(call);
-    const int64_t splits = sizeArg(call, 4, "SPLITS");
-    const int64_t bn = parseTile(a, call, 5);
-    const int64_t warps = sizeArg(call, 6, "WARPS");
-    const CacheView v = parseCache(a, call);
+  return runKernel("attention_decode_partial", call, [&](const Args &args) {
+    const Attn a = parseAttn(args);
+    const int64_t splits = sizeArg(args, "SPLITS");
+    const int64_t bn = parseTile(a, args);
+    const int64_t warps = sizeArg(args, "WARPS");
+    const CacheView v = parseCache(a, args);
     if (v.n == 0)
       return;
-    float *partO = static_cast<float *>(pointerArg(call, 5, "part_o"));
-    float *partLse = static_cast<float *>(pointerArg(call, 6, "part_lse"));
+    float *partO = static_cast<float *>(pointerArg(args, "part_o"));
+    float *partLse = static_cast<float *>(pointerArg(args, "part_lse"));
     const int64_t D = a.headDim;
     const int64_t pos0 = v.cacheLen - v.n;
     const int64_t tiles = (v.cacheLen + bn - 1) / bn;
@@ -260,17 +260,17 @@ Status attentionDecodePartial(const KernelCall &call) {
 // attention_decode_combine<T, HEADS, HEAD_DIM, SPLITS>(part_o, part_lse, out, ldo, n):
 // out = sum_s w_s part_o[s] / sum_s w_s, w_s = 2^(lse_s - max lse); splits with -inf skipped.
 Status attentionDecodeCombine(const KernelCall &call) {
-  return runKernel("attention_decode_combine", call, 4, 5, [&] {
-    const Elem t = elemArg(call, 0);
-    const int64_t heads = sizeArg(call, 1, "HEADS"), D = sizeArg(call, 2, "HEAD_DIM");
-    const int64_t splits = sizeArg(call, 3, "SPLITS");
-    const int64_t n = countArg(call, 4, "n");
+  return runKernel("attention_decode_combine", call, [&](const Args &args) {
+    const Elem t = elemArg(args, "T");
+    const int64_t heads = sizeArg(args, "HEADS"), D = sizeArg(args, "HEAD_DIM");
+    const int64_t splits = sizeArg(args, "SPLITS");
+    const int64_t n = countArg(args, "n");
     if (n == 0)
       return;
-    const float *partO = static_cast<const float *>(pointerArg(call, 0, "part_o"));
-    const float *partLse = static_cast<const float *>(pointerArg(call, 1, "part_lse"));
-    void *out = pointerArg(call, 2, "out");
-    const int64_t ldo = strideArg(call, 3, "ldo", heads * D);
+    const float *partO = static_cast<const float *>(pointerArg(args, "part_o"));
+    const float *partLse = static_cast<const float *>(pointerArg(args, "part_lse"));
+    void *out = pointerArg(args, "out");
+    const int64_t ldo = strideArg(args, "ldo", heads * D);
     const float negInf = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < n; ++j)
       for (int64_t h = 0; h < heads; ++h) {

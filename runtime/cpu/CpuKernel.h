@@ -27,6 +27,31 @@ struct KernelCall {
 
 using KernelFn = Status (*)(const KernelCall &call);
 
+// The template arguments and run-time arguments of a call of template `kernel`, read by the
+// parameter names of the kernel table (runtime/kernels/KernelTable.h), the signature the
+// compiler emits the wrappers from: a reference kernel names what it reads, never a position.
+// The constructor throws std::invalid_argument when the table has no such template or the call
+// has other argument counts than the table says; a parameter the template lacks throws too.
+class Args {
+public:
+  Args(const std::string &kernel, const KernelCall &call);
+  const std::string &kernel() const;
+  const KernelCall &call() const { return call_; }
+  size_t templateIndex(const char *param) const;
+  size_t paramIndex(const char *param) const;
+  const std::string &templateArg(const char *param) const {
+    return call_.templateArgs[templateIndex(param)];
+  }
+  const KernelArg &arg(const char *param) const { return call_.args[paramIndex(param)]; }
+
+private:
+  const void *signature_;  // the kernels::KernelSignature
+  const KernelCall &call_;
+};
+
+// The call's argument counts against the kernel table's signature of `kernel`.
+Status checkSignature(const std::string &kernel, const KernelCall &call);
+
 // The reference implementation of template `name`, or null when there is none.
 KernelFn lookupKernel(const std::string &name);
 

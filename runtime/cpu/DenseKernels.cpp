@@ -4,7 +4,7 @@
 // Every value is rounded to T exactly where the device rounds it; dot products and norm
 // statistics are summed in double (products of fp32 values are exact in double), so the only
 // difference to the device is the summation order of those sums (well below one ulp of T).
-// Template arguments are read by index in the order of compiler/KernelRegistry.cpp; tile
+// Arguments are read by the parameter names of the kernel table (runtime/kernels/KernelTable.h); tile
 // parameters are ignored except moe_align's BM, which defines the padded row layout that
 // moe_up / moe_down read.
 #include "runtime/cpu/CpuKernel.h"
@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -22,7 +23,7 @@ namespace sl::cpu {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Reading a call: template arguments by index, run-time arguments by index. Anything invalid
+// Reading a call: template and run-time arguments by parameter name. Anything invalid
 // throws KernelError; guarded() turns it into a Status naming the template.
 // ---------------------------------------------------------------------------------------------
 struct KernelError : std::runtime_error {
@@ -35,28 +36,28 @@ class Launch {
 public:
   explicit Launch(const KernelCall &call) : call_(call) {}
 
-  // Checks the argument counts against the template's signature; call first.
-  void expect(const char *name, size_t templateCount, size_t argCount) {
+  // Binds the call to template `name` of the kernel table and checks the argument counts
+  // against it; call first.
+  void expect(const char *name) {
     name_ = name;
-    if (call_.templateArgs.size() != templateCount)
-      fail("expected " + std::to_string(templateCount) + " template arguments, got " +
-           std::to_string(call_.templateArgs.size()));
-    if (call_.args.size() != argCount)
-      fail("expected " + std::to_string(argCount) + " run-time arguments, got " +
-           std::to_string(call_.args.size()));
+    try {
+      args_.emplace(name_, call_);
+    } catch (const std::invalid_argument &e) {
+      fail(e.what());
+    }
   }
   const std::string &name() const { return name_; }
 
-  Elem elem(size_t i, const char *param) const {
-    const std::string &spelling = call_.templateArgs[i];
+  Elem elem(const char *param) const {
+    const std::string &spelling = templateArg(param);
     if (spelling != "slk::bf16" && spelling != "float")
       fail(std::string("template parameter ") + param + ": unsupported element type '" + spelling +
            "' (expected slk::bf16 or float)");
     return elemOf(spelling);
   }
   // A positive integer template argument (sizes, TOPK, BM).
-  int64_t dim(size_t i, const char *param) const {
-    const std::string &spelling = call_.templateArgs[i];
+  int64_t dim(const char *param) const {
+    const std::string &spelling = templateArg(param);
     size_t used = 0;
     long long value = 0;
     try {
@@ -69,45 +70,67 @@ public:
            spelling + "'");
     return value;
   }
-  bool flag(size_t i, const char *param) const {
-    const std::string &spelling = call_.templateArgs[i];
+  bool flag(const char *param) const {
+    const std::string &spelling = templateArg(param);
     if (spelling != "true" && spelling != "false")
       fail(std::string("template parameter ") + param + ": expected true or false, got '" +
            spelling + "'");
     return spelling == "true";
   }
   // An activation spelling, validated; evaluate with Elements.h's activate().
-  const std::string &act(size_t i, const char *param) const {
-    const std::string &spelling = call_.templateArgs[i];
+  const std::string &act(const char *param) const {
+    const std::string &spelling = templateArg(param);
     if (spelling != "slk::kActNone" && spelling != "slk::kActSilu" && spelling != "slk::kActRelu2")
       fail(std::string("template parameter ") + param + ": unknown activation '" + spelling + "'");
     return spelling;
   }
 
   // A pointer argument that must be present.
-  template <typename P = void> P *ptr(size_t i, const char *param) const {
-    void *p = call_.args[i].pointer;
+  template <typename P = void> P *ptr(const char *param) const {
+    void *p = arg(param).pointer;
     if (p == nullptr)
       fail(std::string("argument ") + param + " is null");
     return static_cast<P *>(p);
   }
   // A pointer argument that may be absent (null).
-  template <typename P = void> P *optionalPtr(size_t i) const {
-    return static_cast<P *>(call_.args[i].pointer);
+  template <typename P = void> P *optionalPtr(const char *param) const {
+    return static_cast<P *>(arg(param).pointer);
   }
-  int64_t integer(size_t i) const { return call_.args[i].integer; }
+  int64_t integer(const char *param) const { return arg(param).integer; }
   // An integer argument that must be >= 0 (token counts, sizes, strides).
-  int64_t count(size_t i, const char *param) const {
-    int64_t v = call_.args[i].integer;
+  int64_t count(const char *param) const {
+    int64_t v = arg(param).integer;
     if (v < 0)
       fail(std::string("argument ") + param + " is negative (" + std::to_string(v) + ")");
     return v;
   }
-  float real(size_t i) const { return call_.args[i].real; }
+  float real(const char *param) const { return arg(param).real; }
 
 private:
+  // By the parameter names of the kernel table (runtime/kernels/KernelTable.h).
+  const std::string &templateArg(const char *param) const {
+    try {
+      return bound().templateArg(param);
+    } catch (const std::invalid_argument &e) {
+      fail(e.what());
+    }
+  }
+  const KernelArg &arg(const char *param) const {
+    try {
+      return bound().arg(param);
+    } catch (const std::invalid_argument &e) {
+      fail(e.what());
+    }
+  }
+  const Args &bound() const {
+    if (!args_)
+      fail("arguments read before expect()");
+    return *args_;
+  }
+
   const KernelCall &call_;
   std::string name_ = "kernel";
+  std::optional<Args> args_;
 };
 
 template <void (*Run)(Launch &)> Status guarded(const KernelCall &call) {
@@ -219,19 +242,18 @@ void normalize(Elem t, Elem wt, const float *v, int64_t count, float rstd, const
 // THREADS>(x, residual, sum, weight, y, n, eps): sum = T(x + residual), y = rms_norm(sum).
 // Each row is read completely before it is written, so y / sum may alias x / residual.
 void runRmsNormImpl(Launch &L, bool add) {
-  L.expect(add ? "add_rms_norm" : "rms_norm", 4, add ? 7 : 5);
-  const Elem t = L.elem(0, "T"), wt = L.elem(1, "WT");
-  const int64_t hidden = L.dim(2, "HIDDEN");
-  const size_t base = add ? 2 : 0; // add_rms_norm has residual and sum before weight
-  const int64_t n = L.count(base + 3, "n");
+  L.expect(add ? "add_rms_norm" : "rms_norm");
+  const Elem t = L.elem("T"), wt = L.elem("WT");
+  const int64_t hidden = L.dim("HIDDEN");
+  const int64_t n = L.count("n");
   if (n == 0)
     return;
-  const void *x = L.ptr(0, "x");
-  const void *residual = add ? L.ptr(1, "residual") : nullptr;
-  void *sum = add ? L.ptr(2, "sum") : nullptr;
-  const void *weight = L.ptr(base + 1, "weight");
-  void *y = L.ptr(base + 2, "y");
-  const float eps = L.real(base + 4);
+  const void *x = L.ptr("x");
+  const void *residual = add ? L.ptr("residual") : nullptr;
+  void *sum = add ? L.ptr("sum") : nullptr;
+  const void *weight = L.ptr("weight");
+  void *y = L.ptr("y");
+  const float eps = L.real("eps");
   parallelFor(n, 4 * hidden, [&](int64_t r0, int64_t r1) {
     std::vector<float> v(static_cast<size_t>(hidden)), res(static_cast<size_t>(hidden));
     for (int64_t row = r0; row < r1; ++row) {
@@ -255,22 +277,22 @@ void runAddRmsNorm(Launch &L) { runRmsNormImpl(L, true); }
 // per group of GROUP channels, h = y · silu(gate) in fp32, out = T(weight · T(h · rstd_group));
 // y and gate are strided views, out is contiguous [n, CHANNELS].
 void runGatedRmsNorm(Launch &L) {
-  L.expect("gated_rms_norm", 5, 8);
-  const Elem t = L.elem(0, "T"), wt = L.elem(1, "WT");
-  const int64_t channels = L.dim(2, "CHANNELS"), group = L.dim(3, "GROUP");
+  L.expect("gated_rms_norm");
+  const Elem t = L.elem("T"), wt = L.elem("WT");
+  const int64_t channels = L.dim("CHANNELS"), group = L.dim("GROUP");
   if (channels % group != 0)
     fail("CHANNELS (" + std::to_string(channels) + ") must be a multiple of GROUP (" +
          std::to_string(group) + ")");
-  const int64_t n = L.count(6, "n");
+  const int64_t n = L.count("n");
   if (n == 0)
     return;
-  const void *y = L.ptr(0, "y");
-  const int64_t ldy = L.count(1, "ldy");
-  const void *gate = L.ptr(2, "gate");
-  const int64_t ldg = L.count(3, "ldg");
-  const void *weight = L.ptr(4, "weight");
-  void *out = L.ptr(5, "out");
-  const float eps = L.real(7);
+  const void *y = L.ptr("y");
+  const int64_t ldy = L.count("ldy");
+  const void *gate = L.ptr("gate");
+  const int64_t ldg = L.count("ldg");
+  const void *weight = L.ptr("weight");
+  void *out = L.ptr("out");
+  const float eps = L.real("eps");
   if (n > 1 && (ldy < channels || ldg < channels))
     fail("ldy / ldg must be >= CHANNELS");
   parallelFor(n, 8 * channels, [&](int64_t r0, int64_t r1) {
@@ -311,23 +333,22 @@ void linearRows(const Rows &a, Elem t, Elem outT, const std::string &act, const 
 void runLinear(Launch &L, bool gemv) {
   // gemm<T, OUT_T, BM, BN, BK, STAGES, WARPS_M, WARPS_N, ACT, HAS_BIAS, HAS_RESIDUAL>
   // gemv<T, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>
-  L.expect(gemv ? "gemv" : "gemm", gemv ? 7 : 11, 10);
-  const size_t f = gemv ? 4 : 8; // index of ACT
-  const Elem t = L.elem(0, "T"), outT = L.elem(1, "OUT_T");
-  const std::string &act = L.act(f, "ACT");
-  const bool hasBias = L.flag(f + 1, "HAS_BIAS"), hasResidual = L.flag(f + 2, "HAS_RESIDUAL");
-  const int64_t m = L.count(7, "m"), n = L.count(8, "n"), k = L.count(9, "k");
-  if (gemv && m > L.dim(3, "MAX_M"))
-    fail("m = " + std::to_string(m) + " exceeds MAX_M = " + std::to_string(L.dim(3, "MAX_M")));
+  L.expect(gemv ? "gemv" : "gemm");
+  const Elem t = L.elem("T"), outT = L.elem("OUT_T");
+  const std::string &act = L.act("ACT");
+  const bool hasBias = L.flag("HAS_BIAS"), hasResidual = L.flag("HAS_RESIDUAL");
+  const int64_t m = L.count("m"), n = L.count("n"), k = L.count("k");
+  if (gemv && m > L.dim("MAX_M"))
+    fail("m = " + std::to_string(m) + " exceeds MAX_M = " + std::to_string(L.dim("MAX_M")));
   if (m == 0 || n == 0)
     return;
-  const void *a = L.ptr(0, "a");
-  const int64_t lda = L.count(1, "lda");
-  const void *w = L.ptr(2, "w");
-  const void *bias = hasBias ? L.ptr(3, "bias") : nullptr;
-  const void *residual = hasResidual ? L.ptr(4, "residual") : nullptr;
-  void *c = L.ptr(5, "c");
-  const int64_t ldc = L.count(6, "ldc");
+  const void *a = L.ptr("a");
+  const int64_t lda = L.count("lda");
+  const void *w = L.ptr("w");
+  const void *bias = hasBias ? L.ptr("bias") : nullptr;
+  const void *residual = hasResidual ? L.ptr("residual") : nullptr;
+  void *c = L.ptr("c");
+  const int64_t ldc = L.count("ldc");
   if (m > 1 && (lda < k || ldc < n))
     fail("lda must be >= k and ldc >= n (lda " + std::to_string(lda) + ", k " + std::to_string(k) +
          ", ldc " + std::to_string(ldc) + ", n " + std::to_string(n) + ")");
@@ -339,24 +360,24 @@ void runGemv(Launch &L) { runLinear(L, true); }
 // gemv_rmsnorm<T, WT, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>(a, lda, norm_weight, eps,
 // w, bias, residual, c, ldc, m, n, k): the rows of a normalised as rms_norm does, then gemv.
 void runGemvRmsNorm(Launch &L) {
-  L.expect("gemv_rmsnorm", 8, 12);
-  const Elem t = L.elem(0, "T"), wt = L.elem(1, "WT"), outT = L.elem(2, "OUT_T");
-  const std::string &act = L.act(5, "ACT");
-  const bool hasBias = L.flag(6, "HAS_BIAS"), hasResidual = L.flag(7, "HAS_RESIDUAL");
-  const int64_t m = L.count(9, "m"), n = L.count(10, "n"), k = L.count(11, "k");
-  if (m > L.dim(4, "MAX_M"))
-    fail("m = " + std::to_string(m) + " exceeds MAX_M = " + std::to_string(L.dim(4, "MAX_M")));
+  L.expect("gemv_rmsnorm");
+  const Elem t = L.elem("T"), wt = L.elem("WT"), outT = L.elem("OUT_T");
+  const std::string &act = L.act("ACT");
+  const bool hasBias = L.flag("HAS_BIAS"), hasResidual = L.flag("HAS_RESIDUAL");
+  const int64_t m = L.count("m"), n = L.count("n"), k = L.count("k");
+  if (m > L.dim("MAX_M"))
+    fail("m = " + std::to_string(m) + " exceeds MAX_M = " + std::to_string(L.dim("MAX_M")));
   if (m == 0 || n == 0)
     return;
-  const void *a = L.ptr(0, "a");
-  const int64_t lda = L.count(1, "lda");
-  const void *normWeight = L.ptr(2, "norm_weight");
-  const float eps = L.real(3);
-  const void *w = L.ptr(4, "w");
-  const void *bias = hasBias ? L.ptr(5, "bias") : nullptr;
-  const void *residual = hasResidual ? L.ptr(6, "residual") : nullptr;
-  void *c = L.ptr(7, "c");
-  const int64_t ldc = L.count(8, "ldc");
+  const void *a = L.ptr("a");
+  const int64_t lda = L.count("lda");
+  const void *normWeight = L.ptr("norm_weight");
+  const float eps = L.real("eps");
+  const void *w = L.ptr("w");
+  const void *bias = hasBias ? L.ptr("bias") : nullptr;
+  const void *residual = hasResidual ? L.ptr("residual") : nullptr;
+  void *c = L.ptr("c");
+  const int64_t ldc = L.count("ldc");
   if (m > 1 && (lda < k || ldc < n))
     fail("lda must be >= k and ldc >= n");
   std::vector<uint8_t> normed(size_t(m * k) * elemSize(t));
@@ -375,16 +396,16 @@ void runGemvRmsNorm(Launch &L) {
 // index, the device records any of them); the call then fails.
 // ---------------------------------------------------------------------------------------------
 void runEmbedding(Launch &L) {
-  L.expect("embedding", 3, 6);
-  const Elem t = L.elem(0, "T");
-  const int64_t hidden = L.dim(1, "HIDDEN");
-  const int64_t n = L.count(3, "n"), vocab = L.count(4, "vocab");
+  L.expect("embedding");
+  const Elem t = L.elem("T");
+  const int64_t hidden = L.dim("HIDDEN");
+  const int64_t n = L.count("n"), vocab = L.count("vocab");
   if (n == 0)
     return;
-  const int32_t *tokens = L.ptr<const int32_t>(0, "tokens");
-  const char *table = L.ptr<const char>(1, "table");
-  char *out = L.ptr<char>(2, "out");
-  int32_t *error = L.optionalPtr<int32_t>(5);
+  const int32_t *tokens = L.ptr<const int32_t>("tokens");
+  const char *table = L.ptr<const char>("table");
+  char *out = L.ptr<char>("out");
+  int32_t *error = L.optionalPtr<int32_t>("error");
   const size_t rowBytes = size_t(hidden) * elemSize(t);
   int64_t firstBad = -1;
   for (int64_t i = 0; i < n; ++i) {
@@ -411,12 +432,12 @@ void runEmbedding(Launch &L) {
 // ties -> lowest index; a row of -inf (or vocab 0) gives 0.
 // ---------------------------------------------------------------------------------------------
 void runArgmax(Launch &L) {
-  L.expect("argmax", 1, 4);
-  const int64_t n = L.count(2, "n"), vocab = L.count(3, "vocab");
+  L.expect("argmax");
+  const int64_t n = L.count("n"), vocab = L.count("vocab");
   if (n == 0)
     return;
-  const float *logits = L.ptr<const float>(0, "logits");
-  int32_t *out = L.ptr<int32_t>(1, "out");
+  const float *logits = L.ptr<const float>("logits");
+  int32_t *out = L.ptr<int32_t>("out");
   parallelFor(n, vocab, [&](int64_t r0, int64_t r1) {
     for (int64_t row = r0; row < r1; ++row) {
       const float *lr = logits + row * vocab;
@@ -437,26 +458,26 @@ void runArgmax(Launch &L) {
 // activation: out = T(act(x)).
 // ---------------------------------------------------------------------------------------------
 void runAdd(Launch &L) {
-  L.expect("add", 3, 4);
-  const Elem t = L.elem(0, "T");
-  const int64_t count = L.dim(1, "COLS") * L.count(3, "n");
+  L.expect("add");
+  const Elem t = L.elem("T");
+  const int64_t count = L.dim("COLS") * L.count("n");
   if (count == 0)
     return;
-  const void *a = L.ptr(0, "a"), *b = L.ptr(1, "b");
-  void *out = L.ptr(2, "out");
+  const void *a = L.ptr("a"), *b = L.ptr("b");
+  void *out = L.ptr("out");
   for (int64_t i = 0; i < count; ++i)
     store(t, out, i, load(t, a, i) + load(t, b, i));
 }
 
 void runActivation(Launch &L) {
-  L.expect("activation", 4, 3);
-  const Elem t = L.elem(0, "T");
-  const std::string &act = L.act(2, "ACT");
-  const int64_t count = L.dim(1, "COLS") * L.count(2, "n");
+  L.expect("activation");
+  const Elem t = L.elem("T");
+  const std::string &act = L.act("ACT");
+  const int64_t count = L.dim("COLS") * L.count("n");
   if (count == 0)
     return;
-  const void *x = L.ptr(0, "x");
-  void *out = L.ptr(1, "out");
+  const void *x = L.ptr("x");
+  void *out = L.ptr("out");
   for (int64_t i = 0; i < count; ++i)
     store(t, out, i, activate(act, load(t, x, i)));
 }
@@ -502,21 +523,21 @@ void selectExperts(const float *logits, const float *bias, int64_t experts, int6
 // top-k of s + correction_bias (ties -> lower expert id) in descending order; weight = s,
 // / (sum of the k s + 1e-20) when norm_topk_prob, · routed_scaling_factor.
 void runMoeRouter(Launch &L) {
-  L.expect("moe_router", 6, 8);
-  const Elem t = L.elem(0, "T"), wt = L.elem(1, "WT");
-  const int64_t hidden = L.dim(2, "HIDDEN"), experts = L.dim(3, "EXPERTS"), topk = L.dim(4, "TOPK");
+  L.expect("moe_router");
+  const Elem t = L.elem("T"), wt = L.elem("WT");
+  const int64_t hidden = L.dim("HIDDEN"), experts = L.dim("EXPERTS"), topk = L.dim("TOPK");
   if (topk > experts || topk > 32)
     fail("TOPK must be <= min(EXPERTS, 32)");
-  const int64_t n = L.count(5, "n");
+  const int64_t n = L.count("n");
   if (n == 0)
     return;
-  const void *x = L.ptr(0, "x");
-  const void *gateW = L.ptr(1, "gate_w");
-  const float *bias = L.ptr<const float>(2, "correction_bias");
-  float *weights = L.ptr<float>(3, "weights");
-  int32_t *indices = L.ptr<int32_t>(4, "indices");
-  const float scale = L.real(6);
-  const bool normalizeTopk = L.integer(7) != 0;
+  const void *x = L.ptr("x");
+  const void *gateW = L.ptr("gate_w");
+  const float *bias = L.ptr<const float>("correction_bias");
+  float *weights = L.ptr<float>("weights");
+  int32_t *indices = L.ptr<int32_t>("indices");
+  const float scale = L.real("routed_scaling_factor");
+  const bool normalizeTopk = L.integer("norm_topk_prob") != 0;
 
   std::vector<float> logits(static_cast<size_t>(n * experts));
   dotProducts(
@@ -530,19 +551,19 @@ void runMoeRouter(Launch &L) {
 // moe_topk<EXPERTS, TOPK, THREADS>(logits, correction_bias, weights, indices, n,
 //   routed_scaling_factor, norm_topk_prob): the selection of moe_router from fp32 logits.
 void runMoeTopk(Launch &L) {
-  L.expect("moe_topk", 3, 7);
-  const int64_t experts = L.dim(0, "EXPERTS"), topk = L.dim(1, "TOPK");
+  L.expect("moe_topk");
+  const int64_t experts = L.dim("EXPERTS"), topk = L.dim("TOPK");
   if (topk > experts || topk > 32)
     fail("TOPK must be <= min(EXPERTS, 32)");
-  const int64_t n = L.count(4, "n");
+  const int64_t n = L.count("n");
   if (n == 0)
     return;
-  const float *logits = L.ptr<const float>(0, "logits");
-  const float *bias = L.ptr<const float>(1, "correction_bias");
-  float *weights = L.ptr<float>(2, "weights");
-  int32_t *indices = L.ptr<int32_t>(3, "indices");
-  const float scale = L.real(5);
-  const bool normalizeTopk = L.integer(6) != 0;
+  const float *logits = L.ptr<const float>("logits");
+  const float *bias = L.ptr<const float>("correction_bias");
+  float *weights = L.ptr<float>("weights");
+  int32_t *indices = L.ptr<int32_t>("indices");
+  const float scale = L.real("routed_scaling_factor");
+  const bool normalizeTopk = L.integer("norm_topk_prob") != 0;
   for (int64_t row = 0; row < n; ++row)
     selectExperts(logits + row * experts, bias, experts, topk, scale, normalizeTopk,
                   weights + row * topk, indices + row * topk);
@@ -553,13 +574,13 @@ void runMoeTopk(Launch &L) {
 // its pairs fill the first count_e rows (here in ascending pair order; the device's order is
 // unspecified), the rest are -1; tile_expert[tile] = expert of rows [tile·BM, (tile+1)·BM).
 void runMoeAlign(Launch &L) {
-  L.expect("moe_align", 4, 5);
-  const int64_t experts = L.dim(0, "EXPERTS"), topk = L.dim(1, "TOPK"), bm = L.dim(2, "BM");
-  const int64_t n = L.count(1, "n");
-  const int32_t *indices = n > 0 ? L.ptr<const int32_t>(0, "indices") : nullptr;
-  int32_t *sortedPair = L.ptr<int32_t>(2, "sorted_pair");
-  int32_t *tileExpert = L.ptr<int32_t>(3, "tile_expert");
-  int32_t *numTiles = L.ptr<int32_t>(4, "num_tiles");
+  L.expect("moe_align");
+  const int64_t experts = L.dim("EXPERTS"), topk = L.dim("TOPK"), bm = L.dim("BM");
+  const int64_t n = L.count("n");
+  const int32_t *indices = n > 0 ? L.ptr<const int32_t>("indices") : nullptr;
+  int32_t *sortedPair = L.ptr<int32_t>("sorted_pair");
+  int32_t *tileExpert = L.ptr<int32_t>("tile_expert");
+  int32_t *numTiles = L.ptr<int32_t>("num_tiles");
   const int64_t pairs = n * topk;
   std::vector<int64_t> count(static_cast<size_t>(experts), 0);
   for (int64_t p = 0; p < pairs; ++p) {
@@ -605,17 +626,17 @@ std::map<int32_t, std::vector<int64_t>> rowsByExpert(const int32_t *sortedPair,
 //   tile_expert, num_tiles, h): h[row, i] = T(act(T(x[pair / TOPK] · up[e, i]))) for the real
 // rows; padding rows are not written.
 void runMoeUp(Launch &L) {
-  L.expect("moe_up", 11, 6);
-  const Elem t = L.elem(0, "T");
-  const int64_t hidden = L.dim(1, "HIDDEN"), inter = L.dim(2, "INTER"), topk = L.dim(3, "TOPK"),
-                bm = L.dim(4, "BM");
-  const std::string &act = L.act(10, "ACT");
-  const void *x = L.ptr(0, "x");
-  const void *up = L.ptr(1, "up");
-  const int32_t *sortedPair = L.ptr<const int32_t>(2, "sorted_pair");
-  const int32_t *tileExpert = L.ptr<const int32_t>(3, "tile_expert");
-  const int32_t *numTiles = L.ptr<const int32_t>(4, "num_tiles");
-  void *h = L.ptr(5, "h");
+  L.expect("moe_up");
+  const Elem t = L.elem("T");
+  const int64_t hidden = L.dim("HIDDEN"), inter = L.dim("INTER"), topk = L.dim("TOPK"),
+                bm = L.dim("BM");
+  const std::string &act = L.act("ACT");
+  const void *x = L.ptr("x");
+  const void *up = L.ptr("up");
+  const int32_t *sortedPair = L.ptr<const int32_t>("sorted_pair");
+  const int32_t *tileExpert = L.ptr<const int32_t>("tile_expert");
+  const int32_t *numTiles = L.ptr<const int32_t>("num_tiles");
+  void *h = L.ptr("h");
   for (const auto &group : rowsByExpert(sortedPair, tileExpert, numTiles, bm)) {
     const int32_t e = group.first;
     const std::vector<int64_t> &rows = group.second; // (C++17 lambdas cannot capture bindings)
@@ -634,16 +655,16 @@ void runMoeUp(Launch &L) {
 //   tile_expert, num_tiles, slot_out): slot_out[pair, j] = T(h[row] · down[e, j]), unweighted,
 // in pair order.
 void runMoeDown(Launch &L) {
-  L.expect("moe_down", 10, 6);
-  const Elem t = L.elem(0, "T");
-  const int64_t hidden = L.dim(1, "HIDDEN"), inter = L.dim(2, "INTER"), bm = L.dim(4, "BM");
-  L.dim(3, "TOPK");
-  const void *h = L.ptr(0, "h");
-  const void *down = L.ptr(1, "down");
-  const int32_t *sortedPair = L.ptr<const int32_t>(2, "sorted_pair");
-  const int32_t *tileExpert = L.ptr<const int32_t>(3, "tile_expert");
-  const int32_t *numTiles = L.ptr<const int32_t>(4, "num_tiles");
-  void *slotOut = L.ptr(5, "slot_out");
+  L.expect("moe_down");
+  const Elem t = L.elem("T");
+  const int64_t hidden = L.dim("HIDDEN"), inter = L.dim("INTER"), bm = L.dim("BM");
+  L.dim("TOPK");
+  const void *h = L.ptr("h");
+  const void *down = L.ptr("down");
+  const int32_t *sortedPair = L.ptr<const int32_t>("sorted_pair");
+  const int32_t *tileExpert = L.ptr<const int32_t>("tile_expert");
+  const int32_t *numTiles = L.ptr<const int32_t>("num_tiles");
+  void *slotOut = L.ptr("slot_out");
   for (const auto &group : rowsByExpert(sortedPair, tileExpert, numTiles, bm)) {
     const int32_t e = group.first;
     const std::vector<int64_t> &rows = group.second; // (C++17 lambdas cannot capture bindings)
@@ -687,19 +708,19 @@ void combineToken(Elem t, int64_t hidden, int64_t topk, int64_t token, const flo
 // moe_combine<T, HIDDEN, TOPK, THREADS, HAS_SHARED, HAS_RESIDUAL>(slot_out, weights, indices,
 //   shared_out, residual, out, n). out may alias shared_out / residual (read before written).
 void runMoeCombine(Launch &L) {
-  L.expect("moe_combine", 6, 7);
-  const Elem t = L.elem(0, "T");
-  const int64_t hidden = L.dim(1, "HIDDEN"), topk = L.dim(2, "TOPK");
-  const bool hasShared = L.flag(4, "HAS_SHARED"), hasResidual = L.flag(5, "HAS_RESIDUAL");
-  const int64_t n = L.count(6, "n");
+  L.expect("moe_combine");
+  const Elem t = L.elem("T");
+  const int64_t hidden = L.dim("HIDDEN"), topk = L.dim("TOPK");
+  const bool hasShared = L.flag("HAS_SHARED"), hasResidual = L.flag("HAS_RESIDUAL");
+  const int64_t n = L.count("n");
   if (n == 0)
     return;
-  const void *slotOut = L.ptr(0, "slot_out");
-  const float *weights = L.ptr<const float>(1, "weights");
-  const int32_t *indices = L.ptr<const int32_t>(2, "indices");
-  const void *shared = hasShared ? L.ptr(3, "shared_out") : nullptr;
-  const void *residual = hasResidual ? L.ptr(4, "residual") : nullptr;
-  void *out = L.ptr(5, "out");
+  const void *slotOut = L.ptr("slot_out");
+  const float *weights = L.ptr<const float>("weights");
+  const int32_t *indices = L.ptr<const int32_t>("indices");
+  const void *shared = hasShared ? L.ptr("shared_out") : nullptr;
+  const void *residual = hasResidual ? L.ptr("residual") : nullptr;
+  void *out = L.ptr("out");
   parallelFor(n, topk * hidden, [&](int64_t t0, int64_t t1) {
     for (int64_t token = t0; token < t1; ++token)
       combineToken(t, hidden, topk, token, weights, indices, shared, residual, out,
@@ -724,17 +745,17 @@ std::map<int32_t, std::vector<int64_t>> pairsByExpert(const int32_t *indices, in
 // moe_decode_up<T, HIDDEN, INTER, TOPK, WARPS, ACT>(x, up, indices, h, n):
 // h[p, i] = T(act(T(x[p / TOPK] · up[indices[p], i]))).
 void runMoeDecodeUp(Launch &L) {
-  L.expect("moe_decode_up", 6, 5);
-  const Elem t = L.elem(0, "T");
-  const int64_t hidden = L.dim(1, "HIDDEN"), inter = L.dim(2, "INTER"), topk = L.dim(3, "TOPK");
-  const std::string &act = L.act(5, "ACT");
-  const int64_t n = L.count(4, "n");
+  L.expect("moe_decode_up");
+  const Elem t = L.elem("T");
+  const int64_t hidden = L.dim("HIDDEN"), inter = L.dim("INTER"), topk = L.dim("TOPK");
+  const std::string &act = L.act("ACT");
+  const int64_t n = L.count("n");
   if (n == 0)
     return;
-  const void *x = L.ptr(0, "x");
-  const void *up = L.ptr(1, "up");
-  const int32_t *indices = L.ptr<const int32_t>(2, "indices");
-  void *h = L.ptr(3, "h");
+  const void *x = L.ptr("x");
+  const void *up = L.ptr("up");
+  const int32_t *indices = L.ptr<const int32_t>("indices");
+  void *h = L.ptr("h");
   for (const auto &group : pairsByExpert(indices, n * topk)) {
     const int32_t e = group.first;
     const std::vector<int64_t> &pairs = group.second; // (C++17 lambdas cannot capture bindings)
@@ -753,20 +774,20 @@ void runMoeDecodeUp(Launch &L) {
 //   indices, shared_out, residual, out, n): y[p, j] = T(h[p] · down[indices[p], j]), then the
 // routed sum / shared / residual epilogue of moe_combine.
 void runMoeDecodeDown(Launch &L) {
-  L.expect("moe_decode_down", 7, 8);
-  const Elem t = L.elem(0, "T");
-  const int64_t hidden = L.dim(1, "HIDDEN"), inter = L.dim(2, "INTER"), topk = L.dim(3, "TOPK");
-  const bool hasShared = L.flag(5, "HAS_SHARED"), hasResidual = L.flag(6, "HAS_RESIDUAL");
-  const int64_t n = L.count(7, "n");
+  L.expect("moe_decode_down");
+  const Elem t = L.elem("T");
+  const int64_t hidden = L.dim("HIDDEN"), inter = L.dim("INTER"), topk = L.dim("TOPK");
+  const bool hasShared = L.flag("HAS_SHARED"), hasResidual = L.flag("HAS_RESIDUAL");
+  const int64_t n = L.count("n");
   if (n == 0)
     return;
-  const void *h = L.ptr(0, "h");
-  const void *down = L.ptr(1, "down");
-  const float *weights = L.ptr<const float>(2, "weights");
-  const int32_t *indices = L.ptr<const int32_t>(3, "indices");
-  const void *shared = hasShared ? L.ptr(4, "shared_out") : nullptr;
-  const void *residual = hasResidual ? L.ptr(5, "residual") : nullptr;
-  void *out = L.ptr(6, "out");
+  const void *h = L.ptr("h");
+  const void *down = L.ptr("down");
+  const float *weights = L.ptr<const float>("weights");
+  const int32_t *indices = L.ptr<const int32_t>("indices");
+  const void *shared = hasShared ? L.ptr("shared_out") : nullptr;
+  const void *residual = hasResidual ? L.ptr("residual") : nullptr;
+  void *out = L.ptr("out");
   std::vector<float> y(
       static_cast<size_t>(n * topk * hidden)); // T-rounded expert outputs, pair order
   for (const auto &group : pairsByExpert(indices, n * topk)) {

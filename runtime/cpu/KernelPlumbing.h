@@ -1,5 +1,6 @@
-// Plumbing shared by the CPU reference kernels of the Mamba and attention families: argument
-// checks that become a Status naming the kernel, and a small work-sharing thread pool.
+// Plumbing shared by the CPU reference kernels of the Mamba and attention families: arguments
+// read by the parameter names of the kernel table, checks that become a Status naming the
+// kernel, and a small work-sharing thread pool.
 #pragma once
 
 #include "runtime/cpu/CpuKernel.h"
@@ -15,18 +16,14 @@
 
 namespace sl::cpu::plumbing {
 
-// Runs `body` after checking the argument counts; exceptions (bad template spellings) and
-// explicit checks become a Status naming the kernel.
-inline Status runKernel(const char *name, const KernelCall &call, size_t templateCount,
-                 size_t argCount, const std::function<void()> &body) {
-  if (call.templateArgs.size() != templateCount)
-    return Status::error(std::string(name) + ": expected " + std::to_string(templateCount) +
-                         " template arguments, got " + std::to_string(call.templateArgs.size()));
-  if (call.args.size() != argCount)
-    return Status::error(std::string(name) + ": expected " + std::to_string(argCount) +
-                         " run-time arguments, got " + std::to_string(call.args.size()));
+// Runs `body` on the call's arguments bound to template `name` of the kernel table (the
+// argument counts checked against it); exceptions (bad template spellings, a count or parameter
+// the table does not have) and explicit checks become a Status naming the kernel.
+inline Status runKernel(const char *name, const KernelCall &call,
+                        const std::function<void(const Args &)> &body) {
   try {
-    body();
+    const Args args(name, call);
+    body(args);
   } catch (const std::exception &e) {
     return Status::error(std::string(name) + ": " + e.what());
   }
@@ -38,34 +35,42 @@ inline void require(bool condition, const std::string &message) {
     throw std::invalid_argument(message);
 }
 
+// Template arguments by parameter name.
+inline Elem elemArg(const Args &args, const char *param) {
+  return elemOf(args.templateArg(param));
+}
+inline bool boolArg(const Args &args, const char *param) { return args.templateArg(param) == "true"; }
+
 // A positive integer template argument.
-inline int64_t sizeArg(const KernelCall &call, size_t index, const char *what) {
+inline int64_t sizeArg(const Args &args, const char *param) {
+  const std::string &spelling = args.templateArg(param);
   int64_t value;
   try {
-    value = intArg(call, index);
+    value = std::stoll(spelling);
   } catch (const std::exception &) {
-    throw std::invalid_argument(std::string("template argument ") + what + " = '" +
-                                call.templateArgs.at(index) + "' is not an integer");
+    throw std::invalid_argument(std::string("template argument ") + param + " = '" + spelling +
+                                "' is not an integer");
   }
-  require(value > 0, std::string("template argument ") + what + " must be positive");
+  require(value > 0, std::string("template argument ") + param + " must be positive");
   return value;
 }
 
-inline void *pointerArg(const KernelCall &call, size_t index, const char *what) {
-  void *p = call.args.at(index).pointer;
-  require(p != nullptr, std::string("pointer argument '") + what + "' is null");
+// Run-time arguments by parameter name.
+inline void *pointerArg(const Args &args, const char *param) {
+  void *p = args.arg(param).pointer;
+  require(p != nullptr, std::string("pointer argument '") + param + "' is null");
   return p;
 }
 
-inline int64_t countArg(const KernelCall &call, size_t index, const char *what) {
-  const int64_t v = call.args.at(index).integer;
-  require(v >= 0, std::string("argument '") + what + "' is negative");
+inline int64_t countArg(const Args &args, const char *param) {
+  const int64_t v = args.arg(param).integer;
+  require(v >= 0, std::string("argument '") + param + "' is negative");
   return v;
 }
 
-inline int64_t strideArg(const KernelCall &call, size_t index, const char *what, int64_t minimum) {
-  const int64_t v = call.args.at(index).integer;
-  require(v >= minimum, std::string("row stride '") + what + "' = " + std::to_string(v) +
+inline int64_t strideArg(const Args &args, const char *param, int64_t minimum) {
+  const int64_t v = args.arg(param).integer;
+  require(v >= minimum, std::string("row stride '") + param + "' = " + std::to_string(v) +
                             " is smaller than the " + std::to_string(minimum) +
                             " columns it must hold");
   return v;

@@ -36,8 +36,8 @@ using namespace plumbing;
 
 
 // The device's ACT spellings.
-std::string actArg(const KernelCall &call, size_t index) {
-  const std::string &act = call.templateArgs.at(index);
+std::string actArg(const Args &args, const char *param) {
+  const std::string &act = args.templateArg(param);
   require(act == "slk::kActNone" || act == "slk::kActSilu" || act == "slk::kActRelu2",
           "unsupported activation '" + act + "'");
   return act;
@@ -61,34 +61,34 @@ struct Conv {
 };
 
 // Template arguments <T, WT, ST, C, K, HAS_BIAS, ACT, ...>.
-Conv parseConv(const KernelCall &call) {
+Conv parseConv(const Args &args) {
   Conv conv;
-  conv.t = elemArg(call, 0);
-  conv.wt = elemArg(call, 1);
-  conv.st = elemArg(call, 2);
-  conv.channels = sizeArg(call, 3, "C");
-  conv.kernel = sizeArg(call, 4, "K");
+  conv.t = elemArg(args, "T");
+  conv.wt = elemArg(args, "WT");
+  conv.st = elemArg(args, "ST");
+  conv.channels = sizeArg(args, "C");
+  conv.kernel = sizeArg(args, "K");
   require(conv.kernel >= 2, "conv kernel K must be at least 2");
-  conv.hasBias = boolArg(call, 5);
-  conv.act = actArg(call, 6);
+  conv.hasBias = boolArg(args, "HAS_BIAS");
+  conv.act = actArg(args, "ACT");
   return conv;
 }
 
 // Runs channel c over the n tokens: the window starts from the state (the K-1 inputs before
 // token 0) and slides over x. Writes y; with `updateState`, the state ends as the last K-1
 // inputs. Arguments in the order (x, ldx, weight, bias, conv_state, y, ldy, n).
-void convolve(const Conv &conv, const KernelCall &call, bool updateState) {
+void convolve(const Conv &conv, const Args &args, bool updateState) {
   const int64_t C = conv.channels, K = conv.kernel;
-  const int64_t n = countArg(call, 7, "n");
+  const int64_t n = countArg(args, "n");
   if (n == 0)
     return;
-  const void *x = pointerArg(call, 0, "x");
-  const int64_t ldx = strideArg(call, 1, "ldx", C);
-  const void *weight = pointerArg(call, 2, "weight");
-  const void *bias = conv.hasBias ? pointerArg(call, 3, "bias") : nullptr;
-  void *state = pointerArg(call, 4, "conv_state");
-  void *y = pointerArg(call, 5, "y");
-  const int64_t ldy = strideArg(call, 6, "ldy", C);
+  const void *x = pointerArg(args, "x");
+  const int64_t ldx = strideArg(args, "ldx", C);
+  const void *weight = pointerArg(args, "weight");
+  const void *bias = conv.hasBias ? pointerArg(args, "bias") : nullptr;
+  void *state = pointerArg(args, "conv_state");
+  void *y = pointerArg(args, "y");
+  const int64_t ldy = strideArg(args, "ldy", C);
   for (int64_t c = 0; c < C; ++c) {
     std::vector<float> w(K), window(K);
     for (int64_t k = 0; k < K; ++k)
@@ -114,28 +114,28 @@ void convolve(const Conv &conv, const KernelCall &call, bool updateState) {
 // causal_conv1d<T, WT, ST, C, K, HAS_BIAS, ACT, THREADS, TOKENS>(x, ldx, weight, bias,
 // conv_state, y, ldy, n): prefill; reads the state, never writes it.
 Status causalConv1d(const KernelCall &call) {
-  return runKernel("causal_conv1d", call, 9, 8, [&] {
-    const Conv conv = parseConv(call);
-    sizeArg(call, 7, "THREADS");
-    sizeArg(call, 8, "TOKENS");
-    convolve(conv, call, /*updateState=*/false);
+  return runKernel("causal_conv1d", call, [&](const Args &args) {
+    const Conv conv = parseConv(args);
+    sizeArg(args, "THREADS");
+    sizeArg(args, "TOKENS");
+    convolve(conv, args, /*updateState=*/false);
   });
 }
 
 // conv_state_update<T, ST, C, K, THREADS>(x, ldx, conv_state, n): state <- the last K-1
 // entries of (old state ++ x[0..n)).
 Status convStateUpdate(const KernelCall &call) {
-  return runKernel("conv_state_update", call, 5, 4, [&] {
-    const Elem t = elemArg(call, 0), st = elemArg(call, 1);
-    const int64_t C = sizeArg(call, 2, "C"), K = sizeArg(call, 3, "K");
+  return runKernel("conv_state_update", call, [&](const Args &args) {
+    const Elem t = elemArg(args, "T"), st = elemArg(args, "ST");
+    const int64_t C = sizeArg(args, "C"), K = sizeArg(args, "K");
     require(K >= 2, "conv kernel K must be at least 2");
-    sizeArg(call, 4, "THREADS");
-    const int64_t n = countArg(call, 3, "n");
+    sizeArg(args, "THREADS");
+    const int64_t n = countArg(args, "n");
     if (n == 0)
       return;
-    const void *x = pointerArg(call, 0, "x");
-    const int64_t ldx = strideArg(call, 1, "ldx", C);
-    void *state = pointerArg(call, 2, "conv_state");
+    const void *x = pointerArg(args, "x");
+    const int64_t ldx = strideArg(args, "ldx", C);
+    void *state = pointerArg(args, "conv_state");
     std::vector<float> next(K - 1);
     for (int64_t c = 0; c < C; ++c) {
       for (int64_t j = 0; j < K - 1; ++j) {
@@ -152,10 +152,10 @@ Status convStateUpdate(const KernelCall &call) {
 // causal_conv1d_step<T, WT, ST, C, K, HAS_BIAS, ACT, THREADS>(x, ldx, weight, bias,
 // conv_state, y, ldy, n): decode; uses and updates the state in place.
 Status causalConv1dStep(const KernelCall &call) {
-  return runKernel("causal_conv1d_step", call, 8, 8, [&] {
-    const Conv conv = parseConv(call);
-    sizeArg(call, 7, "THREADS");
-    convolve(conv, call, /*updateState=*/true);
+  return runKernel("causal_conv1d_step", call, [&](const Args &args) {
+    const Conv conv = parseConv(args);
+    sizeArg(args, "THREADS");
+    convolve(conv, args, /*updateState=*/true);
   });
 }
 
@@ -181,15 +181,15 @@ void checkGroups(const Ssd &s) {
 }
 
 // Template arguments <T, HEADS, HEAD_DIM, GROUPS, STATE, CHUNK, THREADS> (chunk_state, scan).
-Ssd parseChunked(const KernelCall &call) {
+Ssd parseChunked(const Args &args) {
   Ssd s;
-  s.t = elemArg(call, 0);
-  s.heads = sizeArg(call, 1, "HEADS");
-  s.headDim = sizeArg(call, 2, "HEAD_DIM");
-  s.groups = sizeArg(call, 3, "GROUPS");
-  s.state = sizeArg(call, 4, "STATE");
-  s.chunk = sizeArg(call, 5, "CHUNK");
-  sizeArg(call, 6, "THREADS");
+  s.t = elemArg(args, "T");
+  s.heads = sizeArg(args, "HEADS");
+  s.headDim = sizeArg(args, "HEAD_DIM");
+  s.groups = sizeArg(args, "GROUPS");
+  s.state = sizeArg(args, "STATE");
+  s.chunk = sizeArg(args, "CHUNK");
+  sizeArg(args, "THREADS");
   checkGroups(s);
   return s;
 }
@@ -216,19 +216,19 @@ TokenRow loadRow(const Ssd &s, const void *xbc, int64_t ldxbc, int64_t t, int64_
 // ssd_chunk_cumsum<T, HEADS, CHUNK>(dt_raw, lddt, dt_bias, A_log, dt_s, cum_s, n, dt_min,
 // dt_max): dt_s[h*NP + t] = dt (0 past n), cum_s = inclusive cumsum of dt*A within the chunk.
 Status ssdChunkCumsum(const KernelCall &call) {
-  return runKernel("ssd_chunk_cumsum", call, 3, 9, [&] {
-    const Elem t = elemArg(call, 0);
-    const int64_t heads = sizeArg(call, 1, "HEADS"), chunk = sizeArg(call, 2, "CHUNK");
-    const int64_t n = countArg(call, 6, "n");
+  return runKernel("ssd_chunk_cumsum", call, [&](const Args &args) {
+    const Elem t = elemArg(args, "T");
+    const int64_t heads = sizeArg(args, "HEADS"), chunk = sizeArg(args, "CHUNK");
+    const int64_t n = countArg(args, "n");
     if (n == 0)
       return;
-    const void *dtRaw = pointerArg(call, 0, "dt_raw");
-    const int64_t lddt = strideArg(call, 1, "lddt", heads);
-    const float *dtBias = static_cast<const float *>(pointerArg(call, 2, "dt_bias"));
-    const float *aLog = static_cast<const float *>(pointerArg(call, 3, "A_log"));
-    float *dtS = static_cast<float *>(pointerArg(call, 4, "dt_s"));
-    float *cumS = static_cast<float *>(pointerArg(call, 5, "cum_s"));
-    const float dtMin = call.args[7].real, dtMax = call.args[8].real;
+    const void *dtRaw = pointerArg(args, "dt_raw");
+    const int64_t lddt = strideArg(args, "lddt", heads);
+    const float *dtBias = static_cast<const float *>(pointerArg(args, "dt_bias"));
+    const float *aLog = static_cast<const float *>(pointerArg(args, "A_log"));
+    float *dtS = static_cast<float *>(pointerArg(args, "dt_s"));
+    float *cumS = static_cast<float *>(pointerArg(args, "cum_s"));
+    const float dtMin = args.arg("dt_min").real, dtMax = args.arg("dt_max").real;
     const int64_t np = chunkCount(n, chunk) * chunk;
     for (int64_t h = 0; h < heads; ++h) {
       const float a = -std::exp(aLog[h]);
@@ -249,16 +249,16 @@ Status ssdChunkCumsum(const KernelCall &call) {
 // ssd_chunk_state<T, HEADS, HEAD_DIM, GROUPS, STATE, CHUNK, THREADS>(xbc, ldxbc, dt_s, cum_s,
 // states, n): states[c][h] = sum_{t in chunk c} exp(cum_last - cum_t) dt_t x_t B_t^T.
 Status ssdChunkState(const KernelCall &call) {
-  return runKernel("ssd_chunk_state", call, 7, 6, [&] {
-    const Ssd s = parseChunked(call);
-    const int64_t n = countArg(call, 5, "n");
+  return runKernel("ssd_chunk_state", call, [&](const Args &args) {
+    const Ssd s = parseChunked(args);
+    const int64_t n = countArg(args, "n");
     if (n == 0)
       return;
-    const void *xbc = pointerArg(call, 0, "xbc");
-    const int64_t ldxbc = strideArg(call, 1, "ldxbc", s.xbcWidth());
-    const float *dtS = static_cast<const float *>(pointerArg(call, 2, "dt_s"));
-    const float *cumS = static_cast<const float *>(pointerArg(call, 3, "cum_s"));
-    float *states = static_cast<float *>(pointerArg(call, 4, "states"));
+    const void *xbc = pointerArg(args, "xbc");
+    const int64_t ldxbc = strideArg(args, "ldxbc", s.xbcWidth());
+    const float *dtS = static_cast<const float *>(pointerArg(args, "dt_s"));
+    const float *cumS = static_cast<const float *>(pointerArg(args, "cum_s"));
+    float *states = static_cast<float *>(pointerArg(args, "states"));
     const int64_t nc = chunkCount(n, s.chunk), np = nc * s.chunk;
     parallelFor(nc * s.heads, s.chunk * s.headDim * s.state, [&](int64_t task) {
       const int64_t c = task / s.heads, h = task % s.heads;
@@ -284,20 +284,20 @@ Status ssdChunkState(const KernelCall &call) {
 // ssd_state_pass<HEADS, HEAD_DIM, STATE, CHUNK, THREADS>(states, cum_s, ssm_state, n):
 // states[c] <- the state entering chunk c (starting from ssm_state); ssm_state <- final state.
 Status ssdStatePass(const KernelCall &call) {
-  return runKernel("ssd_state_pass", call, 5, 4, [&] {
+  return runKernel("ssd_state_pass", call, [&](const Args &args) {
     Ssd s;
-    s.heads = sizeArg(call, 0, "HEADS");
-    s.headDim = sizeArg(call, 1, "HEAD_DIM");
+    s.heads = sizeArg(args, "HEADS");
+    s.headDim = sizeArg(args, "HEAD_DIM");
     s.groups = 1;
-    s.state = sizeArg(call, 2, "STATE");
-    s.chunk = sizeArg(call, 3, "CHUNK");
-    sizeArg(call, 4, "THREADS");
-    const int64_t n = countArg(call, 3, "n");
+    s.state = sizeArg(args, "STATE");
+    s.chunk = sizeArg(args, "CHUNK");
+    sizeArg(args, "THREADS");
+    const int64_t n = countArg(args, "n");
     if (n == 0)
       return;
-    float *states = static_cast<float *>(pointerArg(call, 0, "states"));
-    const float *cumS = static_cast<const float *>(pointerArg(call, 1, "cum_s"));
-    float *ssmState = static_cast<float *>(pointerArg(call, 2, "ssm_state"));
+    float *states = static_cast<float *>(pointerArg(args, "states"));
+    const float *cumS = static_cast<const float *>(pointerArg(args, "cum_s"));
+    float *ssmState = static_cast<float *>(pointerArg(args, "ssm_state"));
     const int64_t nc = chunkCount(n, s.chunk), np = nc * s.chunk;
     const int64_t perHead = s.headDim * s.state, total = s.heads * perHead;
     for (int64_t e = 0; e < total; ++e) {
@@ -319,19 +319,19 @@ Status ssdStatePass(const KernelCall &call) {
 //   y_t = exp(cum_t) C_t . S_c + sum_{u<=t in chunk} (C_t . B_u) exp(cum_t - cum_u) dt_u x_u
 //         + D x_t, rounded to T once.
 Status ssdChunkScan(const KernelCall &call) {
-  return runKernel("ssd_chunk_scan", call, 7, 9, [&] {
-    const Ssd s = parseChunked(call);
-    const int64_t n = countArg(call, 8, "n");
+  return runKernel("ssd_chunk_scan", call, [&](const Args &args) {
+    const Ssd s = parseChunked(args);
+    const int64_t n = countArg(args, "n");
     if (n == 0)
       return;
-    const void *xbc = pointerArg(call, 0, "xbc");
-    const int64_t ldxbc = strideArg(call, 1, "ldxbc", s.xbcWidth());
-    const float *dParam = static_cast<const float *>(pointerArg(call, 2, "D"));
-    const float *dtS = static_cast<const float *>(pointerArg(call, 3, "dt_s"));
-    const float *cumS = static_cast<const float *>(pointerArg(call, 4, "cum_s"));
-    const float *states = static_cast<const float *>(pointerArg(call, 5, "states"));
-    void *y = pointerArg(call, 6, "y");
-    const int64_t ldy = strideArg(call, 7, "ldy", s.heads * s.headDim);
+    const void *xbc = pointerArg(args, "xbc");
+    const int64_t ldxbc = strideArg(args, "ldxbc", s.xbcWidth());
+    const float *dParam = static_cast<const float *>(pointerArg(args, "D"));
+    const float *dtS = static_cast<const float *>(pointerArg(args, "dt_s"));
+    const float *cumS = static_cast<const float *>(pointerArg(args, "cum_s"));
+    const float *states = static_cast<const float *>(pointerArg(args, "states"));
+    void *y = pointerArg(args, "y");
+    const int64_t ldy = strideArg(args, "ldy", s.heads * s.headDim);
     const int64_t nc = chunkCount(n, s.chunk), np = nc * s.chunk;
     const int64_t work = s.chunk * (s.chunk * (s.state + s.headDim) / 2 + s.headDim * s.state);
     parallelFor(nc * s.heads, work, [&](int64_t task) {
@@ -375,30 +375,30 @@ Status ssdChunkScan(const KernelCall &call) {
 // dt_bias, ssm_state, y, ldy, n, dt_min, dt_max): sequential over the n tokens; the fp32
 // state is updated once per token, as on the device.
 Status ssdStep(const KernelCall &call) {
-  return runKernel("ssd_step", call, 6, 13, [&] {
+  return runKernel("ssd_step", call, [&](const Args &args) {
     Ssd s;
-    s.t = elemArg(call, 0);
-    s.heads = sizeArg(call, 1, "HEADS");
-    s.headDim = sizeArg(call, 2, "HEAD_DIM");
-    s.groups = sizeArg(call, 3, "GROUPS");
-    s.state = sizeArg(call, 4, "STATE");
-    const int64_t rowsPerBlock = sizeArg(call, 5, "ROWS");
+    s.t = elemArg(args, "T");
+    s.heads = sizeArg(args, "HEADS");
+    s.headDim = sizeArg(args, "HEAD_DIM");
+    s.groups = sizeArg(args, "GROUPS");
+    s.state = sizeArg(args, "STATE");
+    const int64_t rowsPerBlock = sizeArg(args, "ROWS");
     checkGroups(s);
     require(s.headDim % rowsPerBlock == 0, "ROWS must divide HEAD_DIM");
-    const int64_t n = countArg(call, 10, "n");
+    const int64_t n = countArg(args, "n");
     if (n == 0)
       return;
-    const void *xbc = pointerArg(call, 0, "xbc");
-    const int64_t ldxbc = strideArg(call, 1, "ldxbc", s.xbcWidth());
-    const void *dtRaw = pointerArg(call, 2, "dt_raw");
-    const int64_t lddt = strideArg(call, 3, "lddt", s.heads);
-    const float *aLog = static_cast<const float *>(pointerArg(call, 4, "A_log"));
-    const float *dParam = static_cast<const float *>(pointerArg(call, 5, "D"));
-    const float *dtBias = static_cast<const float *>(pointerArg(call, 6, "dt_bias"));
-    float *ssmState = static_cast<float *>(pointerArg(call, 7, "ssm_state"));
-    void *y = pointerArg(call, 8, "y");
-    const int64_t ldy = strideArg(call, 9, "ldy", s.heads * s.headDim);
-    const float dtMin = call.args[11].real, dtMax = call.args[12].real;
+    const void *xbc = pointerArg(args, "xbc");
+    const int64_t ldxbc = strideArg(args, "ldxbc", s.xbcWidth());
+    const void *dtRaw = pointerArg(args, "dt_raw");
+    const int64_t lddt = strideArg(args, "lddt", s.heads);
+    const float *aLog = static_cast<const float *>(pointerArg(args, "A_log"));
+    const float *dParam = static_cast<const float *>(pointerArg(args, "D"));
+    const float *dtBias = static_cast<const float *>(pointerArg(args, "dt_bias"));
+    float *ssmState = static_cast<float *>(pointerArg(args, "ssm_state"));
+    void *y = pointerArg(args, "y");
+    const int64_t ldy = strideArg(args, "ldy", s.heads * s.headDim);
+    const float dtMin = args.arg("dt_min").real, dtMax = args.arg("dt_max").real;
     parallelFor(s.heads, n * s.headDim * s.state, [&](int64_t h) {
       const float a = -std::exp(aLog[h]);
       float *state = ssmState + h * s.headDim * s.state;  // [HEAD_DIM][STATE]

@@ -14,6 +14,7 @@
 #include "runtime/cpu/CpuKernel.h"
 #include "runtime/cpu/Elements.h"
 #include "runtime/cpu/KernelPlumbing.h"
+#include "runtime/kernels/KernelTable.h"
 
 #include <algorithm>
 #include <atomic>
@@ -36,19 +37,20 @@ constexpr float kLn2 = 0.6931471805599453f;
 // Template and run-time arguments
 // ---------------------------------------------------------------------------------------------
 
-// The template arguments of one call, by the names of compiler/KernelRegistry.cpp.
+// The template arguments of one call, by the parameter names of the kernel table
+// (runtime/kernels/KernelTable.h).
 struct Params {
   Elem elem = Elem::f32;
   std::map<std::string, int64_t> ints;
   int64_t operator[](const std::string &name) const { return ints.at(name); }
 };
 
-// Parses the template arguments: "T" is an element type, every other name a positive integer.
-Status readParams(const KernelCall &call, const std::string &kernel,
-                  const std::vector<std::string> &names, Params &params) {
-  if (call.templateArgs.size() != names.size())
-    return Status::error(kernel + ": expected " + std::to_string(names.size()) +
-                         " template arguments, got " + std::to_string(call.templateArgs.size()));
+// Checks the call against the kernel table's signature of `kernel` (argument counts) and parses
+// its template arguments: "T" is an element type, every other parameter a positive integer.
+Status readParams(const KernelCall &call, const std::string &kernel, Params &params) {
+  if (Status s = checkSignature(kernel, call); !s)
+    return s;
+  const std::vector<std::string> &names = kernels::findKernel(kernel)->templateParams;
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string &spelling = call.templateArgs[i];
     if (names[i] == "T") {
@@ -91,17 +93,11 @@ Status checkShape(const std::string &kernel, const Params &p) {
   return Status::success();
 }
 
-Status checkArgCount(const KernelCall &call, const std::string &kernel, size_t expected) {
-  if (call.args.size() != expected)
-    return Status::error(kernel + ": expected " + std::to_string(expected) +
-                         " run-time arguments, got " + std::to_string(call.args.size()));
-  return Status::success();
+// Run-time arguments by parameter name (Args: the kernel table's signature).
+template <typename P> P *ptrArg(const Args &args, const char *param) {
+  return static_cast<P *>(args.arg(param).pointer);
 }
-
-template <typename P> P *ptrArg(const KernelCall &call, size_t index) {
-  return static_cast<P *>(call.args[index].pointer);
-}
-int64_t iArg(const KernelCall &call, size_t index) { return call.args[index].integer; }
+int64_t iArg(const Args &args, const char *param) { return args.arg(param).integer; }
 
 // Pointers that must not be null, with their parameter names.
 Status requirePointers(const std::string &kernel,
@@ -349,30 +345,26 @@ void lsePair(float a, float b, float &wa, float &wb) {
 Status anchorTopk(const KernelCall &call) {
   const std::string kernel = "msa_anchor_topk";
   Params p;
-  if (Status s = readParams(call, kernel,
-                            {"T", "HEADS", "KV_HEADS", "HEAD_DIM", "NUM_SPANS", "W", "NW", "QPB",
-                             "SPLITS"},
-                            p);
+  if (Status s = readParams(call, kernel, p);
       !s)
     return s;
   if (Status s = checkShape(kernel, p); !s)
     return s;
   if (p["NW"] % p["QPB"] != 0)
     return Status::error(kernel + ": NW must be a multiple of QPB");
-  if (Status s = checkArgCount(call, kernel, 14); !s)
-    return s;
-  const auto *q1 = ptrArg<const void>(call, 0);
-  const int64_t ldq1 = iArg(call, 1);
-  const auto *kCache = ptrArg<const void>(call, 2);
-  const int64_t capacity = iArg(call, 3), cacheLen = iArg(call, 4), n = iArg(call, 5);
-  const auto *offsets = ptrArg<const int64_t>(call, 6);
-  const int64_t numStripes = iArg(call, 7);
-  const auto *spanReach = ptrArg<const int32_t>(call, 8);
-  auto *topScores = ptrArg<float>(call, 9);
-  auto *spanStart = ptrArg<int32_t>(call, 10);
-  auto *spanEnd = ptrArg<int32_t>(call, 11);
-  auto *partScores = ptrArg<float>(call, 12);
-  auto *partIdx = ptrArg<int32_t>(call, 13);
+  const Args args(kernel, call);
+  const auto *q1 = ptrArg<const void>(args, "q1");
+  const int64_t ldq1 = iArg(args, "ldq1");
+  const auto *kCache = ptrArg<const void>(args, "k_cache");
+  const int64_t capacity = iArg(args, "capacity"), cacheLen = iArg(args, "cache_len"), n = iArg(args, "n");
+  const auto *offsets = ptrArg<const int64_t>(args, "anchor_offsets");
+  const int64_t numStripes = iArg(args, "num_stripes");
+  const auto *spanReach = ptrArg<const int32_t>(args, "span_reach");
+  auto *topScores = ptrArg<float>(args, "top_scores");
+  auto *spanStart = ptrArg<int32_t>(args, "span_start");
+  auto *spanEnd = ptrArg<int32_t>(args, "span_end");
+  auto *partScores = ptrArg<float>(args, "part_scores");
+  auto *partIdx = ptrArg<int32_t>(args, "part_idx");
 
   const int64_t heads = p["HEADS"], group = heads / p["KV_HEADS"], dim = p["HEAD_DIM"];
   const int64_t k = p["NUM_SPANS"], window = p["W"], splits = p["SPLITS"];
@@ -440,20 +432,19 @@ Status anchorTopk(const KernelCall &call) {
 Status routeMerge(const KernelCall &call) {
   const std::string kernel = "msa_route_merge";
   Params p;
-  if (Status s = readParams(call, kernel, {"HEADS", "NUM_SPANS", "W", "SPLITS"}, p); !s)
+  if (Status s = readParams(call, kernel, p); !s)
     return s;
   if (Status s = checkShape(kernel, p); !s)
     return s;
-  if (Status s = checkArgCount(call, kernel, 9); !s)
-    return s;
-  const auto *partScores = ptrArg<const float>(call, 0);
-  const auto *partIdx = ptrArg<const int32_t>(call, 1);
-  const int64_t cacheLen = iArg(call, 2), n = iArg(call, 3);
-  const auto *offsets = ptrArg<const int64_t>(call, 4);
-  const auto *spanReach = ptrArg<const int32_t>(call, 5);
-  auto *topScores = ptrArg<float>(call, 6);
-  auto *spanStart = ptrArg<int32_t>(call, 7);
-  auto *spanEnd = ptrArg<int32_t>(call, 8);
+  const Args args(kernel, call);
+  const auto *partScores = ptrArg<const float>(args, "part_scores");
+  const auto *partIdx = ptrArg<const int32_t>(args, "part_idx");
+  const int64_t cacheLen = iArg(args, "cache_len"), n = iArg(args, "n");
+  const auto *offsets = ptrArg<const int64_t>(args, "anchor_offsets");
+  const auto *spanReach = ptrArg<const int32_t>(args, "span_reach");
+  auto *topScores = ptrArg<float>(args, "top_scores");
+  auto *spanStart = ptrArg<int32_t>(args, "span_start");
+  auto *spanEnd = ptrArg<int32_t>(args, "span_end");
   const int64_t heads = p["HEADS"], k = p["NUM_SPANS"], window = p["W"], splits = p["SPLITS"];
   if (n < 0 || cacheLen < n)
     return Status::error(kernel + ": need 0 <= n <= cache_len");
@@ -491,20 +482,19 @@ Status windowAttention(const KernelCall &call) {
   const std::string kernel = "msa_window_attention";
   Params p;
   if (Status s =
-          readParams(call, kernel, {"T", "HEADS", "KV_HEADS", "HEAD_DIM", "W", "NW"}, p);
+          readParams(call, kernel, p);
       !s)
     return s;
   if (Status s = checkShape(kernel, p); !s)
     return s;
-  if (Status s = checkArgCount(call, kernel, 9); !s)
-    return s;
-  const auto *q2 = ptrArg<const void>(call, 0);
-  const int64_t ldq2 = iArg(call, 1);
-  const auto *kCache = ptrArg<const void>(call, 2);
-  const auto *vCache = ptrArg<const void>(call, 3);
-  const int64_t capacity = iArg(call, 4), cacheLen = iArg(call, 5), n = iArg(call, 6);
-  auto *oW = ptrArg<void>(call, 7);
-  auto *lseW = ptrArg<float>(call, 8);
+  const Args args(kernel, call);
+  const auto *q2 = ptrArg<const void>(args, "q2");
+  const int64_t ldq2 = iArg(args, "ldq2");
+  const auto *kCache = ptrArg<const void>(args, "k_cache");
+  const auto *vCache = ptrArg<const void>(args, "v_cache");
+  const int64_t capacity = iArg(args, "capacity"), cacheLen = iArg(args, "cache_len"), n = iArg(args, "n");
+  auto *oW = ptrArg<void>(args, "o_w");
+  auto *lseW = ptrArg<float>(args, "lse_w");
   const int64_t heads = p["HEADS"], group = heads / p["KV_HEADS"], dim = p["HEAD_DIM"];
   const int64_t window = p["W"];
   if (Status s = checkCall(kernel, capacity, cacheLen, n); !s)
@@ -543,24 +533,22 @@ Status windowAttention(const KernelCall &call) {
 Status spanAttention(const KernelCall &call) {
   const std::string kernel = "msa_span_attention";
   Params p;
-  if (Status s = readParams(call, kernel,
-                            {"T", "HEADS", "KV_HEADS", "HEAD_DIM", "NUM_SPANS", "NW"}, p);
+  if (Status s = readParams(call, kernel, p);
       !s)
     return s;
   if (Status s = checkShape(kernel, p); !s)
     return s;
-  if (Status s = checkArgCount(call, kernel, 12); !s)
-    return s;
-  const auto *q2 = ptrArg<const void>(call, 0);
-  const int64_t ldq2 = iArg(call, 1);
-  const auto *kCache = ptrArg<const void>(call, 2);
-  const auto *vCache = ptrArg<const void>(call, 3);
-  const int64_t capacity = iArg(call, 4), cacheLen = iArg(call, 5), n = iArg(call, 6);
-  const auto *spanStart = ptrArg<const int32_t>(call, 7);
-  const auto *spanEnd = ptrArg<const int32_t>(call, 8);
-  const auto *rowOrder = ptrArg<const int32_t>(call, 9);
-  auto *oS = ptrArg<void>(call, 10);
-  auto *lseS = ptrArg<float>(call, 11);
+  const Args args(kernel, call);
+  const auto *q2 = ptrArg<const void>(args, "q2");
+  const int64_t ldq2 = iArg(args, "ldq2");
+  const auto *kCache = ptrArg<const void>(args, "k_cache");
+  const auto *vCache = ptrArg<const void>(args, "v_cache");
+  const int64_t capacity = iArg(args, "capacity"), cacheLen = iArg(args, "cache_len"), n = iArg(args, "n");
+  const auto *spanStart = ptrArg<const int32_t>(args, "span_start");
+  const auto *spanEnd = ptrArg<const int32_t>(args, "span_end");
+  const auto *rowOrder = ptrArg<const int32_t>(args, "row_order");
+  auto *oS = ptrArg<void>(args, "o_s");
+  auto *lseS = ptrArg<float>(args, "lse_s");
   const int64_t kvHeads = p["KV_HEADS"], heads = p["HEADS"], group = heads / kvHeads;
   const int64_t dim = p["HEAD_DIM"], k = p["NUM_SPANS"];
   if (Status s = checkCall(kernel, capacity, cacheLen, n); !s)
@@ -633,14 +621,13 @@ Status spanAttention(const KernelCall &call) {
 Status spanOrder(const KernelCall &call) {
   const std::string kernel = "msa_span_order";
   Params p;
-  if (Status s = readParams(call, kernel, {"HEADS", "KV_HEADS", "NUM_SPANS", "BUCKETS"}, p); !s)
+  if (Status s = readParams(call, kernel, p); !s)
     return s;
-  if (Status s = checkArgCount(call, kernel, 5); !s)
-    return s;
-  const auto *spanStart = ptrArg<const int32_t>(call, 0);
-  const auto *spanEnd = ptrArg<const int32_t>(call, 1);
-  const int64_t cacheLen = iArg(call, 2), n = iArg(call, 3);
-  auto *rowOrder = ptrArg<int32_t>(call, 4);
+  const Args args(kernel, call);
+  const auto *spanStart = ptrArg<const int32_t>(args, "span_start");
+  const auto *spanEnd = ptrArg<const int32_t>(args, "span_end");
+  const int64_t cacheLen = iArg(args, "cache_len"), n = iArg(args, "n");
+  auto *rowOrder = ptrArg<int32_t>(args, "row_order");
   const int64_t heads = p["HEADS"], kvHeads = p["KV_HEADS"], k = p["NUM_SPANS"];
   const int64_t buckets = p["BUCKETS"];
   if (heads % kvHeads != 0)
@@ -678,19 +665,18 @@ Status spanOrder(const KernelCall &call) {
 Status gateMerge(const KernelCall &call) {
   const std::string kernel = "msa_gate_merge";
   Params p;
-  if (Status s = readParams(call, kernel, {"T", "HEADS", "HEAD_DIM", "NUM_SPANS"}, p); !s)
+  if (Status s = readParams(call, kernel, p); !s)
     return s;
   if (Status s = checkShape(kernel, p); !s)
     return s;
-  if (Status s = checkArgCount(call, kernel, 8); !s)
-    return s;
-  const auto *oW = ptrArg<const void>(call, 0);
-  const auto *lseW = ptrArg<const float>(call, 1);
-  const auto *oS = ptrArg<const void>(call, 2);
-  const auto *lseS = ptrArg<const float>(call, 3);
-  const auto *topScores = ptrArg<const float>(call, 4);
-  auto *out = ptrArg<void>(call, 5);
-  const int64_t ldo = iArg(call, 6), n = iArg(call, 7);
+  const Args args(kernel, call);
+  const auto *oW = ptrArg<const void>(args, "o_w");
+  const auto *lseW = ptrArg<const float>(args, "lse_w");
+  const auto *oS = ptrArg<const void>(args, "o_s");
+  const auto *lseS = ptrArg<const float>(args, "lse_s");
+  const auto *topScores = ptrArg<const float>(args, "top_scores");
+  auto *out = ptrArg<void>(args, "out");
+  const int64_t ldo = iArg(args, "ldo"), n = iArg(args, "n");
   const int64_t heads = p["HEADS"], dim = p["HEAD_DIM"], k = p["NUM_SPANS"];
   if (n < 0)
     return Status::error(kernel + ": n is negative");
@@ -746,29 +732,25 @@ void piece(int64_t first, int64_t last, int64_t parts, int64_t p, int64_t &lo, i
 Status decodeAttention(const KernelCall &call) {
   const std::string kernel = "msa_decode_attention";
   Params p;
-  if (Status s = readParams(call, kernel,
-                            {"T", "HEADS", "KV_HEADS", "HEAD_DIM", "NUM_SPANS", "W", "SPLITS_R",
-                             "SPLIT_W", "SPLIT_S"},
-                            p);
+  if (Status s = readParams(call, kernel, p);
       !s)
     return s;
   if (Status s = checkShape(kernel, p); !s)
     return s;
   if (p["HEAD_DIM"] > 256)
     return Status::error(kernel + ": HEAD_DIM must be at most 256");
-  if (Status s = checkArgCount(call, kernel, 13); !s)
-    return s;
-  const auto *q2 = ptrArg<const void>(call, 0);
-  const int64_t ldq2 = iArg(call, 1);
-  const auto *kCache = ptrArg<const void>(call, 2);
-  const auto *vCache = ptrArg<const void>(call, 3);
-  const int64_t capacity = iArg(call, 4), cacheLen = iArg(call, 5), n = iArg(call, 6);
-  const auto *offsets = ptrArg<const int64_t>(call, 7);
-  const auto *spanReach = ptrArg<const int32_t>(call, 8);
-  const auto *partScores = ptrArg<const float>(call, 9);
-  const auto *partIdx = ptrArg<const int32_t>(call, 10);
-  auto *wsO = ptrArg<float>(call, 11);
-  auto *wsLse = ptrArg<float>(call, 12);
+  const Args args(kernel, call);
+  const auto *q2 = ptrArg<const void>(args, "q2");
+  const int64_t ldq2 = iArg(args, "ldq2");
+  const auto *kCache = ptrArg<const void>(args, "k_cache");
+  const auto *vCache = ptrArg<const void>(args, "v_cache");
+  const int64_t capacity = iArg(args, "capacity"), cacheLen = iArg(args, "cache_len"), n = iArg(args, "n");
+  const auto *offsets = ptrArg<const int64_t>(args, "anchor_offsets");
+  const auto *spanReach = ptrArg<const int32_t>(args, "span_reach");
+  const auto *partScores = ptrArg<const float>(args, "part_scores");
+  const auto *partIdx = ptrArg<const int32_t>(args, "part_idx");
+  auto *wsO = ptrArg<float>(args, "ws_o");
+  auto *wsLse = ptrArg<float>(args, "ws_lse");
   const int64_t heads = p["HEADS"], group = heads / p["KV_HEADS"], dim = p["HEAD_DIM"];
   const int64_t k = p["NUM_SPANS"], window = p["W"], splitsR = p["SPLITS_R"];
   const int64_t splitW = p["SPLIT_W"], splitS = p["SPLIT_S"];
@@ -835,22 +817,18 @@ Status decodeAttention(const KernelCall &call) {
 Status decodeCombine(const KernelCall &call) {
   const std::string kernel = "msa_decode_combine";
   Params p;
-  if (Status s = readParams(call, kernel,
-                            {"T", "HEADS", "HEAD_DIM", "NUM_SPANS", "SPLITS_R", "SPLIT_W",
-                             "SPLIT_S"},
-                            p);
+  if (Status s = readParams(call, kernel, p);
       !s)
     return s;
   if (Status s = checkShape(kernel, p); !s)
     return s;
-  if (Status s = checkArgCount(call, kernel, 7); !s)
-    return s;
-  const auto *partScores = ptrArg<const float>(call, 0);
-  const auto *partIdx = ptrArg<const int32_t>(call, 1);
-  const auto *wsO = ptrArg<const float>(call, 2);
-  const auto *wsLse = ptrArg<const float>(call, 3);
-  auto *out = ptrArg<void>(call, 4);
-  const int64_t ldo = iArg(call, 5), n = iArg(call, 6);
+  const Args args(kernel, call);
+  const auto *partScores = ptrArg<const float>(args, "part_scores");
+  const auto *partIdx = ptrArg<const int32_t>(args, "part_idx");
+  const auto *wsO = ptrArg<const float>(args, "ws_o");
+  const auto *wsLse = ptrArg<const float>(args, "ws_lse");
+  auto *out = ptrArg<void>(args, "out");
+  const int64_t ldo = iArg(args, "ldo"), n = iArg(args, "n");
   const int64_t heads = p["HEADS"], dim = p["HEAD_DIM"], k = p["NUM_SPANS"];
   const int64_t splitsR = p["SPLITS_R"], splitW = p["SPLIT_W"], splitS = p["SPLIT_S"];
   if (n < 0)
