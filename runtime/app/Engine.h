@@ -2,7 +2,7 @@
 // and token generation with the sampler.
 #pragma once
 
-#include "runtime/core/CpuExecutor.h"
+#include "runtime/cpu/CpuExecutor.h"
 #include "runtime/core/Model.h"
 #include "runtime/core/Sampler.h"
 #include "runtime/core/Session.h"

@@ -1,5 +1,7 @@
 #include "runtime/core/ExpertChoices.h"
 
+#include "runtime/kernels/KernelTable.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -31,26 +33,22 @@ StatusOr<std::vector<RouterLaunch>> routerLaunches(const Artifact &artifact,
                            " of " + function.name()->str() + " names no kernel");
     const auto &kernel = *kernels.Get(launch->kernel());
     const std::string name = kernel.template_name() ? kernel.template_name()->str() : "";
-    // (template arguments, EXPERTS at, TOPK at, the `indices` argument, arguments): see the
-    // signatures in the header.
-    RouterLaunch router;
-    size_t templateArgs = 0, args = 0;
-    if (name == "moe_router") {
-      templateArgs = 6, args = 8, router.indicesArg = 4;
-      router.experts = templateInteger(kernel, 3), router.topK = templateInteger(kernel, 4);
-    } else if (name == "moe_topk") {
-      templateArgs = 3, args = 7, router.indicesArg = 3;
-      router.experts = templateInteger(kernel, 0), router.topK = templateInteger(kernel, 1);
-    } else {
+    // The routers' signatures come from the kernel table (runtime/kernels/KernelTable.cpp).
+    if (name != "moe_router" && name != "moe_topk")
       continue;
-    }
+    const kernels::KernelSignature &signature = *kernels::findKernel(name);
+    const size_t templateArgs = signature.templateParams.size(), args = signature.params.size();
+    RouterLaunch router;
+    router.indicesArg = size_t(signature.paramIndex("indices"));
+    router.experts = templateInteger(kernel, size_t(signature.templateIndex("EXPERTS")));
+    router.topK = templateInteger(kernel, size_t(signature.templateIndex("TOPK")));
     router.launch = i;
     router.location = launch->location() ? launch->location()->str() : "?";
     const std::string where = "artifact " + artifact.path() + ": " + function.name()->str() +
                               ": the " + name + " launch at " + router.location;
     if (kernel.template_args()->size() != templateArgs || launch->args()->size() != args ||
         launch->args()->Get(router.indicesArg)->kind() != sl::schema::ArgKind::buffer)
-      return Status::error(where + " does not have the signature of docs/kernels-moe.md (" +
+      return Status::error(where + " does not have the kernel table's signature (" +
                            std::to_string(templateArgs) + " template arguments, " +
                            std::to_string(args) + " arguments, `indices` an arena buffer)");
     if (router.experts < 1 || router.topK < 1 || router.topK > router.experts)

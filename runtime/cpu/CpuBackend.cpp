@@ -1,6 +1,6 @@
 #include "runtime/cpu/CpuBackend.h"
 
-#include "runtime/core/CpuExecutor.h"
+#include "runtime/cpu/CpuExecutor.h"
 
 namespace sl::runtime {
 

@@ -9,7 +9,7 @@
 //   sl-msa-long-check --artifact msa-layer.slpkg [--lengths=65536,262144,1048576] [--samples=16]
 //                     [--device=cuda|cpu]
 #include "runtime/support/CommandLine.h"
-#include "runtime/core/CpuExecutor.h"
+#include "runtime/cpu/CpuExecutor.h"
 #include "runtime/core/Model.h"
 #include "runtime/cuda/CudaExecutor.h"
 

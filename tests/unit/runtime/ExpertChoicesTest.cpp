@@ -1,6 +1,6 @@
 #include "runtime/core/ExpertChoices.h"
 
-#include "runtime/core/CpuExecutor.h"
+#include "runtime/cpu/CpuExecutor.h"
 #include "runtime/schema/ArtifactVersion.h"
 #include "tests/unit/runtime/TestArtifact.h"
 

@@ -1,4 +1,4 @@
-#include "runtime/core/CpuExecutor.h"
+#include "runtime/cpu/CpuExecutor.h"
 
 #include "runtime/core/LaunchArgs.h"
 #include "runtime/core/RandomWeights.h"
