@@ -1,4 +1,5 @@
 #include "dialects/SLK/SLKDialect.h"
+#include "runtime/schema/ArgNames.h"
 
 #include "dialects/SL/SLDialect.h"
 #include "mlir/IR/Builders.h"
@@ -66,10 +67,23 @@ LogicalResult LaunchOp::verify() {
       if (integer.getType().isIndex() && failed(checkIndex(integer)))
         return failure();
     } else if (auto part = llvm::dyn_cast<ArrayAttr>(arg)) {
-      if (part.size() != 2 || failed(checkIndex(part[0])) || !llvm::isa<StringAttr>(part[1]))
+      auto name = part.size() == 2 ? llvm::dyn_cast<StringAttr>(part[1]) : StringAttr();
+      if (!name || failed(checkIndex(part[0])))
         return emitOpError() << "expects a state part as [operand : index, \"part\"], got "
                              << arg;
-    } else if (!llvm::isa<StringAttr, FloatAttr>(arg)) {
+      auto table = ::sl::schema::runtimeValueNamed(name.getValue().str());
+      if (!::sl::schema::statePartNamed(name.getValue().str()) &&
+          !(table && ::sl::schema::isStateTable(*table)))
+        return emitOpError() << "state argument " << arg
+                             << " names neither a state part (k, v, conv, ssm) nor a host table "
+                                "(anchor_offsets, num_stripes, span_reach)";
+    } else if (auto value = llvm::dyn_cast<StringAttr>(arg)) {
+      auto known = ::sl::schema::runtimeValueNamed(value.getValue().str());
+      if (!known || ::sl::schema::isStateTable(*known))
+        return emitOpError() << "run-time argument " << arg
+                             << " is not one of n, start, cache_len, capacity, null, error_flag "
+                                "(host tables are [operand : index, \"table\"])";
+    } else if (!llvm::isa<FloatAttr>(arg)) {
       return emitOpError() << "unsupported argument " << arg;
     }
   }

@@ -93,11 +93,12 @@ def SLK_LaunchOp : SLK_Op<"launch"> {
     `args` lists the kernel's parameters in order. Each entry is one of:
     - `i : index` - a pointer to operand i (a buffer, a weight or a view);
     - `[i : index, "part"]` - a pointer to a part of state operand i (`"k"`, `"v"` of a KV
-      cache, `"conv"`, `"ssm"` of a Mamba state);
+      cache, `"conv"`, `"ssm"` of a Mamba state) or to a host table of its multi-step config
+      (`"anchor_offsets"`, `"num_stripes"`, `"span_reach"`);
     - `"n"` (i32: tokens of this call), `"start"` (i64: cache length before the call),
       `"cache_len"` (i64: after it), `"capacity"` (i64: positions the session reserved),
-      `"anchor_offsets:<i>"`, `"span_reach:<i>"` (host tables of operand i's multi-step config)
-      - values the runtime supplies;
+      `"null"`, `"error_flag"` - values the runtime supplies (the spellings of the artifact
+      schema's StatePart and RuntimeValue enums, checked by the verifier);
     - a typed integer or float attribute - a constant (`2688 : i32`, `1.0e-05 : f32`).
     `grid` holds three extents, each three integers (mul, add, div) meaning
     ceil((mul * n + add) / div).

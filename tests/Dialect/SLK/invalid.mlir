@@ -48,6 +48,24 @@ func.func @state_part(%x: memref<?x4xf32>) {
 // -----
 
 slk.kernel @k {header = "h.cuh", smem = 0 : i64, template_args = [], template_name = "k", threads = 32 : i64}
+func.func @state_part_name(%x: memref<?x4xf32>) {
+  // expected-error @+1 {{state argument [0 : index, "q"] names neither a state part (k, v, conv, ssm) nor a host table (anchor_offsets, num_stripes, span_reach)}}
+  slk.launch @k(%x) {args = [[0 : index, "q"]], grid = array<i64: 1, 0, 1, 0, 1, 1, 0, 1, 1>} : memref<?x4xf32>
+  return
+}
+
+// -----
+
+slk.kernel @k {header = "h.cuh", smem = 0 : i64, template_args = [], template_name = "k", threads = 32 : i64}
+func.func @runtime_value_name(%x: memref<?x4xf32>) {
+  // expected-error @+1 {{run-time argument "anchor_offsets:0" is not one of n, start, cache_len, capacity, null, error_flag}}
+  slk.launch @k(%x) {args = [0 : index, "anchor_offsets:0"], grid = array<i64: 1, 0, 1, 0, 1, 1, 0, 1, 1>} : memref<?x4xf32>
+  return
+}
+
+// -----
+
+slk.kernel @k {header = "h.cuh", smem = 0 : i64, template_args = [], template_name = "k", threads = 32 : i64}
 func.func @row_bytes_count(%x: memref<?x4xf32>) {
   // expected-error @+1 {{expects one row_bytes entry per argument (2), got 1}}
   slk.launch @k(%x) {args = [0 : index, "n"], grid = array<i64: 1, 0, 1, 0, 1, 1, 0, 1, 1>, row_bytes = array<i64: 16>} : memref<?x4xf32>

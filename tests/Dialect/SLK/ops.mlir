@@ -18,7 +18,7 @@ func.func @prefill(%cache: !sl.kv_cache<kv_heads = 2, head_dim = 4, element_type
   %v = slk.column_slice %x {offset = 16 : i64} : memref<?x64xf32> -> memref<?x16xf32, strided<[64, 1], offset: 16>>
   // CHECK: slk.launch @gemm_f32(%[[X]], %[[W]], %{{.*}}) {args = [0 : index, 64 : i32, 1 : index, "null", "null", 2 : index, 32 : i32, "n", 32 : i32, 64 : i32], grid = array<i64: 0, 1, 1, 1, 0, 128, 0, 1, 1>, row_bytes = array<i64: 256, 0, 0, 0, 0, 128, 0, 0, 0, 0>}
   slk.launch @gemm_f32(%x, %w, %y) {args = [0 : index, 64 : i32, 1 : index, "null", "null", 2 : index, 32 : i32, "n", 32 : i32, 64 : i32], grid = array<i64: 0, 1, 1, 1, 0, 128, 0, 1, 1>, row_bytes = array<i64: 256, 0, 0, 0, 0, 128, 0, 0, 0, 0>} : memref<?x64xf32>, memref<32x64xf32>, memref<?x32xf32>
-  // CHECK: slk.launch @gemm_f32(%[[X]], %{{.*}}, %arg0) {args = [0 : index, 1 : index, [2 : index, "k"], "start", "anchor_offsets:2", {{.*}} : f32], grid = array<i64: 1, 0, 1, 0, 1, 1, 0, 1, 1>}
-  slk.launch @gemm_f32(%x, %v, %cache) {args = [0 : index, 1 : index, [2 : index, "k"], "start", "anchor_offsets:2", 1.0e-05 : f32], grid = array<i64: 1, 0, 1, 0, 1, 1, 0, 1, 1>} : memref<?x64xf32>, memref<?x16xf32, strided<[64, 1], offset: 16>>, !sl.kv_cache<kv_heads = 2, head_dim = 4, element_type = f32>
+  // CHECK: slk.launch @gemm_f32(%[[X]], %{{.*}}, %arg0) {args = [0 : index, 1 : index, [2 : index, "k"], "start", [2 : index, "anchor_offsets"], {{.*}} : f32], grid = array<i64: 1, 0, 1, 0, 1, 1, 0, 1, 1>}
+  slk.launch @gemm_f32(%x, %v, %cache) {args = [0 : index, 1 : index, [2 : index, "k"], "start", [2 : index, "anchor_offsets"], 1.0e-05 : f32], grid = array<i64: 1, 0, 1, 0, 1, 1, 0, 1, 1>} : memref<?x64xf32>, memref<?x16xf32, strided<[64, 1], offset: 16>>, !sl.kv_cache<kv_heads = 2, head_dim = 4, element_type = f32>
   return
 }
