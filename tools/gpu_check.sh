@@ -5,7 +5,7 @@
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 nvcc=${CUDA_HOME:-/usr/local/cuda}/bin/nvcc
-out="$root/build/gpu"
+out="$root/${SL_BUILD_DIR:-build}/gpu"
 mkdir -p "$out"
 
 names=("$@")

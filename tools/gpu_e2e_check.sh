@@ -7,11 +7,12 @@
 # CPU backend at sampled positions, and `slrun serve --device=cuda` against the CPU server.
 # The artifacts are compiled on the CPU machine (the GPU machine has no MLIR):
 # tools/gpu_e2e_check.sh prepare, then carry build/bin and build/gpu-artifacts and run
+# (SL_BUILD_DIR names another build directory than build/, as for tools/build.sh)
 # tools/gpu_e2e_check.sh run there.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-art="$root/build/gpu-artifacts"
-bin="$root/build/bin"
+art="$root/${SL_BUILD_DIR:-build}/gpu-artifacts"
+bin="$root/${SL_BUILD_DIR:-build}/bin"
 
 if [ "${1:-}" = prepare ]; then
   mkdir -p "$art"

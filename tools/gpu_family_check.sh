@@ -13,8 +13,8 @@
 #   tools/gpu_family_check.sh run [bench]  (without "bench": the correctness checks only)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-art="$root/build/gpu-family"
-bin="$root/build/bin"
+art="$root/${SL_BUILD_DIR:-build}/gpu-family"
+bin="$root/${SL_BUILD_DIR:-build}/bin"
 goldens=(tiny-odd-c tiny-odd-d tiny-odd-e)
 configs=(nemotron-3-nano-4b nemotron-nano-9b-v2 nemotron-nano-12b-v2 nemotron-h-8b-base
          nemotron-h-47b-base)
@@ -69,7 +69,7 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
 fi
 nvidia-smi -L
 source "$root/tools/gpu_checks.sh"
-check "Mamba kernels against the host reference (tests/gpu/mamba_check.cu)" "$root/build/gpu/mamba_check"
+check "Mamba kernels against the host reference (tests/gpu/mamba_check.cu)" "$root/${SL_BUILD_DIR:-build}/gpu/mamba_check"
 for model in "${goldens[@]}"; do
   golden="$root/tests/golden/$model"
   run="$bin/slrun"
@@ -84,7 +84,7 @@ done
 for name in "${configs[@]}"; do
   check "$name, 5 layers at real widths, cuda vs cpu" bash -c "$bin/slrun logits --device=cuda --random-weights --artifact $art/five-$name.slpkg --tokens=@$art/prompt64.npy --chunk=24 --decode-from=48 --output=@$out/f.npy && $compare logits $out/f.npy $art/five-$name.cpu.npy 2e-2"
 done
-"$root/build/gpu/mamba_check" --bench | sed 's/^/    /'
+"$root/${SL_BUILD_DIR:-build}/gpu/mamba_check" --bench | sed 's/^/    /'
 if [ "${2:-}" = bench ]; then
   for name in "${benched[@]}"; do
     check "$name bench at contexts 0 and 131072" bash -c "$bin/slrun bench --device=cuda --random-weights --artifact $art/$name.slpkg --contexts=0,131072 --decode-steps=8 --name=$name | tee $out/$name.bench"
