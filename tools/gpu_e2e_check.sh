@@ -7,8 +7,8 @@
 # CPU backend at sampled positions, and `slrun serve --device=cuda` against the CPU server.
 # The artifacts are compiled on the CPU machine (the GPU machine has no MLIR):
 # tools/gpu_e2e_check.sh prepare, then carry build/bin and build/gpu-artifacts and run
-# (SL_BUILD_DIR names another build directory than build/, as for tools/build.sh)
-# tools/gpu_e2e_check.sh run there.
+# tools/gpu_e2e_check.sh run there (SL_BUILD_DIR names another build directory than build/, as
+# for tools/build.sh).
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 art="$root/${SL_BUILD_DIR:-build}/gpu-artifacts"
