@@ -3,7 +3,6 @@
 #include "runtime/kernels/KernelTable.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 
 namespace sl::runtime {
@@ -14,10 +13,8 @@ namespace {
 int64_t templateInteger(const sl::schema::Kernel &kernel, size_t i) {
   if (!kernel.template_args() || i >= kernel.template_args()->size())
     return -1;
-  const std::string text = kernel.template_args()->Get(i)->str();
-  int64_t value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc() && end == text.data() + text.size() && value > 0 ? value : -1;
+  std::optional<int64_t> value = kernels::parseInteger(kernel.template_args()->Get(i)->str());
+  return value && *value > 0 ? *value : -1;
 }
 
 }  // namespace

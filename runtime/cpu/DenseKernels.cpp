@@ -10,6 +10,7 @@
 #include "runtime/cpu/CpuKernel.h"
 #include "runtime/cpu/Elements.h"
 #include "runtime/cpu/KernelPlumbing.h"
+#include "runtime/kernels/KernelTable.h"
 
 #include <algorithm>
 #include <cmath>
@@ -58,17 +59,11 @@ public:
   // A positive integer template argument (sizes, TOPK, BM).
   int64_t dim(const char *param) const {
     const std::string &spelling = templateArg(param);
-    size_t used = 0;
-    long long value = 0;
-    try {
-      value = std::stoll(spelling, &used);
-    } catch (const std::exception &) {
-      used = 0;
-    }
-    if (used == 0 || used != spelling.size() || value <= 0)
+    std::optional<int64_t> value = kernels::parseInteger(spelling);
+    if (!value || *value <= 0)
       fail(std::string("template parameter ") + param + ": expected a positive integer, got '" +
            spelling + "'");
-    return value;
+    return *value;
   }
   bool flag(const char *param) const {
     const std::string &spelling = templateArg(param);

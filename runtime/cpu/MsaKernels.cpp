@@ -478,6 +478,18 @@ Status routeMerge(const KernelCall &call) {
 // ---------------------------------------------------------------------------------------------
 // msa_window_attention
 // ---------------------------------------------------------------------------------------------
+// The query and KV-cache arguments the attention steps of a multi-step layer read.
+struct CachedQuery {
+  explicit CachedQuery(const Args &args)
+      : q2(ptrArg<const void>(args, "q2")), ldq2(iArg(args, "ldq2")),
+        kCache(ptrArg<const void>(args, "k_cache")), vCache(ptrArg<const void>(args, "v_cache")),
+        capacity(iArg(args, "capacity")), cacheLen(iArg(args, "cache_len")), n(iArg(args, "n")) {}
+  const void *q2;
+  int64_t ldq2;
+  const void *kCache, *vCache;
+  int64_t capacity, cacheLen, n;
+};
+
 Status windowAttention(const KernelCall &call) {
   const std::string kernel = "msa_window_attention";
   Params p;
@@ -488,34 +500,30 @@ Status windowAttention(const KernelCall &call) {
   if (Status s = checkShape(kernel, p); !s)
     return s;
   const Args args(kernel, call);
-  const auto *q2 = ptrArg<const void>(args, "q2");
-  const int64_t ldq2 = iArg(args, "ldq2");
-  const auto *kCache = ptrArg<const void>(args, "k_cache");
-  const auto *vCache = ptrArg<const void>(args, "v_cache");
-  const int64_t capacity = iArg(args, "capacity"), cacheLen = iArg(args, "cache_len"), n = iArg(args, "n");
+  const CachedQuery in(args);
   auto *oW = ptrArg<void>(args, "o_w");
   auto *lseW = ptrArg<float>(args, "lse_w");
   const int64_t heads = p["HEADS"], group = heads / p["KV_HEADS"], dim = p["HEAD_DIM"];
   const int64_t window = p["W"];
-  if (Status s = checkCall(kernel, capacity, cacheLen, n); !s)
+  if (Status s = checkCall(kernel, in.capacity, in.cacheLen, in.n); !s)
     return s;
-  if (n == 0)
+  if (in.n == 0)
     return Status::success();
-  if (Status s = checkLd(kernel, "ldq2", ldq2, heads * dim); !s)
+  if (Status s = checkLd(kernel, "ldq2", in.ldq2, heads * dim); !s)
     return s;
   if (Status s = requirePointers(
-          kernel, {{"q2", q2}, {"k_cache", kCache}, {"v_cache", vCache}, {"o_w", oW},
+          kernel, {{"q2", in.q2}, {"k_cache", in.kCache}, {"v_cache", in.vCache}, {"o_w", oW},
                    {"lse_w", lseW}});
       !s)
     return s;
 
-  const Queries queries{q2, ldq2, p.elem, dim};
-  const Cache cache{kCache, vCache, p.elem, capacity, dim};
+  const Queries queries{in.q2, in.ldq2, p.elem, dim};
+  const Cache cache{in.kCache, in.vCache, p.elem, in.capacity, dim};
   const bool roundP = p.elem == Elem::bf16;
   parallelFor(heads, [&](int64_t h) {
     std::vector<float> o(dim);
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t pos = cacheLen - n + j, row = j * heads + h;
+    for (int64_t j = 0; j < in.n; ++j) {
+      const int64_t pos = in.cacheLen - in.n + j, row = j * heads + h;
       float lse;
       attendKeys(cache, h / group, queries.row(j, h), softmaxScale2(dim),
                  windowStart(pos, window), pos, roundP, o.data(), lse);
@@ -539,11 +547,7 @@ Status spanAttention(const KernelCall &call) {
   if (Status s = checkShape(kernel, p); !s)
     return s;
   const Args args(kernel, call);
-  const auto *q2 = ptrArg<const void>(args, "q2");
-  const int64_t ldq2 = iArg(args, "ldq2");
-  const auto *kCache = ptrArg<const void>(args, "k_cache");
-  const auto *vCache = ptrArg<const void>(args, "v_cache");
-  const int64_t capacity = iArg(args, "capacity"), cacheLen = iArg(args, "cache_len"), n = iArg(args, "n");
+  const CachedQuery in(args);
   const auto *spanStart = ptrArg<const int32_t>(args, "span_start");
   const auto *spanEnd = ptrArg<const int32_t>(args, "span_end");
   const auto *rowOrder = ptrArg<const int32_t>(args, "row_order");
@@ -551,15 +555,15 @@ Status spanAttention(const KernelCall &call) {
   auto *lseS = ptrArg<float>(args, "lse_s");
   const int64_t kvHeads = p["KV_HEADS"], heads = p["HEADS"], group = heads / kvHeads;
   const int64_t dim = p["HEAD_DIM"], k = p["NUM_SPANS"];
-  if (Status s = checkCall(kernel, capacity, cacheLen, n); !s)
+  if (Status s = checkCall(kernel, in.capacity, in.cacheLen, in.n); !s)
     return s;
-  if (n == 0)
+  if (in.n == 0)
     return Status::success();
-  if (Status s = checkLd(kernel, "ldq2", ldq2, heads * dim); !s)
+  if (Status s = checkLd(kernel, "ldq2", in.ldq2, heads * dim); !s)
     return s;
-  if (Status s = requirePointers(kernel, {{"q2", q2},
-                                          {"k_cache", kCache},
-                                          {"v_cache", vCache},
+  if (Status s = requirePointers(kernel, {{"q2", in.q2},
+                                          {"k_cache", in.kCache},
+                                          {"v_cache", in.vCache},
                                           {"span_start", spanStart},
                                           {"span_end", spanEnd},
                                           {"o_s", oS},
@@ -567,18 +571,18 @@ Status spanAttention(const KernelCall &call) {
       !s)
     return s;
   // A non-empty span must lie inside the cache (the device would read keys past cache_len).
-  for (int64_t e = 0; e < n * heads * k; ++e)
-    if (spanStart[e] <= spanEnd[e] && (spanStart[e] < 0 || spanEnd[e] >= cacheLen))
+  for (int64_t e = 0; e < in.n * heads * k; ++e)
+    if (spanStart[e] <= spanEnd[e] && (spanStart[e] < 0 || spanEnd[e] >= in.cacheLen))
       return Status::error(kernel + ": span [" + std::to_string(spanStart[e]) + ", " +
                            std::to_string(spanEnd[e]) + "] of row " + std::to_string(e) +
-                           " lies outside the cache (cache_len " + std::to_string(cacheLen) +
+                           " lies outside the cache (cache_len " + std::to_string(in.cacheLen) +
                            ")");
 
   // The rows each kv head computes, ids (j*GROUP + hh)*K + slot: the natural order, or the
   // permutation row_order. The order never changes a result, only which rows a device block
   // groups together; a row_order that is not a permutation would leave rows unwritten (and a
   // negative id makes the device read before span_start), so it is rejected.
-  const int64_t rowsPerKvHead = n * group * k;
+  const int64_t rowsPerKvHead = in.n * group * k;
   std::vector<std::vector<int64_t>> rows(kvHeads);
   for (int64_t kvh = 0; kvh < kvHeads; ++kvh) {
     std::vector<bool> seen(rowsPerKvHead, false);
@@ -593,8 +597,8 @@ Status spanAttention(const KernelCall &call) {
     }
   }
 
-  const Queries queries{q2, ldq2, p.elem, dim};
-  const Cache cache{kCache, vCache, p.elem, capacity, dim};
+  const Queries queries{in.q2, in.ldq2, p.elem, dim};
+  const Cache cache{in.kCache, in.vCache, p.elem, in.capacity, dim};
   const bool roundP = p.elem == Elem::bf16;
   parallelFor(kvHeads, [&](int64_t kvh) {
     std::vector<float> o(dim);
@@ -740,11 +744,7 @@ Status decodeAttention(const KernelCall &call) {
   if (p["HEAD_DIM"] > 256)
     return Status::error(kernel + ": HEAD_DIM must be at most 256");
   const Args args(kernel, call);
-  const auto *q2 = ptrArg<const void>(args, "q2");
-  const int64_t ldq2 = iArg(args, "ldq2");
-  const auto *kCache = ptrArg<const void>(args, "k_cache");
-  const auto *vCache = ptrArg<const void>(args, "v_cache");
-  const int64_t capacity = iArg(args, "capacity"), cacheLen = iArg(args, "cache_len"), n = iArg(args, "n");
+  const CachedQuery in(args);
   const auto *offsets = ptrArg<const int64_t>(args, "anchor_offsets");
   const auto *spanReach = ptrArg<const int32_t>(args, "span_reach");
   const auto *partScores = ptrArg<const float>(args, "part_scores");
@@ -754,15 +754,15 @@ Status decodeAttention(const KernelCall &call) {
   const int64_t heads = p["HEADS"], group = heads / p["KV_HEADS"], dim = p["HEAD_DIM"];
   const int64_t k = p["NUM_SPANS"], window = p["W"], splitsR = p["SPLITS_R"];
   const int64_t splitW = p["SPLIT_W"], splitS = p["SPLIT_S"];
-  if (Status s = checkCall(kernel, capacity, cacheLen, n); !s)
+  if (Status s = checkCall(kernel, in.capacity, in.cacheLen, in.n); !s)
     return s;
-  if (n == 0)
+  if (in.n == 0)
     return Status::success();
-  if (Status s = checkLd(kernel, "ldq2", ldq2, heads * dim); !s)
+  if (Status s = checkLd(kernel, "ldq2", in.ldq2, heads * dim); !s)
     return s;
-  if (Status s = requirePointers(kernel, {{"q2", q2},
-                                          {"k_cache", kCache},
-                                          {"v_cache", vCache},
+  if (Status s = requirePointers(kernel, {{"q2", in.q2},
+                                          {"k_cache", in.kCache},
+                                          {"v_cache", in.vCache},
                                           {"anchor_offsets", offsets},
                                           {"span_reach", spanReach},
                                           {"part_scores", partScores},
@@ -771,18 +771,18 @@ Status decodeAttention(const KernelCall &call) {
                                           {"ws_lse", wsLse}});
       !s)
     return s;
-  if (Status s = checkPartials(kernel, partIdx, offsets, splitsR, n, heads, k, cacheLen); !s)
+  if (Status s = checkPartials(kernel, partIdx, offsets, splitsR, in.n, heads, k, in.cacheLen); !s)
     return s;
 
-  const Queries queries{q2, ldq2, p.elem, dim};
-  const Cache cache{kCache, vCache, p.elem, capacity, dim};
+  const Queries queries{in.q2, in.ldq2, p.elem, dim};
+  const Cache cache{in.kCache, in.vCache, p.elem, in.capacity, dim};
   const float scale2 = softmaxScale2(dim);
-  // Piece q of (query j, head h): ws_lse[(q*n + j)*HEADS + h], ws_o at that index * HEAD_DIM.
-  auto pieceIndex = [&](int64_t q, int64_t j, int64_t h) { return (q * n + j) * heads + h; };
+  // Piece q of (query j, head h): ws_lse[(q*in.n + j)*HEADS + h], ws_o at that index * HEAD_DIM.
+  auto pieceIndex = [&](int64_t q, int64_t j, int64_t h) { return (q * in.n + j) * heads + h; };
   parallelFor(heads, [&](int64_t h) {
     const int64_t kvh = h / group;
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t pos = cacheLen - n + j;
+    for (int64_t j = 0; j < in.n; ++j) {
+      const int64_t pos = in.cacheLen - in.n + j;
       const std::vector<float> q = queries.row(j, h);
       // Every piece is a flash-decode over its keys (q pre-scaled, P kept in fp32).
       std::vector<float> qScaled(dim);
@@ -794,7 +794,7 @@ Status decodeAttention(const KernelCall &call) {
         const int64_t idx = pieceIndex(w, j, h);
         attendKeys(cache, kvh, qScaled, 1.0f, lo, hi, false, wsO + idx * dim, wsLse[idx]);
       }
-      const TopK top = resolvePartials(partScores, partIdx, splitsR, n, heads, k, j, h);
+      const TopK top = resolvePartials(partScores, partIdx, splitsR, in.n, heads, k, j, h);
       for (int64_t slot = 0; slot < k; ++slot) {
         int32_t start, end;
         spanExtent(top.stripe[slot], pos, offsets, window, spanReach[2 * j],

@@ -418,19 +418,26 @@ const std::string &TemplateArgs::operator[](const std::string &param) const {
   return values_[size_t(i)];
 }
 
-int64_t TemplateArgs::integer(const std::string &param) const {
-  const std::string &spelling = (*this)[param];
+std::optional<int64_t> parseInteger(const std::string &spelling) {
   size_t used = 0;
   long long value = 0;
   try {
     value = std::stoll(spelling, &used);
   } catch (const std::exception &) {
-    used = 0;
+    return std::nullopt;
   }
   if (used == 0 || used != spelling.size())
+    return std::nullopt;
+  return int64_t(value);
+}
+
+int64_t TemplateArgs::integer(const std::string &param) const {
+  const std::string &spelling = (*this)[param];
+  std::optional<int64_t> value = parseInteger(spelling);
+  if (!value)
     throw std::invalid_argument("template parameter " + param + ": expected an integer, got '" +
                                 spelling + "'");
-  return value;
+  return *value;
 }
 
 int64_t TemplateArgs::elementBytes(const std::string &param) const {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,9 @@ struct KernelSignature {
   // Whether run-time parameter i is a pointer ("T *"), else a scalar (i32, i64, float).
   bool isPointer(size_t i) const { return !params[i].type.empty() && params[i].type.back() == '*'; }
 };
+
+// A template argument spelled as a whole decimal integer ("128", "-1"), else nullopt.
+std::optional<int64_t> parseInteger(const std::string &spelling);
 
 // Every template of the library.
 const std::vector<KernelSignature> &kernelTable();
