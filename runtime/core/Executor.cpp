@@ -1,6 +1,7 @@
 #include "runtime/core/Executor.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "runtime/math/SuperlinearMath.h"
 
@@ -85,6 +86,19 @@ StatusOr<int64_t> captureOffset(const sl::schema::Function &function, const Capt
                          std::to_string(start) + " exceed its " +
                          std::to_string(buffer->bytes()) + "-byte buffer");
   return buffer->offset() + start;
+}
+
+Executor::Executor() {
+  static std::atomic<uint64_t> nextId{1};
+  id_ = nextId++;
+}
+
+Status Executor::checkOwner(const Session &session) const {
+  const BackendState *state = session.backendState();
+  if (!state || state->executor() == id_)
+    return Status::success();
+  return Status::error("the session belongs to another executor (the one of its first call; "
+                       "its state lives there): make a new session for this executor");
 }
 
 void Executor::setCaptures(const std::string &function, std::vector<Capture> captures) {

@@ -70,7 +70,12 @@ StatusOr<int64_t> captureOffset(const sl::schema::Function &function, const Capt
 
 class Executor {
 public:
+  Executor();
   virtual ~Executor() = default;
+  Executor(const Executor &) = delete;
+  Executor &operator=(const Executor &) = delete;
+  // Distinct for every executor of the process (BackendState::executor()).
+  uint64_t id() const { return id_; }
   // Runs `function` on `tokens` new tokens: `inputs[i]` points to input i in host memory (its
   // shape with the token dimension = tokens). Advances `session` by `tokens` when the function
   // has state. Outputs hold the token rows `rows` only.
@@ -84,9 +89,9 @@ public:
   // A device backend's copy of a session's state into the session's host buffers (the Mamba
   // states; with `kv` also the KV rows below its length), and back (for checkpoints and
   // snapshots, which work on the host buffers). The CPU backend computes in the host buffers:
-  // nothing to do.
-  virtual Status stateToHost(Session &, bool /*kv*/) { return Status::success(); }
-  virtual Status stateToDevice(Session &, bool /*kv*/) { return Status::success(); }
+  // nothing to do but refuse another executor's session.
+  virtual Status stateToHost(Session &session, bool /*kv*/) { return checkOwner(session); }
+  virtual Status stateToDevice(Session &session, bool /*kv*/) { return checkOwner(session); }
 
   // What a device backend knows of its device; the CPU backend computes in host memory and has
   // none of it (nullopt / false), so callers need not know which backend they hold.
@@ -108,11 +113,15 @@ public:
   std::vector<CapturedCall> takeCaptured() { return std::exchange(captured_, {}); }
 
 protected:
+  // A session stays with the executor of its first call, which made its BackendState (device
+  // state, tables of this executor's artifact): an error when another executor made it.
+  Status checkOwner(const Session &session) const;
   // The captures of `function` (null when none).
   const std::vector<Capture> *capturesOf(const std::string &function) const;
   void logCaptured(CapturedCall call) { captured_.push_back(std::move(call)); }
 
 private:
+  uint64_t id_;
   std::map<std::string, std::vector<Capture>> captures_;
   std::vector<CapturedCall> captured_;
 };

@@ -2,8 +2,6 @@
 
 #include "runtime/math/SuperlinearMath.h"
 
-#include <atomic>
-
 namespace sl::runtime {
 
 using sl::schema::DType;
@@ -25,14 +23,7 @@ int64_t dtypeBytes(DType dtype) {
 
 Session::Session(const Artifact &artifact, int64_t capacity, bool hostState)
     : artifact_(artifact), capacity_(capacity), hostState_(hostState) {
-  static std::atomic<uint64_t> nextId{1};
-  id_ = nextId++;
   reset();
-}
-
-Session::~Session() {
-  for (auto &hook : releaseHooks_)
-    hook();
 }
 
 void Session::restoreLength(int64_t length) {

@@ -20,6 +20,15 @@ struct AlignedFree {
 
 }  // namespace
 
+Status CpuExecutor::claim(Session &session) {
+  if (Status status = checkOwner(session); !status)
+    return status;
+  // The state is the session's host buffers: the backend state only records the owner.
+  if (!session.backendState())
+    session.setBackendState(std::make_unique<BackendState>(id()));
+  return Status::success();
+}
+
 StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &function,
                                                 Session &session,
                                                 const std::vector<const void *> &inputs,
@@ -32,6 +41,8 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
     return status;
   if (!session.hasHostState())
     return fail("the CPU backend needs a session with host state");
+  if (Status status = claim(session); !status)
+    return fail(status.message());
   const int64_t start = session.length();
   const bool stateful = function.states()->size() > 0;
 
@@ -172,6 +183,8 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &func
 Status CpuExecutor::synthesizeState(Session &session, int64_t length, uint64_t seed) {
   if (!session.hasHostState())
     return Status::error("the CPU backend needs a session with host state");
+  if (Status status = claim(session); !status)
+    return status;
   if (length < 0 || length > session.capacity())
     return Status::error("cannot synthesise " + std::to_string(length) +
                          " tokens of state in a session of capacity " +

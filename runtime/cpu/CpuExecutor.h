@@ -19,6 +19,8 @@ public:
   Status synthesizeState(Session &session, int64_t length, uint64_t seed) override;
 
 private:
+  // Refuses another executor's session; makes the session this executor's on its first use.
+  Status claim(Session &session);
   const Artifact &artifact_;
   const std::vector<std::vector<uint8_t>> &weights_;
 };

@@ -98,9 +98,14 @@ CudaExecutor::~CudaExecutor() {
     releaseGraph(graph);
   for (CUdeviceptr pointer : allocations_)
     driver_.cuMemFree(pointer);
-  for (auto &[id, state] : states_)
-    for (CUdeviceptr pointer : state.allocations)
-      driver_.cuMemFree(pointer);
+}
+
+// The context outlives every executor (the primary context is never released), so a session
+// may end after the executor that made its state.
+CudaExecutor::DeviceState::~DeviceState() {
+  driver.cuCtxSetCurrent(context);
+  for (CUdeviceptr pointer : allocations)
+    driver.cuMemFree(pointer);
 }
 
 Status CudaExecutor::fill(CUdeviceptr out, int64_t count, sl::schema::DType dtype, uint64_t seed,
@@ -296,40 +301,23 @@ CudaExecutor::create(const runtime::Artifact &artifact,
   return executor;
 }
 
-void CudaExecutor::releaseSession(uint64_t id) {
-  auto found = states_.find(id);
-  if (found == states_.end())
-    return;
-  driver_.cuCtxSetCurrent(context_);
-  for (CUdeviceptr pointer : found->second.allocations)
-    driver_.cuMemFree(pointer);
-  states_.erase(found);
-}
-
 StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session &session,
                                                                 bool keepsState) {
+  if (Status s = checkOwner(session); !s)
+    return s;
   const auto &slots = *artifact_.root().states();
-  auto found = states_.find(session.id());
-  if (found == states_.end()) {
-    // The device holds every live session's state (freed when the session is destroyed); a
-    // session that ran elsewhere cannot continue here.
+  if (!session.backendState()) {
+    // A session that ran nowhere but continues a sequence has no state to continue from.
     if (keepsState && session.length() > 0)
       return Status::error("this session (" + std::to_string(session.length()) +
                            " tokens) has no state on the device; reset it and prefill again");
-    DeviceState &state = states_[session.id()];
-    std::weak_ptr<int> alive = alive_;
-    const uint64_t id = session.id();
-    session.onRelease([this, alive, id] {
-      if (alive.lock())
-        releaseSession(id);
-    });
-    state = DeviceState();
-    // A state that cannot be completed is not kept (and says how many sessions hold memory).
+    // A state that cannot be completed is freed by its destructor.
+    auto owned = std::make_unique<DeviceState>(id(), driver_, context_);
+    DeviceState &state = *owned;
     auto abandon = [&](const Status &failure) {
-      releaseSession(id);
-      return Status::error(failure.message() + " (device state of a new session; " +
-                           std::to_string(states_.size()) +
-                           " other sessions hold theirs: end some, or lower the capacity)");
+      return Status::error(failure.message() + " (device state of a new session; the other "
+                                               "live sessions hold theirs: end some, or lower "
+                                               "the capacity)");
     };
     state.k.assign(slots.size(), 0);
     state.v.assign(slots.size(), 0);
@@ -376,9 +364,10 @@ StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session
           return abandon(s);
       }
     }
-    found = states_.find(session.id());
+    session.setBackendState(std::move(owned));
   }
-  DeviceState &state = found->second;
+  // checkOwner: this executor made it, so it is a DeviceState.
+  DeviceState &state = static_cast<DeviceState &>(*session.backendState());
   if (session.length() == 0) {
     // A new or reset sequence starts from zero state (the Mamba states must be zero).
     for (size_t i = 0; i < slots.size(); ++i) {
@@ -408,7 +397,9 @@ Status CudaExecutor::copyState(runtime::Session &session, bool kv, bool toHost) 
     return s;
   // The state to read must exist (an empty sequence's is all zeros); the state to write is
   // made if needed.
-  if (toHost && session.length() == 0 && !states_.count(session.id())) {
+  if (Status s = checkOwner(session); !s)
+    return s;
+  if (toHost && session.length() == 0 && !session.backendState()) {
     for (size_t i = 0; i < session.slotCount(); ++i) {
       std::fill(session.state(i).conv.begin(), session.state(i).conv.end(), 0);
       std::fill(session.state(i).ssm.begin(), session.state(i).ssm.end(), 0);

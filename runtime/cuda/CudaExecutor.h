@@ -51,7 +51,14 @@ public:
   const std::string &arch() const { return arch_; }
 
 private:
-  struct DeviceState {  // one session's state on the device
+  // One session's state on the device, owned by the session (runtime::Session::backendState):
+  // its allocations are freed when the session is destroyed.
+  struct DeviceState final : runtime::BackendState {
+    DeviceState(uint64_t executor, const Driver &driver, CUcontext context)
+        : BackendState(executor), driver(driver), context(context) {}
+    ~DeviceState() override;
+    const Driver &driver;
+    CUcontext context;  // the device's primary context, retained for the process
     std::vector<CUdeviceptr> k, v, conv, ssm, anchorOffsets, spanReach;
     std::vector<CUdeviceptr> allocations;
   };
@@ -87,8 +94,9 @@ private:
   Status launchGraph(const std::string &function, int64_t tokens, std::vector<Launch> &launches);
   void releaseGraph(Graph &graph);
   StatusOr<CUdeviceptr> allocate(size_t bytes, const std::string &what);
-  // The device state of `session`, allocated when another session's was there (freed then).
-  // `keepsState`: the caller continues the session's sequence, which must then be empty.
+  // The device state of `session`, made on its first use here; an error for another executor's
+  // session. `keepsState`: the caller continues the session's sequence, which must then be
+  // empty when the state is new.
   StatusOr<DeviceState *> deviceState(runtime::Session &session, bool keepsState);
   // slk::fill_random into `count` elements at `out` (synthetic weights and session state).
   Status fill(CUdeviceptr out, int64_t count, sl::schema::DType dtype, uint64_t seed,
@@ -103,10 +111,6 @@ private:
   std::vector<CUdeviceptr> weights_;    // per weight binding
   std::map<std::string, CUdeviceptr> arenas_, inputs_;  // per function
   CUdeviceptr errorFlag_ = 0;
-  // Every live session's state, by Session::id(); freed when the session is destroyed.
-  std::map<uint64_t, DeviceState> states_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // release hooks check it
-  void releaseSession(uint64_t id);
   // Copies between the device state and the host buffers of `session` (see stateToHost).
   Status copyState(runtime::Session &session, bool kv, bool toHost);
   std::vector<CUdeviceptr> allocations_;
