@@ -14,6 +14,7 @@
 #pragma once
 
 #include "sl_common.cuh"
+#include "sl_softmax.cuh"
 
 namespace slk {
 
@@ -37,12 +38,6 @@ __host__ __device__ constexpr int attention_decode_smem() {
                    attn_max(WARPS * 4 * BN * (HEAD_DIM + 8) * 2, WARPS * 16 * (HEAD_DIM + 2) * 4)
              : 16 * HEAD_DIM * 4 +
                    attn_max(WARPS * BN * (2 * HEAD_DIM + 1) * 4, WARPS * 16 * (HEAD_DIM + 2) * 4);
-}
-
-__device__ __forceinline__ void attn_ldmatrix_x4_trans(u32 (&r)[4], const void *p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_address(p)));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -89,13 +84,15 @@ __device__ __forceinline__ void attn_load_q_frags(u32 (&qf)[HEAD_DIM / 16][4], c
 }
 
 // One K/V tile of BN keys (smem [BN][HEAD_DIM + 8]) for the warp's 16 rows: online softmax
-// update of m, l (per thread partial row sums; rows g and g+8), o. lim0 / lim1 = last visible
-// key of rows g / g+8 (applied only when need_mask).
+// update of st (rows g and g+8; l is the thread's partial row sum) and o. lim0 / lim1 = last
+// visible key of rows g / g+8 (applied only when need_mask). A row with every key so far masked
+// shifts its scores by 0 and gets corr 0 (kSoftmaxShiftZero).
 template <int HEAD_DIM, int BN>
 __device__ __forceinline__ void attn_mma_tile(const u32 (&qf)[HEAD_DIM / 16][4], const bf16 *ks,
                                               const bf16 *vs, int key_base, int lim0, int lim1,
-                                              bool need_mask, float scale_log2, float (&m)[2],
-                                              float (&l)[2], float (&o)[HEAD_DIM / 8][4]) {
+                                              bool need_mask, float scale_log2,
+                                              OnlineSoftmax<2> st,
+                                              float (&o)[HEAD_DIM / 8][4]) {
   constexpr int LDS = HEAD_DIM + 8;
   const int lane = threadIdx.x % 32;
   float s[BN / 8][4];
@@ -135,12 +132,8 @@ __device__ __forceinline__ void attn_mma_tile(const u32 (&qf)[HEAD_DIM / 16][4],
   float corr[2], muse[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-    const float mnew = fmaxf(m[r], mx[r]);
-    muse[r] = mnew == neg_inf() ? 0.0f : mnew;
-    corr[r] = exp2f(m[r] - muse[r]);
-    m[r] = mnew;
+    mx[r] = quad_max(mx[r]);
+    muse[r] = st.rescale<kSoftmaxShiftZero>(r, mx[r], corr[r]);
   }
   float rs[2] = {0.0f, 0.0f};
 #pragma unroll
@@ -153,7 +146,7 @@ __device__ __forceinline__ void attn_mma_tile(const u32 (&qf)[HEAD_DIM / 16][4],
     }
 #pragma unroll
   for (int r = 0; r < 2; ++r)
-    l[r] = l[r] * corr[r] + rs[r];
+    st.add(r, corr[r], rs[r]);
 #pragma unroll
   for (int dt = 0; dt < HEAD_DIM / 8; ++dt) {
     o[dt][0] *= corr[0];
@@ -171,8 +164,8 @@ __device__ __forceinline__ void attn_mma_tile(const u32 (&qf)[HEAD_DIM / 16][4],
     for (int dp = 0; dp < HEAD_DIM / 16; ++dp) {
       u32 vf[4];
       const int mi = lane / 8;
-      attn_ldmatrix_x4_trans(vf, vs + (kk * 16 + (lane % 8) + (mi % 2) * 8) * LDS + dp * 16 +
-                                     (mi / 2) * 8);
+      ldmatrix_x4_trans(vf, vs + (kk * 16 + (lane % 8) + (mi % 2) * 8) * LDS + dp * 16 +
+                                (mi / 2) * 8);
       const u32 b0[2] = {vf[0], vf[1]};
       const u32 b1[2] = {vf[2], vf[3]};
       mma_bf16_16816(o[2 * dp], a, b0);
@@ -184,13 +177,14 @@ __device__ __forceinline__ void attn_mma_tile(const u32 (&qf)[HEAD_DIM / 16][4],
 // ------------------------------------------------------------------------------------------
 // FMA building block (T = float): one warp, 16 query rows, a tile of 32 keys (lane = key).
 // qs [16][HEAD_DIM] pre-scaled by scale*log2(e); ks [32][HEAD_DIM + 1]; vs [32][HEAD_DIM].
-// lim[r] = last visible key of row r (-1: none). m, l, o per row, replicated across lanes
-// (o: lane owns dims lane + 32 i).
+// lim[r] = last visible key of row r (-1: none). st (m, l), o per row, replicated across lanes
+// (o: lane owns dims lane + 32 i). A row steps only by a tile holding a visible key of it, so
+// the update is unguarded.
 // ------------------------------------------------------------------------------------------
 template <int HEAD_DIM>
 __device__ __forceinline__ void attn_fma_tile(const float *qs, const float *ks, const float *vs,
-                                              int key_base, const int (&lim)[16], float (&m)[16],
-                                              float (&l)[16],
+                                              int key_base, const int (&lim)[16],
+                                              OnlineSoftmax<16> st,
                                               float (&o)[16][(HEAD_DIM + 31) / 32]) {
   constexpr int DPL = (HEAD_DIM + 31) / 32;
   const int lane = threadIdx.x % 32;
@@ -209,11 +203,10 @@ __device__ __forceinline__ void attn_fma_tile(const float *qs, const float *ks, 
         acc += qr[d] * kr[d];
       sc = acc;
     }
-    const float mnew = fmaxf(m[r], warp_max(sc));
-    const float corr = exp2f(m[r] - mnew);
-    const float p = exp2f(sc - mnew);
-    l[r] = l[r] * corr + warp_sum(p);
-    m[r] = mnew;
+    float corr;
+    const float shift = st.rescale<kSoftmaxUnguarded>(r, warp_max(sc), corr);
+    const float p = exp2f(sc - shift);
+    st.add(r, corr, p, [](float v) { return warp_sum(v); });
 #pragma unroll
     for (int i = 0; i < DPL; ++i)
       o[r][i] *= corr;
@@ -273,12 +266,13 @@ __device__ void attn_prefill_bf16(const bf16 *q, i32 ldq, const bf16 *k_cache,
   }
   cp_async_commit();
 
-  const float scale_log2 = rsqrtf((float)HEAD_DIM) * 1.4426950408889634f;
+  const float scale_log2 = rsqrtf((float)HEAD_DIM) * kLog2e;
   const int g = lane / 4, c = lane % 4;
   const int wpos = pos0 + j0 + warp * 16;  // position of the warp's first row
   const int lim0 = wpos + g, lim1 = wpos + g + 8;
   u32 qf[HEAD_DIM / 16][4];
   float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.0f, 0.0f};
+  OnlineSoftmax<2> st{m, l};
   float o[HEAD_DIM / 8][4];
 #pragma unroll
   for (int dt = 0; dt < HEAD_DIM / 8; ++dt)
@@ -306,7 +300,7 @@ __device__ void attn_prefill_bf16(const bf16 *q, i32 ldq, const bf16 *k_cache,
     if (key_base <= wpos + 15) {  // some row of this warp sees a key of this tile
       const bool need_mask = key_base + BN - 1 > wpos;
       attn_mma_tile<HEAD_DIM, BN>(qf, kst + stage * BN * LDS, vst + stage * BN * LDS, key_base,
-                                  lim0, lim1, need_mask, scale_log2, m, l, o);
+                                  lim0, lim1, need_mask, scale_log2, st, o);
     }
     __syncthreads();
   }
@@ -314,12 +308,8 @@ __device__ void attn_prefill_bf16(const bf16 *q, i32 ldq, const bf16 *k_cache,
 
   float inv[2];
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float sum = l[r];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    inv[r] = sum > 0.0f ? 1.0f / sum : 0.0f;
-  }
+  for (int r = 0; r < 2; ++r)
+    inv[r] = softmax_inv(quad_sum(l[r]));
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int j = j0 + warp * 16 + g + 8 * r;
@@ -356,19 +346,19 @@ __device__ void attn_prefill_f32(const float *q, i32 ldq, const float *k_cache,
   const int kv_len = min(cache_len, pos0 + j0 + BM);
   const float *kbase = k_cache + (i64)kvh * capacity * HEAD_DIM;
   const float *vbase = v_cache + (i64)kvh * capacity * HEAD_DIM;
-  const float scale_log2 = rsqrtf((float)HEAD_DIM) * 1.4426950408889634f;
+  const float scale_log2 = rsqrtf((float)HEAD_DIM) * kLog2e;
   for (int idx = tid; idx < BM * HEAD_DIM; idx += NT) {
     const int r = idx / HEAD_DIM, d = idx % HEAD_DIM;
     qs[idx] = j0 + r < n ? q[(i64)(j0 + r) * ldq + (i64)h * HEAD_DIM + d] * scale_log2 : 0.0f;
   }
   int lim[16];
   float m[16], l[16], o[16][DPL];
+  OnlineSoftmax<16> st{m, l};
 #pragma unroll
   for (int r = 0; r < 16; ++r) {
     const int j = j0 + warp * 16 + r;
     lim[r] = j < n ? pos0 + j : -1;
-    m[r] = neg_inf();
-    l[r] = 0.0f;
+    st.reset(r);
 #pragma unroll
     for (int i = 0; i < DPL; ++i)
       o[r][i] = 0.0f;
@@ -383,14 +373,14 @@ __device__ void attn_prefill_f32(const float *q, i32 ldq, const float *k_cache,
 #pragma unroll 1
     for (int sub = 0; sub < BN; sub += 32)
       attn_fma_tile<HEAD_DIM>(qs + warp * 16 * HEAD_DIM, ks + sub * (HEAD_DIM + 1),
-                              vs + sub * HEAD_DIM, key0 + sub, lim, m, l, o);
+                              vs + sub * HEAD_DIM, key0 + sub, lim, st, o);
   }
 #pragma unroll
   for (int r = 0; r < 16; ++r) {
     const int j = j0 + warp * 16 + r;
     if (j >= n)
       continue;
-    const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+    const float inv = st.inv(r);
 #pragma unroll
     for (int i = 0; i < DPL; ++i) {
       const int d = lane + 32 * i;
@@ -406,7 +396,7 @@ __device__ void attention_prefill(const T *q, i32 ldq, const T *k_cache, const T
   static_assert(HEADS % KV_HEADS == 0, "GQA");
   static_assert(HEAD_DIM % 16 == 0 && HEAD_DIM <= 256, "HEAD_DIM");
   static_assert(BM % 16 == 0 && BN % 16 == 0, "tiles");
-  if constexpr (attn_is_bf16<T>::value)
+  if constexpr (is_bf16<T>::value)
     attn_prefill_bf16<HEADS, KV_HEADS, HEAD_DIM, BM, BN>(q, ldq, k_cache, v_cache, capacity, out,
                                                          ldo, n, cache_len);
   else
@@ -447,8 +437,7 @@ __device__ __forceinline__ void attn_decode_merge(const float *sm, float *part_o
     if (M != neg_inf()) {
 #pragma unroll
       for (int w = 0; w < WARPS; ++w) {
-        const float mw = sm_m[w * 16 + i];
-        const float sc = mw == neg_inf() ? 0.0f : exp2f(mw - M);
+        const float sc = merge_weight_of_part(sm_m[w * 16 + i], M);
         L += sm_l[w * 16 + i] * sc;
         O += sm_o[(w * 16 + i) * HEAD_DIM + d] * sc;
       }
@@ -456,7 +445,7 @@ __device__ __forceinline__ void attn_decode_merge(const float *sm, float *part_o
     const i64 row = ((i64)split * n + j) * heads + h;
     part_o[row * HEAD_DIM + d] = L > 0.0f ? O / L : 0.0f;
     if (d == 0)
-      part_lse[row] = L > 0.0f ? M + __log2f(L) : neg_inf();
+      part_lse[row] = softmax_lse2(M, L);
   }
 }
 
@@ -502,13 +491,14 @@ __device__ void attn_decode_partial_bf16(const bf16 *q, i32 ldq, const bf16 *k_c
   __syncthreads();
   u32 qf[HEAD_DIM / 16][4];
   attn_load_q_frags<HEAD_DIM>(qf, qs);
-  const float scale_log2 = rsqrtf((float)HEAD_DIM) * 1.4426950408889634f;
+  const float scale_log2 = rsqrtf((float)HEAD_DIM) * kLog2e;
   const int g = lane / 4, c = lane % 4;
   // last visible key of rows g and g+8 (invalid rows: -1)
   const int r0 = rt * 16 + g, r1 = r0 + 8;
   const int lim0 = r0 < GROUP * n ? pos0 + r0 / GROUP : -1;
   const int lim1 = r1 < GROUP * n ? pos0 + r1 / GROUP : -1;
   float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.0f, 0.0f};
+  OnlineSoftmax<2> st{m, l};
   float o[HEAD_DIM / 8][4];
 #pragma unroll
   for (int dt = 0; dt < HEAD_DIM / 8; ++dt)
@@ -532,7 +522,7 @@ __device__ void attn_decode_partial_bf16(const bf16 *q, i32 ldq, const bf16 *k_c
     const int key_base = it * BN;
     const bool need_mask = key_base + BN - 1 > pos0;
     attn_mma_tile<HEAD_DIM, BN>(qf, kst + stage * BN * LDS, vst + stage * BN * LDS, key_base,
-                                lim0, lim1, need_mask, scale_log2, m, l, o);
+                                lim0, lim1, need_mask, scale_log2, st, o);
     __syncwarp();
     stage ^= 1;
   }
@@ -542,9 +532,7 @@ __device__ void attn_decode_partial_bf16(const bf16 *q, i32 ldq, const bf16 *k_c
   float *sm_m = sm, *sm_l = sm + WARPS * 16, *sm_o = sm + 2 * WARPS * 16;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float sum = l[r];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float sum = quad_sum(l[r]);
     if (c == 0) {
       sm_m[warp * 16 + g + 8 * r] = m[r];
       sm_l[warp * 16 + g + 8 * r] = sum;
@@ -575,7 +563,7 @@ __device__ void attn_decode_partial_f32(const float *q, i32 ldq, const float *k_
   float *vs = ks + BN * (HEAD_DIM + 1);               // [BN][HEAD_DIM]
   const int split = blockIdx.x, kvh = blockIdx.y, rt = blockIdx.z;
   const int pos0 = cache_len - n;
-  const float scale_log2 = rsqrtf((float)HEAD_DIM) * 1.4426950408889634f;
+  const float scale_log2 = rsqrtf((float)HEAD_DIM) * kLog2e;
   for (int idx = tid; idx < 16 * HEAD_DIM; idx += 32 * WARPS) {
     const int i = idx / HEAD_DIM, d = idx % HEAD_DIM;
     const int r = rt * 16 + i;
@@ -586,12 +574,12 @@ __device__ void attn_decode_partial_f32(const float *q, i32 ldq, const float *k_
   __syncthreads();
   int lim[16];
   float m[16], l[16], o[16][DPL];
+  OnlineSoftmax<16> st{m, l};
 #pragma unroll
   for (int i = 0; i < 16; ++i) {
     const int r = rt * 16 + i;
     lim[i] = r < GROUP * n ? pos0 + r / GROUP : -1;
-    m[i] = neg_inf();
-    l[i] = 0.0f;
+    st.reset(i);
 #pragma unroll
     for (int e = 0; e < DPL; ++e)
       o[i][e] = 0.0f;
@@ -610,7 +598,7 @@ __device__ void attn_decode_partial_f32(const float *q, i32 ldq, const float *k_
 #pragma unroll 1
     for (int sub = 0; sub < BN; sub += 32)
       attn_fma_tile<HEAD_DIM>(qs, ks + sub * (HEAD_DIM + 1), vs + sub * HEAD_DIM, key0 + sub, lim,
-                              m, l, o);
+                              st, o);
   }
   __syncthreads();
   float *sm = rest;
@@ -639,7 +627,7 @@ __device__ void attention_decode_partial(const T *q, i32 ldq, const T *k_cache, 
   static_assert(HEADS % KV_HEADS == 0, "GQA");
   static_assert(HEAD_DIM % 16 == 0 && HEAD_DIM <= 256, "HEAD_DIM");
   static_assert(BN % 16 == 0, "BN");
-  if constexpr (attn_is_bf16<T>::value)
+  if constexpr (is_bf16<T>::value)
     attn_decode_partial_bf16<HEADS, KV_HEADS, HEAD_DIM, SPLITS, BN, WARPS>(
         q, ldq, k_cache, v_cache, capacity, part_o, part_lse, n, cache_len);
   else

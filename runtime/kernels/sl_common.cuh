@@ -23,6 +23,9 @@ struct __align__(2) bf16 {
   unsigned short bits;
 };
 
+template <typename T> struct is_bf16 { static constexpr bool value = false; };
+template <> struct is_bf16<bf16> { static constexpr bool value = true; };
+
 __device__ __forceinline__ float to_f32(bf16 v) { return __uint_as_float(u32(v.bits) << 16); }
 __device__ __forceinline__ float to_f32(float v) { return v; }
 
@@ -37,6 +40,16 @@ __device__ __forceinline__ bf16 to_bf16(float v) {
 template <typename T> __device__ __forceinline__ float load_f32(const T *p) { return to_f32(*p); }
 __device__ __forceinline__ void store_f32(float *p, float v) { *p = v; }
 __device__ __forceinline__ void store_f32(bf16 *p, float v) { *p = to_bf16(v); }
+
+// fp32 values of 8 bf16 packed in a 16-byte vector (element 2i in the low half of word i).
+__device__ __forceinline__ void unpack_bf16x8(const uint4 &u, float (&f)[8]) {
+  const u32 w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    f[2 * i] = __uint_as_float(w[i] << 16);
+    f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+  }
+}
 
 // Two bf16 packed in a 32-bit register, low half first (the mma operand layout).
 __device__ __forceinline__ u32 pack_bf16x2(float lo, float hi) {
@@ -80,6 +93,20 @@ __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1)
     v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+// Max / sum over the 4 lanes of a quad (lanes 4g .. 4g+3, the threads holding one row of an
+// mma.sync m16n8 accumulator); every lane of the quad gets the result.
+__device__ __forceinline__ float quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+  return v;
+}
+
+__device__ __forceinline__ float quad_sum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  v += __shfl_xor_sync(0xffffffffu, v, 2);
   return v;
 }
 
@@ -144,6 +171,12 @@ __device__ __forceinline__ void ldmatrix_x4(u32 (&r)[4], const void *p) {
 __device__ __forceinline__ void ldmatrix_x2(u32 (&r)[2], const void *p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n"
                : "=r"(r[0]), "=r"(r[1])
+               : "r"(smem_address(p)));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(u32 (&r)[4], const void *p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(smem_address(p)));
 }
 

@@ -17,26 +17,16 @@
 #pragma once
 
 #include "sl_common.cuh"
+#include "sl_softmax.cuh"
 
 namespace slk {
 namespace msa_detail {
-
-template <typename T> struct is_bf16 { static constexpr bool value = false; };
-template <> struct is_bf16<bf16> { static constexpr bool value = true; };
 
 __host__ __device__ constexpr int cmax(int a, int b) { return a > b ? a : b; }
 
 constexpr int kBK = 64;      // keys per shared-memory tile of the attention core
 constexpr int kPad = 8;      // row padding (elements) of shared-memory tiles
 constexpr int kIntMax = 0x7fffffff;
-constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2 = 0.6931471805599453f;
-
-__device__ __forceinline__ void ldmatrix_x4_trans(u32 (&r)[4], const void *p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_address(p)));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Top-k lists: sorted by (score desc, stripe desc); empty entries are (-inf, -1).
@@ -282,6 +272,7 @@ template <typename T, int D, int NW> struct Core {
       for (int ks = 0; ks < D / 16; ++ks)
         ldmatrix_x4(qa[ks], q + (r0 + (lane % 16)) * LD + ks * 16 + 8 * (lane / 16));
       float m[2] = {neg_inf(), neg_inf()}, l[2] = {0.0f, 0.0f};
+      OnlineSoftmax<2> st{m, l};
       float acc[D / 8][4];
 #pragma unroll
       for (int i = 0; i < D / 8; ++i)
@@ -311,7 +302,8 @@ template <typename T, int D, int NW> struct Core {
               mma_bf16_16816(s[2 * np + 1], qa[ks], b1);
             }
           }
-          // Mask, online softmax.
+          // Mask, online softmax (a row with every key so far masked keeps corr 1 and shifts
+          // by 0: kSoftmaxShiftZeroKeepCorr).
           float mx[2] = {neg_inf(), neg_inf()};
 #pragma unroll
           for (int nt = 0; nt < kBK / 8; ++nt) {
@@ -327,13 +319,10 @@ template <typename T, int D, int NW> struct Core {
           float alpha[2];
 #pragma unroll
           for (int r = 0; r < 2; ++r) {
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            const float mn = fmaxf(m[r], mx[r]);
-            alpha[r] = (mn == neg_inf()) ? 1.0f : exp2f(m[r] - mn);
-            m[r] = mn;
+            mx[r] = quad_max(mx[r]);
+            st.rescale<kSoftmaxShiftZeroKeepCorr>(r, mx[r], alpha[r]);
           }
-          const float base[2] = {m[0] == neg_inf() ? 0.0f : m[0], m[1] == neg_inf() ? 0.0f : m[1]};
+          const float base[2] = {st.shift(0), st.shift(1)};
           float rs[2] = {0.0f, 0.0f};
 #pragma unroll
           for (int nt = 0; nt < kBK / 8; ++nt) {
@@ -346,7 +335,7 @@ template <typename T, int D, int NW> struct Core {
           }
 #pragma unroll
           for (int r = 0; r < 2; ++r)
-            l[r] = l[r] * alpha[r] + rs[r];
+            st.add(r, alpha[r], rs[r]);
 #pragma unroll
           for (int dt = 0; dt < D / 8; ++dt) {
             acc[dt][0] *= alpha[0];
@@ -389,12 +378,10 @@ template <typename T, int D, int NW> struct Core {
       cp_async_wait<0>();
       __syncthreads();
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-      }
-      const float inv0 = l[0] > 0.0f ? 1.0f / l[0] : 0.0f;
-      const float inv1 = l[1] > 0.0f ? 1.0f / l[1] : 0.0f;
+      for (int r = 0; r < 2; ++r)
+        l[r] = quad_sum(l[r]);
+      const float inv0 = st.inv(0);
+      const float inv1 = st.inv(1);
 #pragma unroll
       for (int dt = 0; dt < D / 8; ++dt) {
         const int d = dt * 8 + 2 * c;
@@ -404,8 +391,8 @@ template <typename T, int D, int NW> struct Core {
         o[(r0 + g + 8) * D + d + 1] = acc[dt][3] * inv1;
       }
       if (c == 0) {
-        lse[r0 + g] = l[0] > 0.0f ? (m[0] + __log2f(l[0])) * kLn2 : neg_inf();
-        lse[r0 + g + 8] = l[1] > 0.0f ? (m[1] + __log2f(l[1])) * kLn2 : neg_inf();
+        lse[r0 + g] = st.lse(0);
+        lse[r0 + g + 8] = st.lse(1);
       }
       __syncthreads();
     } else {
@@ -418,7 +405,8 @@ template <typename T, int D, int NW> struct Core {
         qv[d] = to_f32(q[r * LD + d]);
         acc[d] = 0.0f;
       }
-      float m = neg_inf(), l = 0.0f;
+      float m[1] = {neg_inf()}, l[1] = {0.0f};
+      OnlineSoftmax<1> st{m, l};
       const float scale2 = rsqrtf((float)D) * kLog2e;
       int stage = 0;
       while (cur != kIntMax) {
@@ -435,15 +423,12 @@ template <typename T, int D, int NW> struct Core {
 #pragma unroll
           for (int d = 0; d < D; ++d)
             dot += qv[d] * to_f32(kr[d]);
-          const float sv = dot * scale2;
-          const float mn = fmaxf(m, sv);
-          const float alpha = exp2f(m - mn);  // m = -inf -> 0
-          const float p = exp2f(sv - mn);
-          l = l * alpha + p;
+          const float sv = dot * scale2;  // a visible key: the update needs no guard
+          float alpha;                    // exp2f(m_old - m_new): 0 while m_old = -inf
+          const float p = st.update(0, sv, alpha);
 #pragma unroll
           for (int d = 0; d < D; ++d)
             acc[d] = acc[d] * alpha + p * to_f32(vr[d]);
-          m = mn;
         }
         __syncthreads();
         int nn = kIntMax;
@@ -461,13 +446,11 @@ template <typename T, int D, int NW> struct Core {
       cp_async_wait<0>();
       __syncthreads();
       // Merge the two halves (lanes r and r + 16).
-      const float mo = __shfl_xor_sync(0xffffffffu, m, 16);
-      const float lo_ = __shfl_xor_sync(0xffffffffu, l, 16);
-      const float mn = fmaxf(m, mo);
-      const float a = (mn == neg_inf()) ? 0.0f : exp2f(m - mn);
-      const float b = (mn == neg_inf()) ? 0.0f : exp2f(mo - mn);
-      const float lt = l * a + lo_ * b;
-      const float inv = lt > 0.0f ? 1.0f / lt : 0.0f;
+      const float mo = __shfl_xor_sync(0xffffffffu, m[0], 16);
+      const float lo_ = __shfl_xor_sync(0xffffffffu, l[0], 16);
+      float a, b;
+      st.merge(0, mo, lo_, a, b);
+      const float inv = st.inv(0);
 #pragma unroll
       for (int d = 0; d < D; ++d) {
         const float other = __shfl_xor_sync(0xffffffffu, acc[d], 16);
@@ -475,7 +458,7 @@ template <typename T, int D, int NW> struct Core {
           o[r * D + d] = (acc[d] * a + other * b) * inv;
       }
       if (half == 0)
-        lse[r] = lt > 0.0f ? (mn + __log2f(lt)) * kLn2 : neg_inf();
+        lse[r] = st.lse(0);
       __syncthreads();
     }
   }
@@ -969,18 +952,6 @@ template <int K> __device__ __forceinline__ void gate_weights(const float (&s)[K
   for (int k = 0; k < K; ++k)
     g[k] /= sum;
 }
-// (e^{a} x + e^{b} y) / (e^{a} + e^{b}) weights.
-__device__ __forceinline__ void lse_pair(float a, float b, float &wa, float &wb) {
-  const float mx = fmaxf(a, b);
-  if (mx == neg_inf()) {
-    wa = 0.5f;
-    wb = 0.5f;
-    return;
-  }
-  const float ea = __expf(a - mx), eb = __expf(b - mx);
-  wa = ea / (ea + eb);
-  wb = eb / (ea + eb);
-}
 }  // namespace msa_detail
 
 // =============================================================================================
@@ -1012,7 +983,7 @@ __device__ void msa_gate_merge(const T *o_w, const float *lse_w, const T *o_s, c
     for (int k = 0; k < K; ++k) {
       const float ls = lse_s[row * K + k];
       float wa, wb;
-      lse_pair(lw, ls, wa, wb);
+      lse_pair_weights(lw, ls, wa, wb);
       const float os = wb > 0.0f ? to_f32(o_s[(row * K + k) * D + d]) : 0.0f;
       acc += g[k] * (wa * ow + wb * os);
     }
@@ -1092,7 +1063,8 @@ __device__ void msa_decode_attention(const T *q2, i32 ldq2, const T *k_cache, co
     qv[e] = to_f32(qp[e]) * (rsqrtf((float)D) * kLog2e);
   const T *kbase = k_cache + (i64)kvh * capacity * D + gl * 8;
   const T *vbase = v_cache + (i64)kvh * capacity * D + gl * 8;
-  float m = neg_inf(), l = 0.0f, acc[8];
+  float m[1] = {neg_inf()}, l[1] = {0.0f}, acc[8];
+  OnlineSoftmax<1> st{m, l};
 #pragma unroll
   for (int e = 0; e < 8; ++e)
     acc[e] = 0.0f;
@@ -1109,14 +1081,8 @@ __device__ void msa_decode_attention(const T *q2, i32 ldq2, const T *k_cache, co
       if constexpr (is_bf16<T>::value) {
         const uint4 kr = __ldg(reinterpret_cast<const uint4 *>(kbase + off));
         const uint4 vr = __ldg(reinterpret_cast<const uint4 *>(vbase + off));
-        const u32 kw[4] = {kr.x, kr.y, kr.z, kr.w}, vw[4] = {vr.x, vr.y, vr.z, vr.w};
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          kf[u][2 * e] = __uint_as_float(kw[e] << 16);
-          kf[u][2 * e + 1] = __uint_as_float(kw[e] & 0xffff0000u);
-          vf[u][2 * e] = __uint_as_float(vw[e] << 16);
-          vf[u][2 * e + 1] = __uint_as_float(vw[e] & 0xffff0000u);
-        }
+        unpack_bf16x8(kr, kf[u]);
+        unpack_bf16x8(vr, vf[u]);
       } else {
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
@@ -1136,39 +1102,32 @@ __device__ void msa_decode_attention(const T *q2, i32 ldq2, const T *k_cache, co
         dot += __shfl_xor_sync(0xffffffffu, dot, off);
       const bool ok = k0 + u * STEP <= hi;
       const float sv = ok ? dot : neg_inf();
-      const float mn = fmaxf(m, sv);
-      if (mn != neg_inf()) {
-        const float alpha = exp2f(m - mn);
-        const float pr = exp2f(sv - mn);
-        l = l * alpha + pr;
+      float alpha, pr;
+      if (st.update_if_finite(0, sv, alpha, pr)) {
 #pragma unroll
         for (int e = 0; e < 8; ++e)
           acc[e] = acc[e] * alpha + pr * vf[u][e];
-        m = mn;
       }
     }
   }
   // Merge the lane groups of the warp, then the warps.
 #pragma unroll
   for (int off = LPK; off < 32; off <<= 1) {
-    const float mo = __shfl_xor_sync(0xffffffffu, m, off);
-    const float lo_ = __shfl_xor_sync(0xffffffffu, l, off);
-    const float mn = fmaxf(m, mo);
-    const float a = mn == neg_inf() ? 0.0f : exp2f(m - mn);
-    const float bb = mn == neg_inf() ? 0.0f : exp2f(mo - mn);
+    const float mo = __shfl_xor_sync(0xffffffffu, m[0], off);
+    const float lo_ = __shfl_xor_sync(0xffffffffu, l[0], off);
+    st.merge(0, mo, lo_, [&](float a, float bb) {
 #pragma unroll
-    for (int e = 0; e < 8; ++e)
-      acc[e] = acc[e] * a + __shfl_xor_sync(0xffffffffu, acc[e], off) * bb;
-    l = l * a + lo_ * bb;
-    m = mn;
+      for (int e = 0; e < 8; ++e)
+        acc[e] = acc[e] * a + __shfl_xor_sync(0xffffffffu, acc[e], off) * bb;
+    });
   }
   if (grp == 0) {
 #pragma unroll
     for (int e = 0; e < 8; ++e)
       sm[warp * (D + 2) + gl * 8 + e] = acc[e];
     if (gl == 0) {
-      sm[warp * (D + 2) + D] = m;
-      sm[warp * (D + 2) + D + 1] = l;
+      sm[warp * (D + 2) + D] = m[0];
+      sm[warp * (D + 2) + D + 1] = l[0];
     }
   }
   __syncthreads();
@@ -1180,11 +1139,11 @@ __device__ void msa_decode_attention(const T *q2, i32 ldq2, const T *k_cache, co
   float wsc[NW];
 #pragma unroll
   for (int w = 0; w < NW; ++w) {
-    wsc[w] = mt == neg_inf() ? 0.0f : exp2f(sm[w * (D + 2) + D] - mt);
+    wsc[w] = merge_weight(sm[w * (D + 2) + D], mt);
     lt += wsc[w] * sm[w * (D + 2) + D + 1];
   }
   const i64 idx = ((i64)piece * n + j) * HEADS + h;
-  const float inv = lt > 0.0f ? 1.0f / lt : 0.0f;
+  const float inv = softmax_inv(lt);
   for (int d = threadIdx.x; d < D; d += 32 * NW) {
     float v = 0.0f;
 #pragma unroll
@@ -1193,7 +1152,7 @@ __device__ void msa_decode_attention(const T *q2, i32 ldq2, const T *k_cache, co
     ws_o[idx * D + d] = v * inv;
   }
   if (threadIdx.x == 0)
-    ws_lse[idx] = lt > 0.0f ? (mt + __log2f(lt)) * kLn2 : neg_inf();
+    ws_lse[idx] = softmax_lse(mt, lt);
 }
 
 // msa_decode_combine: grid (n*HEADS), block 128, no dynamic smem. See msa_decode_attention.
@@ -1214,24 +1173,11 @@ __device__ void msa_decode_combine(const float *part_scores, const i32 *part_idx
   gate_weights<K>(ts, g);
   // LSE of the window and of each slot over their pieces.
   auto piece = [&](int p) { return ((i64)p * n + j) * HEADS + h; };
-  float lw = neg_inf();
-  for (int p = 0; p < SPLIT_W; ++p)
-    lw = fmaxf(lw, ws_lse[piece(p)]);
-  float sw = 0.0f;
-  for (int p = 0; p < SPLIT_W; ++p)
-    sw += lw == neg_inf() ? 0.0f : __expf(ws_lse[piece(p)] - lw);
-  const float lse_w = lw == neg_inf() ? neg_inf() : lw + __logf(sw);
+  const float lse_w = lse_reduce(SPLIT_W, ws_lse, piece);
   float lse_s[K];
 #pragma unroll
-  for (int k = 0; k < K; ++k) {
-    float mx = neg_inf();
-    for (int p = 0; p < SPLIT_S; ++p)
-      mx = fmaxf(mx, ws_lse[piece(SPLIT_W + k * SPLIT_S + p)]);
-    float sum = 0.0f;
-    for (int p = 0; p < SPLIT_S; ++p)
-      sum += mx == neg_inf() ? 0.0f : __expf(ws_lse[piece(SPLIT_W + k * SPLIT_S + p)] - mx);
-    lse_s[k] = mx == neg_inf() ? neg_inf() : mx + __logf(sum);
-  }
+  for (int k = 0; k < K; ++k)
+    lse_s[k] = lse_reduce(SPLIT_S, ws_lse, [&](int p) { return piece(SPLIT_W + k * SPLIT_S + p); });
   for (int d = threadIdx.x; d < D; d += 128) {
     float ow = 0.0f;
     for (int p = 0; p < SPLIT_W; ++p) {
@@ -1252,7 +1198,7 @@ __device__ void msa_decode_combine(const float *part_scores, const i32 *part_idx
         }
       }
       float wa, wb;
-      lse_pair(lse_w, lse_s[k], wa, wb);
+      lse_pair_weights(lse_w, lse_s[k], wa, wb);
       acc += g[k] * (wa * ow + wb * os);
     }
     store_f32(out + (i64)j * ldo + (i64)h * D + d, acc);
