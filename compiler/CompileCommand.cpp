@@ -30,7 +30,6 @@ namespace {
 
 // The pipeline of docs/pipeline.md, in order; --stop-after names one of these.
 const char *const kPipeline[] = {"canonicalize",
-                                 "sl-decompose-multi-step-attention",
                                  "sl-fuse-epilogues",
                                  "sl-specialize-phases",
                                  "sl-select-tiles",
@@ -163,9 +162,9 @@ int runCompileCommand(int argc, char **argv) {
     stopAfterOption = ownStopAfter.get();
   }
   stopAfterOption->setDescription(
-      "Stop after this pass of the pipeline and print the IR (canonicalize, "
-      "sl-decompose-multi-step-attention, sl-fuse-epilogues, sl-specialize-phases, "
-      "sl-select-tiles, sl-check-kernel-shapes, sl-lower-to-slk, sl-plan-buffers, sl-emit-cuda)");
+      "Stop after this pass of the pipeline and print the IR (canonicalize, sl-fuse-epilogues, "
+      "sl-specialize-phases, sl-select-tiles, sl-check-kernel-shapes, sl-lower-to-slk, "
+      "sl-plan-buffers, sl-emit-cuda)");
   stopAfterOption->setValueStr("pass");
   stopAfterOption->addCategory(category);
   stopAfterOption->setHiddenFlag(cl::NotHidden);
@@ -248,9 +247,6 @@ int runCompileCommand(int argc, char **argv) {
   };
   [&] {
     if (add("canonicalize", createCanonicalizerPass()))
-      return;
-    if (add("sl-decompose-multi-step-attention",
-            mlir::sl::createSLDecomposeMultiStepAttention()))
       return;
     if (add("sl-fuse-epilogues", mlir::sl::createSLFuseEpilogues()))
       return;

@@ -293,14 +293,14 @@ LogicalResult FunctionLowering::lower(Operation *op) {
       .Case([&](sld::CausalConv1dOp conv) { return lowerCausalConv1d(*this, conv); })
       .Case([&](sld::SSDScanOp scan) { return lowerSSDScan(*this, scan); })
       .Case([&](sld::DenseAttentionOp attention) { return lowerDenseAttention(*this, attention); })
-      .Case([&](sld::AnchorGridOp) {
-        return success();  // fused into the msa_anchor_topk launch of its route_topk
-      })
-      .Case([&](sld::RouteTopKOp route) { return lowerRouteTopK(*this, route); })
-      .Case([&](sld::SegmentAttentionOp segment) {
-        return lowerSegmentAttention(*this, segment);
-      })
-      .Case([&](sld::GateCombineOp gate) { return lowerGateCombine(*this, gate); })
+      .Case([&](sld::MultiStepAttentionOp msa) { return lowerMultiStepAttention(*this, msa); })
+      .Case<sld::AnchorGridOp, sld::RouteTopKOp, sld::SegmentAttentionOp, sld::GateCombineOp>(
+          [&](Operation *stage) {
+            return stage->emitError()
+                   << "sl-lower-to-slk: " << stage->getName()
+                   << " is a stage of sl.multi_step_attention without kernels of its own; "
+                      "the composite op lowers as a whole";
+          })
       .Case([&](sld::KVAppendOp append) {
         Value stateArg = lookup(append.getCache());
         map(append.getNewCache(), stateArg);

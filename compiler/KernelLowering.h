@@ -11,7 +11,6 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
-#include "llvm/ADT/StringMap.h"
 
 #include <string>
 #include <vector>
@@ -109,9 +108,6 @@ public:
   mlir::FailureOr<mlir::Value> normalized(mlir::Location loc, mlir::Value x, mlir::Value weight,
                                           double epsilon);
 
-  // Buffers one lowering rule leaves for a later one (multi-step attention stages), by role.
-  llvm::DenseMap<mlir::Operation *, llvm::StringMap<mlir::Value>> &handoff() { return handoff_; }
-
   // The specialisation's slk.kernel, declared once; `constants` are the constant arguments
   // (by parameter name) its shared memory may depend on.
   mlir::slk::KernelOp declareKernel(
@@ -124,7 +120,6 @@ private:
   mlir::OpBuilder builder_;
   int64_t maxTokens_;
   llvm::DenseMap<mlir::Value, mlir::Value> values_;
-  llvm::DenseMap<mlir::Operation *, llvm::StringMap<mlir::Value>> handoff_;
   llvm::DenseMap<std::pair<mlir::Value, mlir::Value>, mlir::Value> normalized_;
 };
 

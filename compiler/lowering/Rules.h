@@ -62,8 +62,8 @@ mlir::LogicalResult appendToCache(FunctionLowering &L, mlir::Location loc, mlir:
 mlir::LogicalResult lowerDenseAttention(FunctionLowering &L, mlir::sl::DenseAttentionOp op);
 
 // --- Multi-step attention (MultiStepOps.cpp) ---
-mlir::LogicalResult lowerRouteTopK(FunctionLowering &L, mlir::sl::RouteTopKOp op);
-mlir::LogicalResult lowerSegmentAttention(FunctionLowering &L, mlir::sl::SegmentAttentionOp op);
-mlir::LogicalResult lowerGateCombine(FunctionLowering &L, mlir::sl::GateCombineOp op);
+// The whole launch sequence of the op (append, routing, attention, merge), prefill or decode.
+mlir::LogicalResult lowerMultiStepAttention(FunctionLowering &L,
+                                           mlir::sl::MultiStepAttentionOp op);
 
 }  // namespace sl::compiler::lowering

@@ -472,7 +472,8 @@ def SL_MultiStepAttentionOp : SL_Op<"multi_step_attention", [Pure]> {
     top `num_spans` anchors, attends with `q2` to each anchor's span plus the sliding window, and
     mixes the results with a softmax gate over the routing scores (SUPERLINEAR.md). Equivalent to
     `sl.kv_append`, `sl.anchor_grid`, `sl.route_topk`, `sl.segment_attention`,
-    `sl.gate_combine`, which a compiler pass decomposes it into.
+    `sl.gate_combine`; `sl-lower-to-slk` lowers it as one op to the launch sequence of
+    docs/kernels-msa.md (prefill or decode), whose intermediate buffers are its own.
 
     ```mlir
     %o, %c1 = sl.multi_step_attention %q1, %q2, %k, %v, %c0

@@ -5,7 +5,7 @@
 // RUN: slc-opt %models/tiny_hybrid.mlir --mlir-print-op-generic | slc-opt > %t.generic.mlir
 // RUN: diff %t.custom.mlir %t.generic.mlir
 // RUN: FileCheck %s < %t.custom.mlir
-// RUN: slc-opt %models/tiny_hybrid.mlir --sl-decompose-multi-step-attention | FileCheck %s --check-prefix=DECOMPOSED
+// RUN: slc compile %models/tiny_hybrid.mlir --stop-after=sl-lower-to-slk | FileCheck %s --check-prefix=WINDOW
 
 // CHECK: func.func @forward(%{{.+}}: tensor<?xi32>, %{{.+}}: !mamba_state, %{{.+}}: !kv_cache) -> (tensor<?x256xf32>, tensor<?xi32>, !mamba_state, !kv_cache)
 // CHECK: sl.embedding
@@ -18,5 +18,5 @@
 // CHECK: sl.lm_head
 // CHECK: sl.sample
 
-// DECOMPOSED-NOT: sl.multi_step_attention
-// DECOMPOSED: sl.segment_attention {{.*}}window = 15 : i64
+// The multi-step layer lowers with the window (3+1)^(1/0.5) - 1 = 15.
+// WINDOW: slk.kernel @msa_window_attention_{{.*}}_w15_
