@@ -274,8 +274,7 @@ void checkDenseAttention(OpChecker &c, DenseAttentionOp op) {
 }
 
 // Multi-step attention (sl_msa.cuh), 4 warps per block as KernelLowering launches them.
-void checkMsaAttention(OpChecker &c, KVCacheType cache, int64_t heads, MultiStepConfigAttr config,
-                       bool routing, bool attention) {
+void checkMsaAttention(OpChecker &c, KVCacheType cache, int64_t heads, MultiStepConfigAttr config) {
   int64_t headDim = cache.getHeadDim(), kvHeads = cache.getKvHeads();
   // heads % kv_heads and num_spans in [1, 8] are the verifiers'.
   c.require(headDim % 16 == 0 && headDim <= 256, "head_dim", headDim,
@@ -283,17 +282,14 @@ void checkMsaAttention(OpChecker &c, KVCacheType cache, int64_t heads, MultiStep
   if (headDim % 16 != 0 || kvHeads <= 0 || heads % kvHeads != 0)
     return;
   int64_t group = heads / kvHeads, spans = config.getNumSpans();
-  if (routing)
-    c.requireSmem(4 * group * spans * 8, "msa_anchor_topk",
-                  "4 warps * heads / kv_heads * num_spans * 8", false, /*dynamic=*/false);
-  if (attention) {
-    c.requireSmem(tableSmem("msa_window_attention",
-                            {{"T", cache.getElementType().isBF16() ? "slk::bf16" : "float"},
-                             {"HEAD_DIM", std::to_string(headDim)},
-                             {"NW", "4"}}),
-                  "msa_window_attention / msa_span_attention",
-                  "msa_attention_smem<T, head_dim, 4>()", false);
-  }
+  c.requireSmem(4 * group * spans * 8, "msa_anchor_topk",
+                "4 warps * heads / kv_heads * num_spans * 8", false, /*dynamic=*/false);
+  c.requireSmem(tableSmem("msa_window_attention",
+                          {{"T", cache.getElementType().isBF16() ? "slk::bf16" : "float"},
+                           {"HEAD_DIM", std::to_string(headDim)},
+                           {"NW", "4"}}),
+                "msa_window_attention / msa_span_attention",
+                "msa_attention_smem<T, head_dim, 4>()", false);
 }
 
 void checkRouter(OpChecker &c, MoERouterOp op) {
@@ -389,18 +385,9 @@ struct CheckKernelShapes : impl::SLCheckKernelShapesBase<CheckKernelShapes> {
               checkProjection(c, head, head.getX(), head.getWeight(), Value());
             })
             .Case([&](DenseAttentionOp attention) { checkDenseAttention(c, attention); })
-            .Case([&](AnchorGridOp grid) {
-              checkMsaAttention(c, grid.getCache().getType(), grid.getNumHeadsAttr().getInt(),
-                                grid.getConfig(), /*routing=*/true, /*attention=*/false);
-            })
-            .Case([&](SegmentAttentionOp segment) {
-              checkMsaAttention(c, segment.getCache().getType(),
-                                segment.getNumHeadsAttr().getInt(), segment.getConfig(),
-                                /*routing=*/false, /*attention=*/true);
-            })
             .Case([&](MultiStepAttentionOp msa) {
               checkMsaAttention(c, msa.getCache().getType(), msa.getNumHeadsAttr().getInt(),
-                                msa.getConfig(), /*routing=*/true, /*attention=*/true);
+                                msa.getConfig());
             })
             .Case([&](MoERouterOp router) { checkRouter(c, router); })
             .Case([&](MoEExpertsOp experts) { checkExperts(c, experts); })

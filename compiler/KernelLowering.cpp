@@ -294,13 +294,6 @@ LogicalResult FunctionLowering::lower(Operation *op) {
       .Case([&](sld::SSDScanOp scan) { return lowerSSDScan(*this, scan); })
       .Case([&](sld::DenseAttentionOp attention) { return lowerDenseAttention(*this, attention); })
       .Case([&](sld::MultiStepAttentionOp msa) { return lowerMultiStepAttention(*this, msa); })
-      .Case<sld::AnchorGridOp, sld::RouteTopKOp, sld::SegmentAttentionOp, sld::GateCombineOp>(
-          [&](Operation *stage) {
-            return stage->emitError()
-                   << "sl-lower-to-slk: " << stage->getName()
-                   << " is a stage of sl.multi_step_attention without kernels of its own; "
-                      "the composite op lowers as a whole";
-          })
       .Case([&](sld::KVAppendOp append) {
         Value stateArg = lookup(append.getCache());
         map(append.getNewCache(), stateArg);

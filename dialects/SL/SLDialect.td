@@ -16,10 +16,8 @@ def SL_Dialect : Dialect {
     the ops that update it, so the state flow of a decode step is visible in the IR.
 
     Multi-step (superlinear) attention is one op, `sl.multi_step_attention`, lowered as a whole
-    to its kernel launches. Its stages have ops of their own that state the algorithm one step
-    at a time (`sl.kv_append`, `sl.anchor_grid`, `sl.route_topk`, `sl.segment_attention`,
-    `sl.gate_combine`); the compiler does not decompose into them, and only `sl.kv_append`
-    lowers to kernels by itself.
+    to its kernel launches. `sl.kv_append`, which appends keys and values to a KV cache, also
+    exists as an op of its own and lowers to kernels by itself.
   }];
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;

@@ -406,18 +406,6 @@ LogicalResult SampleOp::verify() {
 // Multi-step attention
 //===----------------------------------------------------------------------===//
 
-namespace {
-// [T, num_heads, k] routing tensors.
-LogicalResult checkRouting(ShapeChecker &check, StringRef what, Type type, int64_t numHeads,
-                           int64_t k, StringRef kReason) {
-  if (failed(check.rank(what, type, 3)) ||
-      failed(check.dim(what, type, 1, numHeads, "one per query head")) ||
-      failed(check.dim(what, type, 2, k, kReason)))
-    return failure();
-  return success();
-}
-}  // namespace
-
 LogicalResult KVAppendOp::verify() {
   ShapeChecker check(*this);
   KVCacheType cache = getCache().getType();
@@ -425,103 +413,6 @@ LogicalResult KVAppendOp::verify() {
       failed(check.keysOrValues("v", getV().getType(), cache)) ||
       failed(check.sameTokens("k", getK().getType(), "v", getV().getType())) ||
       failed(check.sameType("new_cache", getNewCache().getType(), cache, "same as cache")))
-    return failure();
-  return success();
-}
-
-LogicalResult AnchorGridOp::verify() {
-  ShapeChecker check(*this);
-  KVCacheType cache = getCache().getType();
-  Type scores = getScores().getType();
-  if (failed(check.queryHeads("q1", getQ1().getType(), getNumHeadsAttr().getInt(), cache)) ||
-      failed(check.elementType("q1", getQ1().getType(), cache.getElementType(),
-                               "the cache's element type")))
-    return failure();
-  auto scoresType = llvm::cast<RankedTensorType>(scores);
-  if (scoresType.getRank() != 3 || scoresType.isDynamicDim(1))
-    return emitOpError() << "expects scores of rank 3 [tokens, heads, anchors] with static "
-                            "heads, got "
-                         << scores;
-  if (failed(check.dim("scores", scores, 1, getNumHeadsAttr().getInt(), "one per query head")) ||
-      failed(check.sameTokens("q1", getQ1().getType(), "scores", scores)) ||
-      failed(check.elementType("scores", scores, Float32Type::get(getContext()),
-                               "routing scores are fp32")))
-    return failure();
-  return success();
-}
-
-LogicalResult RouteTopKOp::verify() {
-  ShapeChecker check(*this);
-  Type scores = getScores().getType();
-  auto scoresType = llvm::cast<RankedTensorType>(scores);
-  if (scoresType.getRank() != 3 || scoresType.isDynamicDim(1))
-    return emitOpError() << "expects scores of rank 3 [tokens, heads, anchors] with static "
-                            "heads, got "
-                         << scores;
-  int64_t heads = scoresType.getDimSize(1), k = getConfig().getNumSpans();
-  for (auto [name, value] : {std::pair<StringRef, Value>{"top_scores", getTopScores()},
-                             {"span_start", getSpanStart()}, {"span_end", getSpanEnd()}})
-    if (failed(checkRouting(check, name, value.getType(), heads, k, "num_spans of the config")) ||
-        failed(check.sameTokens("scores", scores, name, value.getType())))
-      return failure();
-  if (failed(check.elementType("top_scores", getTopScores().getType(),
-                               Float32Type::get(getContext()), "routing scores are fp32")) ||
-      failed(check.sameType("span_end", getSpanEnd().getType(), getSpanStart().getType(),
-                            "same as span_start")))
-    return failure();
-  return success();
-}
-
-LogicalResult SegmentAttentionOp::verify() {
-  ShapeChecker check(*this);
-  KVCacheType cache = getCache().getType();
-  MultiStepConfigAttr config = getConfig();
-  int64_t heads = getNumHeadsAttr().getInt();
-  int64_t k = config.getNumSpans();
-  if (getWindowAttr().getInt() != config.getWindowLength())
-    return emitOpError() << "expects window = " << config.getWindowLength()
-                         << " (floor((sw_index + 1)^(1 / search_power)) - 1 with sw_index = "
-                         << config.getSwIndex()
-                         << ", search_power = " << formatDouble(config.getSearchPowerValue())
-                         << "), got " << getWindowAttr().getInt();
-  if (failed(check.queryHeads("q2", getQ2().getType(), heads, cache)) ||
-      failed(checkRouting(check, "span_start", getSpanStart().getType(), heads, k,
-                          "num_spans of the config")) ||
-      failed(check.sameType("span_end", getSpanEnd().getType(), getSpanStart().getType(),
-                            "same as span_start")) ||
-      failed(check.sameTokens("q2", getQ2().getType(), "span_start", getSpanStart().getType())))
-    return failure();
-  Type outputs = getOutputs().getType(), lse = getLse().getType();
-  if (failed(check.rank("outputs", outputs, 4)) ||
-      failed(check.dim("outputs", outputs, 1, heads, "one per query head")) ||
-      failed(check.dim("outputs", outputs, 2, k, "num_spans of the config")) ||
-      failed(check.dim("outputs", outputs, 3, cache.getHeadDim(), "head_dim of the cache")) ||
-      failed(check.elementType("outputs", outputs, getElementTypeOrSelf(getQ2().getType()),
-                               "that of q2")) ||
-      failed(check.sameTokens("q2", getQ2().getType(), "outputs", outputs)) ||
-      failed(checkRouting(check, "lse", lse, heads, k, "num_spans of the config")) ||
-      failed(check.elementType("lse", lse, Float32Type::get(getContext()),
-                               "log-sum-exp is fp32")))
-    return failure();
-  return success();
-}
-
-LogicalResult GateCombineOp::verify() {
-  ShapeChecker check(*this);
-  Type outputs = getOutputs().getType(), scores = getTopScores().getType(), result = getType();
-  if (failed(check.rank("outputs", outputs, 4)))
-    return failure();
-  int64_t heads = dimOf(getOutputs(), 1), k = dimOf(getOutputs(), 2),
-          headDim = dimOf(getOutputs(), 3);
-  if (failed(checkRouting(check, "top_scores", scores, heads, k, "spans of outputs")) ||
-      failed(check.elementType("top_scores", scores, Float32Type::get(getContext()),
-                               "routing scores are fp32")) ||
-      failed(check.sameTokens("outputs", outputs, "top_scores", scores)) ||
-      failed(check.rank("result", result, 2)) ||
-      failed(check.dim("result", result, 1, heads * headDim, "heads * head_dim of outputs")) ||
-      failed(check.sameTokens("outputs", outputs, "result", result)) ||
-      failed(check.elementType("result", result, getElementTypeOrSelf(outputs),
-                               "that of outputs")))
     return failure();
   return success();
 }

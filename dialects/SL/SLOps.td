@@ -377,103 +377,14 @@ def SL_KVAppendOp : SL_Op<"kv_append", [Pure]> {
   let assemblyFormat = "$k `,` $v `,` $cache attr-dict `:` functional-type(operands, results)";
 }
 
-def SL_AnchorGridOp : SL_Op<"anchor_grid", [Pure]> {
-  let summary = "Routing scores of every query against its power-law anchor grid";
-  let description = [{
-    For the query at absolute position `pos` (the T queries are the last T positions of `cache`)
-    and stripe `i = sw_index+1, sw_index+2, ...`, the anchor is
-    `a_i = pos - floor(i^(1/search_power)) + 1` (valid while `a_i >= 0`; the first stripe sits
-    just before the sliding window). The score is the raw dot product `q1[h,pos] . K[h_kv, a_i]`
-    in fp32, without the 1/sqrt(D) scale. Result `[T, num_heads, A]`: A is the number of stripes
-    of the longest prefix; slots without a valid anchor hold -inf.
-
-    ```mlir
-    %s = sl.anchor_grid %q1, %c1 {config = #sl.msa<sw_index = 65, num_spans = 3,
-            backward_factor = 3.0, forward_factor = 1.0, search_power = 0.55, span_power = 0.55>,
-            num_heads = 32 : i64}
-        : (tensor<?x4096xbf16>, !sl.kv_cache<kv_heads = 2, head_dim = 128, element_type = bf16>)
-        -> tensor<?x32x?xf32>
-    ```
-  }];
-  let arguments = (ins SL_FloatTensor:$q1, SL_KVCache:$cache,
-                       SL_MultiStepConfigAttr:$config, I64Attr:$num_heads);
-  let results = (outs SL_FloatTensor:$scores);
-  let assemblyFormat = "$q1 `,` $cache attr-dict `:` functional-type(operands, results)";
-}
-
-def SL_RouteTopKOp : SL_Op<"route_topk", [Pure]> {
-  let summary = "Top-k anchors per (query, head) and the extents of their spans";
-  let description = [{
-    Keeps the `num_spans` best anchors of every (query, head) (ties keep the farther anchor) and
-    returns their scores and the inclusive key range of each span:
-    `start = max(a - ceil(bf * t^sp), 0)`, `end = min(a + ceil(ff * t^sp), pos, sw_start - 1)`
-    with `t = pos + 1`. Slots without a valid anchor get score -inf and `start > end`. The cache
-    operand gives the query positions (its last T positions); its contents are not read.
-
-    ```mlir
-    %top, %lo, %hi = sl.route_topk %s, %c1 {config = #sl.msa<...>}
-        : (tensor<?x32x?xf32>, !sl.kv_cache<...>)
-        -> (tensor<?x32x3xf32>, tensor<?x32x3xi32>, tensor<?x32x3xi32>)
-    ```
-  }];
-  let arguments = (ins SL_FloatTensor:$scores, SL_KVCache:$cache,
-                       SL_MultiStepConfigAttr:$config);
-  let results = (outs SL_FloatTensor:$top_scores, SL_IntTensor:$span_start,
-                      SL_IntTensor:$span_end);
-  let assemblyFormat = "$scores `,` $cache attr-dict `:` functional-type(operands, results)";
-}
-
-def SL_SegmentAttentionOp : SL_Op<"segment_attention", [Pure]> {
-  let summary = "Attention over each selected span together with the sliding window";
-  let description = [{
-    For every (query, head, span j): one softmax (scale 1/sqrt(head_dim)) of `q2` over the keys
-    `[span_start_j, span_end_j]` united with the window `[max(pos - window + 1, 0), pos]`.
-    Returns the outputs `[T, num_heads, k, head_dim]` and their log-sum-exp `[T, num_heads, k]`.
-    An empty span gives the window's output. `window` must equal the length derived from the
-    config (it is spelled out because kernels are specialised on it).
-
-    ```mlir
-    %o, %lse = sl.segment_attention %q2, %c1, %lo, %hi
-        {config = #sl.msa<...>, num_heads = 32 : i64, window = 2032 : i64}
-        : (tensor<?x4096xbf16>, !sl.kv_cache<...>, tensor<?x32x3xi32>, tensor<?x32x3xi32>)
-        -> (tensor<?x32x3x128xbf16>, tensor<?x32x3xf32>)
-    ```
-  }];
-  let arguments = (ins SL_FloatTensor:$q2, SL_KVCache:$cache, SL_IntTensor:$span_start,
-                       SL_IntTensor:$span_end, SL_MultiStepConfigAttr:$config,
-                       I64Attr:$num_heads, I64Attr:$window);
-  let results = (outs SL_FloatTensor:$outputs, SL_FloatTensor:$lse);
-  let assemblyFormat = [{
-    $q2 `,` $cache `,` $span_start `,` $span_end attr-dict `:` functional-type(operands, results)
-  }];
-}
-
-def SL_GateCombineOp : SL_Op<"gate_combine", [Pure]> {
-  let summary = "Softmax gate over the k routing scores mixing the span outputs";
-  let description = [{
-    `O[t,h] = sum_j softmax_j(top_scores[t,h,:]) * outputs[t,h,j]`; invalid slots (score -inf)
-    get weight 0, and a row with no valid slot is weighted uniformly. The heads are flattened
-    into the result `[T, num_heads * head_dim]`, ready for `o_proj`.
-
-    ```mlir
-    %o = sl.gate_combine %outs, %top : (tensor<?x32x3x128xbf16>, tensor<?x32x3xf32>)
-        -> tensor<?x4096xbf16>
-    ```
-  }];
-  let arguments = (ins SL_FloatTensor:$outputs, SL_FloatTensor:$top_scores);
-  let results = (outs SL_FloatTensor:$result);
-  let assemblyFormat = "$outputs `,` $top_scores attr-dict `:` functional-type(operands, results)";
-}
-
 def SL_MultiStepAttentionOp : SL_Op<"multi_step_attention", [Pure]> {
   let summary = "Multi-step (superlinear) attention, composite";
   let description = [{
     Appends `k`/`v` to `cache`, then for every query: scores the anchor grid with `q1`, keeps the
     top `num_spans` anchors, attends with `q2` to each anchor's span plus the sliding window, and
-    mixes the results with a softmax gate over the routing scores (SUPERLINEAR.md). Equivalent to
-    `sl.kv_append`, `sl.anchor_grid`, `sl.route_topk`, `sl.segment_attention`,
-    `sl.gate_combine`; `sl-lower-to-slk` lowers it as one op to the launch sequence of
-    docs/kernels-msa.md (prefill or decode), whose intermediate buffers are its own.
+    mixes the results with a softmax gate over the routing scores (SUPERLINEAR.md).
+    `sl-lower-to-slk` lowers it as one op to the launch sequence of docs/kernels-msa.md
+    (prefill or decode), whose intermediate buffers are its own.
 
     ```mlir
     %o, %c1 = sl.multi_step_attention %q1, %q2, %k, %v, %c0

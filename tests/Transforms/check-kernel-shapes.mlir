@@ -354,9 +354,9 @@ func.func @f(%q: tensor<?x96xbf16>, %k: tensor<?x48xbf16>, %c0: !kv) attributes 
 
 #msa = #sl.msa<sw_index = 3, num_spans = 8, backward_factor = 3.0, forward_factor = 1.0, search_power = 0.5, span_power = 0.5>
 !kv = !sl.kv_cache<kv_heads = 1, head_dim = 16, element_type = bf16>
-func.func @f(%q: tensor<?x4096xbf16>, %c0: !kv) attributes {sl.max_tokens = 64 : i64} {
-  // expected-error @+1 {{'sl.anchor_grid' op the msa_anchor_topk kernel needs 65536 bytes of static shared memory (4 warps * heads / kv_heads * num_spans * 8); at most 49152 (48 KiB) fit in one block}}
-  %s = sl.anchor_grid %q, %c0 {config = #msa, num_heads = 256 : i64} : (tensor<?x4096xbf16>, !kv) -> tensor<?x256x?xf32>
+func.func @f(%q: tensor<?x4096xbf16>, %k: tensor<?x16xbf16>, %c0: !kv) attributes {sl.max_tokens = 64 : i64} {
+  // expected-error @+1 {{'sl.multi_step_attention' op the msa_anchor_topk kernel needs 65536 bytes of static shared memory (4 warps * heads / kv_heads * num_spans * 8); at most 49152 (48 KiB) fit in one block}}
+  %o, %c1 = sl.multi_step_attention %q, %q, %k, %k, %c0 {config = #msa, num_heads = 256 : i64} : (tensor<?x4096xbf16>, tensor<?x4096xbf16>, tensor<?x16xbf16>, tensor<?x16xbf16>, !kv) -> (tensor<?x4096xbf16>, !kv)
   return
 }
 
@@ -364,8 +364,8 @@ func.func @f(%q: tensor<?x4096xbf16>, %c0: !kv) attributes {sl.max_tokens = 64 :
 
 #msa = #sl.msa<sw_index = 3, num_spans = 2, backward_factor = 3.0, forward_factor = 1.0, search_power = 0.5, span_power = 0.5>
 !kv = !sl.kv_cache<kv_heads = 1, head_dim = 256, element_type = f32>
-func.func @f(%q: tensor<?x256xf32>, %c0: !kv, %lo: tensor<?x1x2xi32>) attributes {sl.max_tokens = 64 : i64} {
-  // expected-error @+1 {{'sl.segment_attention' op the msa_window_attention / msa_span_attention kernel needs 338736 bytes of dynamic shared memory (msa_attention_smem<T, head_dim, 4>()); at most 232448 (227 KiB) fit in one block}}
-  %outs, %lse = sl.segment_attention %q, %c0, %lo, %lo {config = #msa, num_heads = 1 : i64, window = 15 : i64} : (tensor<?x256xf32>, !kv, tensor<?x1x2xi32>, tensor<?x1x2xi32>) -> (tensor<?x1x2x256xf32>, tensor<?x1x2xf32>)
+func.func @f(%q: tensor<?x256xf32>, %c0: !kv) attributes {sl.max_tokens = 64 : i64} {
+  // expected-error @+1 {{'sl.multi_step_attention' op the msa_window_attention / msa_span_attention kernel needs 338736 bytes of dynamic shared memory (msa_attention_smem<T, head_dim, 4>()); at most 232448 (227 KiB) fit in one block}}
+  %o, %c1 = sl.multi_step_attention %q, %q, %q, %q, %c0 {config = #msa, num_heads = 1 : i64} : (tensor<?x256xf32>, tensor<?x256xf32>, tensor<?x256xf32>, tensor<?x256xf32>, !kv) -> (tensor<?x256xf32>, !kv)
   return
 }
