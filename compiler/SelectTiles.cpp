@@ -35,7 +35,7 @@ struct SelectTiles : impl::SLSelectTilesBase<SelectTiles> {
         return signalPassFailure();
       }
       func.walk([&](Operation *op) {
-        auto problem = ::sl::compiler::tileProblem(op, maxTokens.getInt());
+        auto problem = ::sl::compiler::tileProblem(op, maxTokens.getInt(), target);
         if (!problem)
           return;
         std::map<std::string, int64_t> params = problem->heuristic;

@@ -28,7 +28,7 @@ std::string dtypeName(Type type) {
 }
 
 // Projections: GEMV for decode-sized calls, tensor-core GEMM otherwise.
-TileProblem projectionProblem(Value x, Value weight, int64_t maxTokens) {
+TileProblem projectionProblem(Value x, Value weight, int64_t maxTokens, const std::string &target) {
   auto weightType = llvm::cast<RankedTensorType>(weight.getType());
   Type element = weightType.getElementType();
   int64_t n = weightType.getDimSize(0), k = weightType.getDimSize(1);
@@ -156,7 +156,7 @@ int64_t ssdChunkStateSmem(int64_t headDim, int64_t stateSize, int64_t chunk) {
                                                  {"CHUNK", std::to_string(chunk)}}));
 }
 
-std::optional<TileProblem> tileProblem(Operation *op, int64_t maxTokens) {
+std::optional<TileProblem> tileProblem(Operation *op, int64_t maxTokens, const std::string &target) {
   if (auto scan = llvm::dyn_cast<mlir::sl::SSDScanOp>(op))
     return ssdProblem(scan, maxTokens);
   if (auto experts = llvm::dyn_cast<mlir::sl::MoEExpertsOp>(op))
@@ -164,9 +164,9 @@ std::optional<TileProblem> tileProblem(Operation *op, int64_t maxTokens) {
   if (auto attention = llvm::dyn_cast<mlir::sl::DenseAttentionOp>(op))
     return attentionProblem(attention, maxTokens);
   if (auto linear = llvm::dyn_cast<mlir::sl::LinearOp>(op))
-    return projectionProblem(linear.getX(), linear.getWeight(), maxTokens);
+    return projectionProblem(linear.getX(), linear.getWeight(), maxTokens, target);
   if (auto head = llvm::dyn_cast<mlir::sl::LMHeadOp>(op))
-    return projectionProblem(head.getX(), head.getWeight(), maxTokens);
+    return projectionProblem(head.getX(), head.getWeight(), maxTokens, target);
   return std::nullopt;
 }
 

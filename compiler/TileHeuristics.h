@@ -24,8 +24,9 @@ constexpr int64_t kMaxDynamicSmem = 232448;
 int64_t ssdChunkScanSmem(int64_t headDim, int64_t chunk);
 int64_t ssdChunkStateSmem(int64_t headDim, int64_t stateSize, int64_t chunk);
 
-// The tile problem of `op` in a function planned for `maxTokens` tokens, or nullopt when the op
-// has no tile parameters.
-std::optional<TileProblem> tileProblem(mlir::Operation *op, int64_t maxTokens);
+// The tile problem of `op` in a function planned for `maxTokens` tokens on GPU `target`
+// ("sm_90a"), or nullopt when the op has no tile parameters.
+std::optional<TileProblem> tileProblem(mlir::Operation *op, int64_t maxTokens,
+                                       const std::string &target);
 
 }  // namespace sl::compiler
