@@ -59,26 +59,73 @@ int64_t msaAttentionSmem(const TemplateArgs &a) {
          8 * warps + 16;
 }
 
+using Sample = KernelSignature::SmemSample;
+
 struct SmemEntry {
   SmemFormula formula;
   const char *check;
+  std::vector<Sample> samples;  // the specialisations the formula is tested at
 };
 
 const std::map<std::string, SmemEntry> &smemEntries() {
   static const std::map<std::string, SmemEntry> entries = {
-      {"gemm", {gemmSmem, "slk::gemm_smem<T, BM, BN, BK, STAGES>()"}},
-      {"moe_up", {gemmSmem, "slk::gemm_smem<T, BM, BN, BK, STAGES>()"}},
-      {"moe_down", {gemmSmem, "slk::gemm_smem<T, BM, BN, BK, STAGES>()"}},
-      {"gemv_rmsnorm", {gemvRmsnormSmem, "slk::gemv_rmsnorm_smem<T, MAX_M>(k)"}},
+      {"gemm",
+       {gemmSmem,
+        "slk::gemm_smem<T, BM, BN, BK, STAGES>()",
+        {{{"slk::bf16", "slk::bf16", "128", "128", "32", "3", "2", "4", "slk::kActNone", "false",
+           "false"}},
+         {{"slk::bf16", "float", "128", "256", "64", "4", "2", "4", "slk::kActRelu2", "true",
+           "true"}},
+         {{"float", "float", "64", "64", "16", "2", "2", "2", "slk::kActNone", "false", "false"}}}}},
+      {"moe_up",
+       {gemmSmem,
+        "slk::gemm_smem<T, BM, BN, BK, STAGES>()",
+        {{{"slk::bf16", "2688", "1856", "6", "128", "128", "64", "3", "2", "4", "slk::kActRelu2"}},
+         {{"float", "64", "96", "2", "64", "64", "16", "2", "2", "2", "slk::kActSilu"}}}}},
+      {"moe_down",
+       {gemmSmem,
+        "slk::gemm_smem<T, BM, BN, BK, STAGES>()",
+        {{{"slk::bf16", "2688", "1856", "6", "64", "128", "64", "3", "2", "4"}},
+         {{"float", "64", "96", "2", "64", "64", "16", "2", "2", "2"}}}}},
+      {"gemv_rmsnorm",
+       {gemvRmsnormSmem,
+        "slk::gemv_rmsnorm_smem<T, MAX_M>(k)",
+        {{{"slk::bf16", "slk::bf16", "slk::bf16", "4", "1", "slk::kActNone", "false", "false"},
+          {{"k", 2688}}},
+         {{"float", "float", "float", "4", "8", "slk::kActNone", "false", "true"}, {{"k", 61}}}}}},
       {"ssd_chunk_state",
-       {ssdChunkStateSmem, "slk::ssd_chunk_state_smem(HEAD_DIM, STATE, CHUNK)"}},
-      {"ssd_chunk_scan", {ssdChunkScanSmem, "slk::ssd_chunk_scan_smem(HEAD_DIM, CHUNK)"}},
+       {ssdChunkStateSmem,
+        "slk::ssd_chunk_state_smem(HEAD_DIM, STATE, CHUNK)",
+        {{{"slk::bf16", "64", "64", "8", "128", "128", "256"}},
+         {{"float", "8", "16", "2", "16", "32", "256"}},
+         {{"float", "4", "24", "1", "8", "64", "256"}}}}},
+      {"ssd_chunk_scan",
+       {ssdChunkScanSmem,
+        "slk::ssd_chunk_scan_smem(HEAD_DIM, CHUNK)",
+        {{{"slk::bf16", "64", "64", "8", "128", "128", "256"}},
+         {{"float", "8", "16", "2", "16", "32", "256"}},
+         {{"float", "4", "24", "1", "8", "64", "256"}}}}},
       {"attention_prefill",
-       {attentionPrefillSmem, "slk::attention_prefill_smem<T, HEAD_DIM, BM, BN>()"}},
+       {attentionPrefillSmem,
+        "slk::attention_prefill_smem<T, HEAD_DIM, BM, BN>()",
+        {{{"slk::bf16", "32", "2", "128", "64", "64"}},
+         {{"float", "4", "2", "16", "64", "64"}},
+         {{"slk::bf16", "8", "8", "256", "64", "32"}}}}},
       {"attention_decode_partial",
-       {attentionDecodeSmem, "slk::attention_decode_smem<T, HEAD_DIM, BN, WARPS>()"}},
-      {"msa_window_attention", {msaAttentionSmem, "slk::msa_attention_smem<T, HEAD_DIM, NW>()"}},
-      {"msa_span_attention", {msaAttentionSmem, "slk::msa_attention_smem<T, HEAD_DIM, NW>()"}},
+       {attentionDecodeSmem,
+        "slk::attention_decode_smem<T, HEAD_DIM, BN, WARPS>()",
+        {{{"slk::bf16", "32", "2", "128", "64", "32", "4"}},
+         {{"float", "4", "2", "16", "64", "32", "4"}},
+         {{"slk::bf16", "8", "8", "256", "64", "16", "4"}},
+         {{"float", "8", "8", "256", "64", "16", "2"}}}}},
+      {"msa_window_attention",
+       {msaAttentionSmem,
+        "slk::msa_attention_smem<T, HEAD_DIM, NW>()",
+        {{{"slk::bf16", "32", "2", "128", "2032", "4"}}, {{"float", "4", "2", "16", "15", "4"}}}}},
+      {"msa_span_attention",
+       {msaAttentionSmem,
+        "slk::msa_attention_smem<T, HEAD_DIM, NW>()",
+        {{{"slk::bf16", "32", "2", "128", "3", "4"}}, {{"float", "4", "2", "16", "2", "4"}}}}},
   };
   return entries;
 }
@@ -366,6 +413,7 @@ std::vector<KernelSignature> withSmem(std::vector<Entry> entries) {
     if (it != smemEntries().end()) {
       kernel.sharedBytes = it->second.formula;
       kernel.smemCheck = it->second.check;
+      kernel.smemSamples = it->second.samples;
     }
     table.push_back(std::move(kernel));
   }

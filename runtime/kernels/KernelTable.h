@@ -42,6 +42,13 @@ struct KernelSignature {
   // parameter (and constant run-time parameter) names, e.g.
   // "slk::ssd_chunk_scan_smem(HEAD_DIM, CHUNK)". Empty when sharedBytes is null.
   std::string smemCheck;
+  // Specialisations at which tests/unit/runtime/KernelTableTest.cpp checks sharedBytes against
+  // smemCheck under NVRTC (real model shapes and the heuristics' tiles; both dtypes).
+  struct SmemSample {
+    std::vector<std::string> args;                          // every template argument
+    std::vector<std::pair<std::string, int64_t>> constants;  // constant run-time arguments
+  };
+  std::vector<SmemSample> smemSamples;
 
   // Index of template parameter / run-time parameter `name`, or -1.
   int templateIndex(const std::string &name) const;

@@ -51,6 +51,15 @@ __device__ __forceinline__ void unpack_bf16x8(const uint4 &u, float (&f)[8]) {
   }
 }
 
+// fp32 values of a 16-byte vector of 8 bf16 or 4 floats (the array size picks the element type).
+__device__ __forceinline__ void unpack16(const uint4 &u, float (&f)[8]) { unpack_bf16x8(u, f); }
+__device__ __forceinline__ void unpack16(const uint4 &u, float (&f)[4]) {
+  f[0] = __uint_as_float(u.x);
+  f[1] = __uint_as_float(u.y);
+  f[2] = __uint_as_float(u.z);
+  f[3] = __uint_as_float(u.w);
+}
+
 // Two bf16 packed in a 32-bit register, low half first (the mma operand layout).
 __device__ __forceinline__ u32 pack_bf16x2(float lo, float hi) {
   u32 packed;

@@ -55,22 +55,6 @@ __device__ __forceinline__ uint4 ld_stream(const void *p) {
   return r;
 }
 
-// fp32 values of a 16-byte vector of T.
-__device__ __forceinline__ void unpack16(const uint4 &u, float (&f)[8]) {
-  const u32 w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    f[2 * i] = __uint_as_float(w[i] << 16);
-    f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-  }
-}
-__device__ __forceinline__ void unpack16(const uint4 &u, float (&f)[4]) {
-  f[0] = __uint_as_float(u.x);
-  f[1] = __uint_as_float(u.y);
-  f[2] = __uint_as_float(u.z);
-  f[3] = __uint_as_float(u.w);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tensor-core main loop (bf16, mma.sync m16n8k16, ldmatrix, STAGES-deep cp.async pipeline).
 //
@@ -224,6 +208,32 @@ template <> __device__ __forceinline__ void store_pair<bf16>(bf16 *p, float v0, 
   *reinterpret_cast<u32 *>(p) = pack_bf16x2(v0, v1);
 }
 
+
+// Whether c (row stride ldc) takes 2-element stores at even columns.
+template <typename OUT_T> __device__ __forceinline__ bool pairs_aligned(const OUT_T *c, i32 ldc) {
+  return (ldc % 2 == 0) && (reinterpret_cast<u64>(c) % (2 * sizeof(OUT_T))) == 0;
+}
+
+// Stores the epilogue of accumulators v0, v1 at (row, col) and (row, col + 1) of c, skipping
+// what lies outside m x n (col even).
+template <typename T, typename OUT_T, int ACT, bool HAS_BIAS, bool HAS_RESIDUAL>
+__device__ __forceinline__ void store_output_pair(OUT_T *c, i32 ldc, i32 m, i32 n, i32 row, i32 col,
+                                                  float v0, float v1, bool pair_ok, const T *bias,
+                                                  const T *residual) {
+  if (row >= m)
+    return;
+  OUT_T *dst = c + i64(row) * ldc + col;
+  if (pair_ok && col + 1 < n) {
+    const float e0 = epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v0, bias, residual, row, col, ldc);
+    const float e1 = epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v1, bias, residual, row, col + 1, ldc);
+    store_pair<OUT_T>(dst, e0, e1);
+  } else {
+    if (col < n)
+      store_f32(dst, epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v0, bias, residual, row, col, ldc));
+    if (col + 1 < n)
+      store_f32(dst + 1, epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v1, bias, residual, row, col + 1, ldc));
+  }
+}
 
 // The dynamic shared memory of the linear kernels (one name for the whole library part).
 __device__ __forceinline__ unsigned char *dyn_smem() {
@@ -418,24 +428,10 @@ __device__ void gemm(const T *a, i32 lda, const T *w, const T *bias, const T *re
         for (int q = 0; q < 4; ++q)
           acc[mi][ni][q] = 0.0f;
     dn::mma_mainloop<C>(acc, smem, a_src, w_src, k, w);
-    const bool pair_ok =
-        (ldc % 2 == 0) && (reinterpret_cast<u64>(c) % (2 * sizeof(OUT_T))) == 0;
+    const bool pair_ok = dn::pairs_aligned(c, ldc);
     dn::mma_for_each_pair<C>(acc, [&](int r, int col, float v0, float v1) {
-      const i32 gr = m0 + r, gc = n0 + col;
-      if (gr >= m)
-        return;
-      OUT_T *dst = c + i64(gr) * ldc + gc;
-      if (pair_ok && gc + 1 < n) {
-        const float e0 = dn::epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v0, bias, residual, gr, gc, ldc);
-        const float e1 = dn::epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v1, bias, residual, gr, gc + 1, ldc);
-        dn::store_pair<OUT_T>(dst, e0, e1);
-      } else {
-        if (gc < n)
-          store_f32(dst, dn::epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v0, bias, residual, gr, gc, ldc));
-        if (gc + 1 < n)
-          store_f32(dst + 1,
-                    dn::epilogue<T, ACT, HAS_BIAS, HAS_RESIDUAL>(v1, bias, residual, gr, gc + 1, ldc));
-      }
+      dn::store_output_pair<T, OUT_T, ACT, HAS_BIAS, HAS_RESIDUAL>(c, ldc, m, n, m0 + r, n0 + col, v0, v1,
+                                                                   pair_ok, bias, residual);
     });
   } else {
     using F = dn::FmaConfig<BM, BN, BK, THREADS>;
@@ -492,5 +488,7 @@ __device__ void gemv(const T *a, i32 lda, const T *w, const T *bias, const T *re
   dn::gemv_columns<T, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>(a, lda, w, bias, residual, c, ldc,
                                                                        m, n, k);
 }
+
+
 
 }  // namespace slk

@@ -176,7 +176,7 @@ __device__ void moe_router(const T *x, const WT *gate_w, const float *correction
       if ((reinterpret_cast<u64>(gate_w) & 15) == 0) {
         for (int ch = lane; ch < HIDDEN / V; ch += 32) {
           float wf[V];
-          dn::unpack16(dn::ld_stream(wr + ch * V), wf);
+          unpack16(dn::ld_stream(wr + ch * V), wf);
 #pragma unroll
           for (int q = 0; q < V; ++q)
             acc = fmaf(wf[q], xs[ch * V + q], acc);
@@ -452,7 +452,7 @@ __device__ void moe_combine(const T *slot_out, const float *weights, const i32 *
 #pragma unroll
       for (int j = 0; j < TOPK; ++j) {
         float f[V];
-        dn::unpack16(*reinterpret_cast<const uint4 *>(src[j] + ch * V), f);
+        unpack16(*reinterpret_cast<const uint4 *>(src[j] + ch * V), f);
 #pragma unroll
         for (int q = 0; q < V; ++q)
           acc[q] = __fadd_rn(acc[q], __fmul_rn(w[j], f[q]));
@@ -539,8 +539,8 @@ __device__ void moe_decode_down(const T *h, const T *down, const float *weights,
 #pragma unroll
       for (int j = 0; j < TOPK; ++j) {
         float wf[V], hf[V];
-        dn::unpack16(wv[j], wf);
-        dn::unpack16(*reinterpret_cast<const uint4 *>(hr[j] + ch * V), hf);
+        unpack16(wv[j], wf);
+        unpack16(*reinterpret_cast<const uint4 *>(hr[j] + ch * V), hf);
 #pragma unroll
         for (int q = 0; q < V; ++q)
           acc[j] = fmaf(wf[q], hf[q], acc[j]);

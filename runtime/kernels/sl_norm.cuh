@@ -26,20 +26,6 @@ template <typename T> struct Vec {
   static constexpr int N = 16 / sizeof(T);
 };
 
-__device__ __forceinline__ void unpack(const uint4 &u, float (&f)[8]) {
-  const u32 w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    f[2 * i] = __uint_as_float(w[i] << 16);
-    f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-  }
-}
-__device__ __forceinline__ void unpack(const uint4 &u, float (&f)[4]) {
-  f[0] = __uint_as_float(u.x);
-  f[1] = __uint_as_float(u.y);
-  f[2] = __uint_as_float(u.z);
-  f[3] = __uint_as_float(u.w);
-}
 __device__ __forceinline__ uint4 pack(const float (&f)[8]) {
   uint4 u;
   u.x = pack_bf16x2(f[0], f[1]);
@@ -59,7 +45,7 @@ __device__ __forceinline__ uint4 pack(const float (&f)[4]) {
 
 // Loads / stores VEC consecutive elements (16 bytes) as fp32.
 template <typename T> __device__ __forceinline__ void load_vec(const T *p, float (&f)[Vec<T>::N]) {
-  unpack(*reinterpret_cast<const uint4 *>(p), f);
+  unpack16(*reinterpret_cast<const uint4 *>(p), f);
 }
 template <typename T> __device__ __forceinline__ void store_vec(T *p, const float (&f)[Vec<T>::N]) {
   *reinterpret_cast<uint4 *>(p) = pack(f);

@@ -1,6 +1,6 @@
 // The kernel signature table (runtime/kernels/KernelTable.h) against the kernel library itself:
 // every shared-memory formula of the table equals the constexpr function of the kernel's header
-// (checked by NVRTC: a static_assert per specialisation; the gemm family also against the bytes
+// at the samples of its row (checked by NVRTC: a static_assert per specialisation; the gemm family also against the bytes
 // its main loops really use), and every template has its CPU reference.
 #include "runtime/cpu/CpuKernel.h"
 #include "runtime/kernels/KernelLibrary.h"
@@ -18,57 +18,8 @@
 namespace {
 
 using sl::kernels::KernelSignature;
-using Constants = std::vector<std::pair<std::string, int64_t>>;
 
-struct Sample {
-  std::vector<std::string> args;
-  Constants constants;
-};
-
-// Specialisations of every template with dynamic shared memory: the shapes of the bundled and
-// the 30B models and the tile choices of the heuristics and tuning databases, both dtypes.
-const std::map<std::string, std::vector<Sample>> &samples() {
-  static const std::map<std::string, std::vector<Sample>> all = {
-      {"gemm",
-       {{{"slk::bf16", "slk::bf16", "128", "128", "32", "3", "2", "4", "slk::kActNone", "false",
-          "false"}},
-        {{"slk::bf16", "float", "128", "256", "64", "4", "2", "4", "slk::kActRelu2", "true",
-          "true"}},
-        {{"float", "float", "64", "64", "16", "2", "2", "2", "slk::kActNone", "false", "false"}}}},
-      {"moe_up",
-       {{{"slk::bf16", "2688", "1856", "6", "128", "128", "64", "3", "2", "4", "slk::kActRelu2"}},
-        {{"float", "64", "96", "2", "64", "64", "16", "2", "2", "2", "slk::kActSilu"}}}},
-      {"moe_down",
-       {{{"slk::bf16", "2688", "1856", "6", "64", "128", "64", "3", "2", "4"}},
-        {{"float", "64", "96", "2", "64", "64", "16", "2", "2", "2"}}}},
-      {"gemv_rmsnorm",
-       {{{"slk::bf16", "slk::bf16", "slk::bf16", "4", "1", "slk::kActNone", "false", "false"},
-         {{"k", 2688}}},
-        {{"float", "float", "float", "4", "8", "slk::kActNone", "false", "true"}, {{"k", 61}}}}},
-      {"ssd_chunk_state",
-       {{{"slk::bf16", "64", "64", "8", "128", "128", "256"}},
-        {{"float", "8", "16", "2", "16", "32", "256"}},
-        {{"float", "4", "24", "1", "8", "64", "256"}}}},
-      {"ssd_chunk_scan",
-       {{{"slk::bf16", "64", "64", "8", "128", "128", "256"}},
-        {{"float", "8", "16", "2", "16", "32", "256"}},
-        {{"float", "4", "24", "1", "8", "64", "256"}}}},
-      {"attention_prefill",
-       {{{"slk::bf16", "32", "2", "128", "64", "64"}},
-        {{"float", "4", "2", "16", "64", "64"}},
-        {{"slk::bf16", "8", "8", "256", "64", "32"}}}},
-      {"attention_decode_partial",
-       {{{"slk::bf16", "32", "2", "128", "64", "32", "4"}},
-        {{"float", "4", "2", "16", "64", "32", "4"}},
-        {{"slk::bf16", "8", "8", "256", "64", "16", "4"}},
-        {{"float", "8", "8", "256", "64", "16", "2"}}}},
-      {"msa_window_attention",
-       {{{"slk::bf16", "32", "2", "128", "2032", "4"}}, {{"float", "4", "2", "16", "15", "4"}}}},
-      {"msa_span_attention",
-       {{{"slk::bf16", "32", "2", "128", "3", "4"}}, {{"float", "4", "2", "16", "2", "4"}}}},
-  };
-  return all;
-}
+using Sample = KernelSignature::SmemSample;
 
 // What the gemm family's main loops use for a sample (beside the documented formula).
 std::string gemmUsage(const KernelSignature &kernel, const Sample &sample, int64_t bytes) {
@@ -87,14 +38,13 @@ TEST(KernelTable, SharedMemoryFormulasMatchTheHeaders) {
   std::map<std::string, std::string> sources;  // header -> static_asserts
   size_t checked = 0;
   for (const KernelSignature &kernel : sl::kernels::kernelTable()) {
-    auto it = samples().find(kernel.name);
     if (!kernel.sharedBytes) {
-      EXPECT_EQ(it, samples().end()) << kernel.name << " has samples but no smem formula";
+      EXPECT_TRUE(kernel.smemSamples.empty()) << kernel.name << " has samples but no smem formula";
       continue;
     }
-    ASSERT_NE(it, samples().end()) << kernel.name << " has an smem formula but no samples here";
+    ASSERT_FALSE(kernel.smemSamples.empty()) << kernel.name << " has an smem formula but no samples";
     ASSERT_FALSE(kernel.smemCheck.empty()) << kernel.name;
-    for (const Sample &sample : it->second) {
+    for (const Sample &sample : kernel.smemSamples) {
       ASSERT_EQ(sample.args.size(), kernel.templateParams.size()) << kernel.name;
       const int64_t bytes = sl::kernels::sharedBytes(kernel, sample.args, sample.constants);
       EXPECT_GT(bytes, 0) << kernel.name;
