@@ -168,6 +168,21 @@ void checkGemmTiles(OpChecker &c, StringRef kernel, bool bf16, int64_t bytes) {
                 "stages * (bm + bn) * (bk + 8) * " + std::to_string(bytes), true);
 }
 
+// Tiles of gemm_wgmma<...> (sl_gemm.cuh WgmmaConfig): BM / 64 warpgroups of m64nBN tiles.
+void checkWgmmaTiles(OpChecker &c) {
+  auto bm = c.tile("gemm_wgmma", "bm"), bn = c.tile("gemm_wgmma", "bn"),
+       stages = c.tile("gemm_wgmma", "stages");
+  if (!bm || !bn || !stages)
+    return;
+  c.requireTile(*bm == 64 || *bm == 128, "gemm_wgmma", "bm", *bm, "bm 64 or 128 (1 or 2 warpgroups)");
+  c.requireTile(*bn == 128 || *bn == 256, "gemm_wgmma", "bn", *bn, "bn 128 or 256");
+  c.requireTile(*stages >= 3, "gemm_wgmma", "stages", *stages, "at least 3 slots");
+  c.requireSmem(tableSmem("gemm_wgmma", {{"BM", std::to_string(*bm)},
+                                         {"BN", std::to_string(*bn)},
+                                         {"STAGES", std::to_string(*stages)}}),
+                "gemm_wgmma", "stages * (bm + bn) * 128 + 1024", true);
+}
+
 // The bf16 tensor-core GEMM reads 16-byte chunks of every row: k % 8 == 0.
 void checkTensorCoreK(OpChecker &c, int64_t k, StringRef what) {
   c.require(k % 8 == 0, what, k, "bf16 tensor-core GEMM kernels",
@@ -180,7 +195,7 @@ void checkProjection(OpChecker &c, Operation *op, Value x, Value weight, Value n
     return;  // no tiles chosen: sl-lower-to-slk reports it
   bool bf16 = getElementTypeOrSelf(x.getType()).isBF16();
   int64_t k = dimOf(weight, 1), bytes = elementBytes(x.getType());
-  if (kernel.getValue() == "gemm") {
+  if (kernel.getValue() == "gemm" || kernel.getValue() == "gemm_wgmma") {
     if (bf16) {
       checkTensorCoreK(c, k, "in features (k)");
       // A column slice of sl.split is read in place: its row stride and offset must keep the
@@ -199,7 +214,10 @@ void checkProjection(OpChecker &c, Operation *op, Value x, Value weight, Value n
                   "bf16 tensor-core GEMM kernels", "a multiple of 8 (16-byte aligned rows)");
       }
     }
-    checkGemmTiles(c, "gemm", bf16, bytes);
+    if (kernel.getValue() == "gemm")
+      checkGemmTiles(c, "gemm", bf16, bytes);
+    else
+      checkWgmmaTiles(c);
     return;
   }
   if (kernel.getValue() == "gemv") {

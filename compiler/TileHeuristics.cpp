@@ -41,9 +41,17 @@ TileProblem projectionProblem(Value x, Value weight, int64_t maxTokens, const st
     problem.heuristic = {{"warps", 4}, {"max_m", maxTokens}};
     return problem;
   }
-  problem.kernel = "gemm";
   int64_t m = static_cast<int64_t>(llvm::PowerOf2Ceil(static_cast<uint64_t>(maxTokens)));
   problem.bucket["m"] = std::to_string(m);
+  if (element.isBF16() && target == "sm_90a" && k % 8 == 0) {
+    // Hopper: warpgroup MMA, 64-element k tiles, as many slots as ~192 KiB hold (3 to 6).
+    problem.kernel = "gemm_wgmma";
+    int64_t bm = m >= 128 ? 128 : 64, bn = n >= 256 ? 256 : 128;
+    int64_t stages = std::clamp<int64_t>(196608 / ((bm + bn) * 128), 3, 6);
+    problem.heuristic = {{"bm", bm}, {"bn", bn}, {"stages", stages}};
+    return problem;
+  }
+  problem.kernel = "gemm";
   if (element.isBF16()) {
     int64_t bm = m >= 128 ? 128 : 64, bn = n >= 128 ? 128 : 64;
     problem.heuristic = {{"bm", bm}, {"bn", bn},      {"bk", 32},

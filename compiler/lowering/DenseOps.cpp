@@ -77,6 +77,15 @@ LogicalResult lowerProjection(FunctionLowering &L, Operation *op, Value x, Value
     launch.launch("gemv", args, 32 * warps, Extent::fixed((n + warps - 1) / warps));
     return success();
   }
+  if (kernel.getValue() == "gemm_wgmma") {
+    int64_t bm = tile(op, "bm"), bn = tile(op, "bn");
+    std::vector<std::string> args = {*inType, *outType, std::to_string(bm), std::to_string(bn),
+                                     std::to_string(tile(op, "stages"))};
+    args.insert(args.end(), epilogue.begin(), epilogue.end());
+    launch.launch("gemm_wgmma", args, 2 * bm, Extent::fixed((n + bn - 1) / bn),
+                  Extent::perTokens(bm));
+    return success();
+  }
   GemmTiles tiles{tile(op, "bm"),     tile(op, "bn"),      tile(op, "bk"),
                   tile(op, "stages"), tile(op, "warps_m"), tile(op, "warps_n")};
   launchGemm(launch, *inType, *outType, tiles, epilogue, n);

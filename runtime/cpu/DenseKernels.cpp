@@ -325,10 +325,12 @@ void linearRows(const Rows &a, Elem t, Elem outT, const std::string &act, const 
   });
 }
 
-void runLinear(Launch &L, bool gemv) {
-  // gemm<T, OUT_T, BM, BN, BK, STAGES, WARPS_M, WARPS_N, ACT, HAS_BIAS, HAS_RESIDUAL>
-  // gemv<T, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>
-  L.expect(gemv ? "gemv" : "gemm");
+// gemm<T, OUT_T, BM, BN, BK, STAGES, WARPS_M, WARPS_N, ACT, HAS_BIAS, HAS_RESIDUAL>,
+// gemm_wgmma<T, OUT_T, BM, BN, STAGES, ACT, HAS_BIAS, HAS_RESIDUAL> (tiles do not change the
+// result), gemv<T, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>.
+void runLinear(Launch &L, const char *kernel) {
+  L.expect(kernel);
+  const bool gemv = std::string(kernel) == "gemv";
   const Elem t = L.elem("T"), outT = L.elem("OUT_T");
   const std::string &act = L.act("ACT");
   const bool hasBias = L.flag("HAS_BIAS"), hasResidual = L.flag("HAS_RESIDUAL");
@@ -349,8 +351,9 @@ void runLinear(Launch &L, bool gemv) {
          ", ldc " + std::to_string(ldc) + ", n " + std::to_string(n) + ")");
   linearRows(stridedRows(t, a, m, lda), t, outT, act, w, bias, residual, c, ldc, n, k);
 }
-void runGemm(Launch &L) { runLinear(L, false); }
-void runGemv(Launch &L) { runLinear(L, true); }
+void runGemm(Launch &L) { runLinear(L, "gemm"); }
+void runGemmWgmma(Launch &L) { runLinear(L, "gemm_wgmma"); }
+void runGemv(Launch &L) { runLinear(L, "gemv"); }
 
 // gemv_rmsnorm<T, WT, OUT_T, WARPS, MAX_M, ACT, HAS_BIAS, HAS_RESIDUAL>(a, lda, norm_weight, eps,
 // w, bias, residual, c, ldc, m, n, k): the rows of a normalised as rms_norm does, then gemv.
@@ -810,6 +813,7 @@ std::vector<KernelEntry> denseKernels() {
       {"add_rms_norm", guarded<runAddRmsNorm>},
       {"gated_rms_norm", guarded<runGatedRmsNorm>},
       {"gemm", guarded<runGemm>},
+      {"gemm_wgmma", guarded<runGemmWgmma>},
       {"gemv", guarded<runGemv>},
       {"gemv_rmsnorm", guarded<runGemvRmsNorm>},
       {"embedding", guarded<runEmbedding>},

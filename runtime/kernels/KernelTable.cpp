@@ -21,6 +21,11 @@ int64_t gemmSmem(const TemplateArgs &a) {
          a.elementBytes("T");
 }
 
+// gemm_wgmma: STAGES slots of [BM + BN] rows of 128 bytes, plus 1 KiB of alignment.
+int64_t gemmWgmmaSmem(const TemplateArgs &a) {
+  return a.integer("STAGES") * (a.integer("BM") + a.integer("BN")) * 128 + 1024;
+}
+
 // gemv_rmsnorm: MAX_M normalised rows of k elements (rounded up to 8).
 int64_t gemvRmsnormSmem(const TemplateArgs &a) {
   return a.integer("MAX_M") * ((a.constant("k") + 7) / 8 * 8) * a.elementBytes("T");
@@ -77,6 +82,11 @@ const std::map<std::string, SmemEntry> &smemEntries() {
          {{"slk::bf16", "float", "128", "256", "64", "4", "2", "4", "slk::kActRelu2", "true",
            "true"}},
          {{"float", "float", "64", "64", "16", "2", "2", "2", "slk::kActNone", "false", "false"}}}}},
+      {"gemm_wgmma",
+       {gemmWgmmaSmem,
+        "slk::gemm_wgmma_smem<BM, BN, STAGES>()",
+        {{{"slk::bf16", "slk::bf16", "128", "256", "4", "slk::kActNone", "false", "false"}},
+         {{"slk::bf16", "float", "64", "128", "6", "slk::kActRelu2", "true", "true"}}}}},
       {"moe_up",
        {gemmSmem,
         "slk::gemm_smem<T, BM, BN, BK, STAGES>()",
@@ -157,6 +167,10 @@ std::vector<Entry> buildTable() {
        {"T", "OUT_T", "BM", "BN", "BK", "STAGES", "WARPS_M", "WARPS_N", "ACT", "HAS_BIAS",
         "HAS_RESIDUAL"},
        {"", "out", "bm", "bn", "bk", "s", "wm", "wn", "act", "bias", "res"},
+       gemmParams},
+      {"gemm_wgmma", "sl_gemm.cuh",
+       {"T", "OUT_T", "BM", "BN", "STAGES", "ACT", "HAS_BIAS", "HAS_RESIDUAL"},
+       {"", "out", "bm", "bn", "s", "act", "bias", "res"},
        gemmParams},
       {"gemv", "sl_gemm.cuh",
        {"T", "OUT_T", "WARPS", "MAX_M", "ACT", "HAS_BIAS", "HAS_RESIDUAL"},

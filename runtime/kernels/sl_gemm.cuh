@@ -490,5 +490,215 @@ __device__ void gemv(const T *a, i32 lda, const T *w, const T *bias, const T *re
 }
 
 
+// ---------------------------------------------------------------------------------------------
+// Hopper warpgroup MMA (sm_90a): wgmma.mma_async m64nNk16, bf16 inputs, fp32 accumulators, both
+// operands read from shared memory through matrix descriptors.
+// ---------------------------------------------------------------------------------------------
+namespace dn {
+
+// Dynamic shared memory of gemm_wgmma: STAGES slots of a [BM][64] A tile and a [BN][64] W tile
+// (128-byte rows, no padding), plus 1 KiB to align the slots to the 1024-byte swizzle pattern.
+template <int BM, int BN, int STAGES> struct WgmmaConfig {
+  static constexpr int BK = 64;  // one 128-byte swizzled row of bf16
+  static constexpr int THREADS = 2 * BM;  // BM / 64 warpgroups of 128 threads
+  static constexpr int A_BYTES = BM * 128, STAGE_BYTES = (BM + BN) * 128;
+  static constexpr int SMEM_BYTES = STAGES * STAGE_BYTES + 1024;
+  static constexpr int A_ITERS = BM * 8 / THREADS, B_ITERS = BN * 8 / THREADS;
+  static_assert(BM == 64 || BM == 128, "gemm_wgmma: BM must be 64 or 128");
+  static_assert(BN == 128 || BN == 256, "gemm_wgmma: BN must be 128 or 256");
+  static_assert(STAGES >= 3, "gemm_wgmma: at least three slots (one tile loads, one is read, one may still be read)");
+};
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+template <int N> struct Wgmma;
+template <> struct Wgmma<128> {
+  static __device__ __forceinline__ void mma(float (&d)[64], u64 da, u64 db) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+        "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(1));
+  }
+};
+template <> struct Wgmma<256> {
+  static __device__ __forceinline__ void mma(float (&d)[128], u64 da, u64 db) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+        "}, %128, %129, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(da), "l"(db), "r"(1));
+  }
+};
+
+// Descriptor of a K-major tile in shared memory with 128-byte rows in the 128-byte swizzle
+// (16-byte chunk c of row r stored at chunk c ^ (r % 8)): the 8-row groups 1024 bytes apart.
+// Moving along k within the row adds the byte offset to the start address.
+__device__ __forceinline__ u64 wgmma_desc_sw128(u32 address) {
+  return u64((address & 0x3FFFF) >> 4) | (u64(1) << 16) | (u64(1024 >> 4) << 32) | (u64(1) << 62);
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() {
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+template <int N> __device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Keeps the compiler from moving reads of an accumulator above the wgmma_wait that completes it.
+__device__ __forceinline__ void wgmma_fence_operand(float &r) { asm volatile("" : "+f"(r)::"memory"); }
+// Ordinary (cp.async) writes to shared memory become visible to the tensor cores' reads.
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+#endif
+
+}  // namespace dn
+
+template <int BM, int BN, int STAGES> __host__ __device__ constexpr int gemm_wgmma_smem() {
+  return STAGES * (BM + BN) * 128 + 1024;
+}
+
+// ---------------------------------------------------------------------------------------------
+// gemm_wgmma<T, OUT_T, BM, BN, STAGES, ACT, HAS_BIAS, HAS_RESIDUAL>(same arguments as gemm)
+// The prefill GEMM of Hopper (sm_90a), same contract and epilogue as gemm. BM / 64 warpgroups;
+// warpgroup g issues wgmma m64nBNk16 on rows g·64.. of the A tile and the whole W tile, BK = 64
+// per k tile (4 instructions). Every thread loads with cp.async (16-byte chunks, zero-filled
+// outside the problem) into STAGES slots: tile kt + STAGES - 2 loads while the wgmma of tile
+// kt runs and that of tile kt - 1 may still run.
+// grid (ceil(n/BN), ceil(m/BM)), block 2·BM threads, dynamic smem gemm_wgmma_smem<BM, BN, STAGES>().
+// Requires T = bf16, BM in {64, 128}, BN in {128, 256}, STAGES >= 3, k % 8 == 0, lda % 8 == 0,
+// a and w 16-byte aligned. On targets without wgmma (sm_100a) the same launch runs gemm's
+// mma.sync loop (BK 32, 3 stages, warps 2 x BM/32), which fits the same grid, block and smem.
+// ---------------------------------------------------------------------------------------------
+template <typename T, typename OUT_T, int BM, int BN, int STAGES, int ACT, bool HAS_BIAS, bool HAS_RESIDUAL>
+__device__ void gemm_wgmma(const T *a, i32 lda, const T *w, const T *bias, const T *residual, OUT_T *c,
+                           i32 ldc, i32 m, i32 n, i32 k) {
+  static_assert(dn::IsBf16<T>::value, "gemm_wgmma: T must be bf16");
+  using C = dn::WgmmaConfig<BM, BN, STAGES>;
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  const i32 m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  unsigned char *raw = dn::dyn_smem();
+  const u32 raw_address = smem_address(raw);
+  const u32 base = (raw_address + 1023u) & ~1023u;
+  unsigned char *slots = raw + (base - raw_address);
+  // Chunk column of this thread (the same for every chunk it loads: THREADS % 8 == 0) and the
+  // global rows of its chunks at k = 0 (null outside the problem).
+  const int chunk = threadIdx.x % 8, row0 = threadIdx.x / 8;
+  const int swizzled = (chunk ^ (row0 % 8)) * 16;  // rows of one thread differ by multiples of 8
+  const T *a_src[C::A_ITERS];
+  const T *w_src[C::B_ITERS];
+#pragma unroll
+  for (int i = 0; i < C::A_ITERS; ++i) {
+    const int r = row0 + i * (C::THREADS / 8);
+    a_src[i] = m0 + r < m ? a + i64(m0 + r) * lda + chunk * 8 : nullptr;
+  }
+#pragma unroll
+  for (int i = 0; i < C::B_ITERS; ++i) {
+    const int r = row0 + i * (C::THREADS / 8);
+    w_src[i] = n0 + r < n ? w + i64(n0 + r) * k + chunk * 8 : nullptr;
+  }
+  auto load_tile = [&](int slot, i32 k0) {
+    unsigned char *s = slots + slot * C::STAGE_BYTES;
+    const bool in_k = k0 + chunk * 8 < k;
+#pragma unroll
+    for (int i = 0; i < C::A_ITERS; ++i) {
+      const bool ok = in_k && a_src[i] != nullptr;
+      cp_async_16(s + (row0 + i * (C::THREADS / 8)) * 128 + swizzled, ok ? a_src[i] + k0 : a, ok);
+    }
+#pragma unroll
+    for (int i = 0; i < C::B_ITERS; ++i) {
+      const bool ok = in_k && w_src[i] != nullptr;
+      cp_async_16(s + C::A_BYTES + (row0 + i * (C::THREADS / 8)) * 128 + swizzled, ok ? w_src[i] + k0 : w,
+                  ok);
+    }
+  };
+
+  const i32 ktiles = (k + C::BK - 1) / C::BK;
+#pragma unroll
+  for (int s = 0; s < STAGES - 2; ++s) {
+    if (s < ktiles)
+      load_tile(s, s * C::BK);
+    cp_async_commit();
+  }
+  float acc[BN / 2];
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i)
+    acc[i] = 0.0f;
+  const int group = threadIdx.x / 128;
+  for (i32 kt = 0; kt < ktiles; ++kt) {
+    cp_async_wait<STAGES - 3>();
+    dn::fence_proxy_async();
+    // After this barrier tile kt is in shared memory and every warpgroup has finished the wgmma
+    // of tile kt - 2 (its wgmma_wait<1> of the previous iteration), so that slot may refill.
+    __syncthreads();
+    const i32 next = kt + STAGES - 2;
+    if (next < ktiles)
+      load_tile(next % STAGES, next * C::BK);
+    cp_async_commit();
+    const u32 a_tile = base + (kt % STAGES) * C::STAGE_BYTES + group * 64 * 128;
+    const u32 w_tile = base + (kt % STAGES) * C::STAGE_BYTES + C::A_BYTES;
+    dn::wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < C::BK / 16; ++kk)
+      dn::Wgmma<BN>::mma(acc, dn::wgmma_desc_sw128(a_tile + kk * 32), dn::wgmma_desc_sw128(w_tile + kk * 32));
+    dn::wgmma_commit();
+    dn::wgmma_wait<1>();
+  }
+  dn::wgmma_wait<0>();
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i)
+    dn::wgmma_fence_operand(acc[i]);
+  cp_async_wait<0>();
+
+  // Accumulator layout of m64nNk16: warp w of the warpgroup holds rows 16w.., and per 8 columns
+  // j the m16n8 fragment: acc[4j + 2h + e] at row lane/4 + 8h, column 8j + 2(lane % 4) + e.
+  const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
+  const i32 row = m0 + group * 64 + warp * 16 + lane / 4;
+  const bool pair_ok = dn::pairs_aligned(c, ldc);
+#pragma unroll
+  for (int j = 0; j < BN / 8; ++j)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+      dn::store_output_pair<T, OUT_T, ACT, HAS_BIAS, HAS_RESIDUAL>(
+          c, ldc, m, n, row + 8 * h, n0 + 8 * j + 2 * (lane % 4), acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1],
+          pair_ok, bias, residual);
+#else
+  gemm<T, OUT_T, BM, BN, 32, 3, 2, BM / 32, ACT, HAS_BIAS, HAS_RESIDUAL>(a, lda, w, bias, residual, c, ldc, m, n,
+                                                                        k);
+#endif
+}
 
 }  // namespace slk

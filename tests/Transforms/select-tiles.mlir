@@ -1,21 +1,27 @@
 // Heuristics without a database; the fastest matching record of a database wins and is cited.
 // RUN: slc-opt %s --sl-select-tiles | FileCheck %s --check-prefix=HEURISTIC
+// RUN: slc-opt %s --sl-select-tiles=target=sm_100a | FileCheck %s --check-prefix=PORTABLE
 // RUN: slc-opt %s --sl-select-tiles=tuning-db=%S/Inputs/tuning-h200.jsonl | FileCheck %s --check-prefix=TUNED
 // RUN: slc-opt %s "--sl-select-tiles=target=sm_100a tuning-db=%S/Inputs/tuning-h200.jsonl" | FileCheck %s --check-prefix=B200
 // RUN: not slc-opt %s --sl-select-tiles=tuning-db=%S/Inputs/tuning-broken.jsonl 2>&1 | FileCheck %s --check-prefix=BROKEN
 
 // HEURISTIC-LABEL: func.func @prefill
-// HEURISTIC: sl.linear {{.*}}sl.kernel = "gemm", sl.tile_source = "heuristic", sl.tiles = {bk = 32 : i64, bm = 128 : i64, bn = 128 : i64, stages = 3 : i64, warps_m = 2 : i64, warps_n = 4 : i64}
-// HEURISTIC: sl.lm_head {{.*}}sl.kernel = "gemm", sl.tile_source = "heuristic"
+// sm_90a (the default target): the Hopper GEMM, 128x256 tiles, 4 slots of 48 KiB.
+// HEURISTIC: sl.linear {{.*}}sl.kernel = "gemm_wgmma", sl.tile_source = "heuristic", sl.tiles = {bm = 128 : i64, bn = 256 : i64, stages = 4 : i64}
+// HEURISTIC: sl.lm_head {{.*}}sl.kernel = "gemm_wgmma", sl.tile_source = "heuristic"
+// Other targets: the portable mma.sync GEMM.
+// PORTABLE-LABEL: func.func @prefill
+// PORTABLE: sl.linear {{.*}}sl.kernel = "gemm", sl.tile_source = "heuristic", sl.tiles = {bk = 32 : i64, bm = 128 : i64, bn = 128 : i64, stages = 3 : i64, warps_m = 2 : i64, warps_n = 4 : i64}
+// PORTABLE: sl.lm_head {{.*}}sl.kernel = "gemm", sl.tile_source = "heuristic"
 // HEURISTIC-LABEL: func.func @decode
 // HEURISTIC: sl.linear {{.*}}sl.kernel = "gemv", sl.tile_source = "heuristic", sl.tiles = {max_m = 1 : i64, warps = 4 : i64}
 
 // TUNED-LABEL: func.func @prefill
-// TUNED: sl.linear {{.*}}sl.tile_source = "{{.*}}tuning-h200.jsonl:1", sl.tiles = {bk = 64 : i64, bm = 128 : i64, bn = 256 : i64, stages = 4 : i64, warps_m = 2 : i64, warps_n = 4 : i64}
+// TUNED: sl.linear {{.*}}sl.kernel = "gemm_wgmma", sl.tile_source = "{{.*}}tuning-h200.jsonl:1", sl.tiles = {bm = 128 : i64, bn = 128 : i64, stages = 6 : i64}
 // The lm_head shape has no record: heuristics.
 // TUNED: sl.lm_head {{.*}}sl.tile_source = "heuristic"
 
-// B200: sl.linear {{.*}}sl.tile_source = "{{.*}}tuning-h200.jsonl:3", sl.tiles = {bk = 64 : i64, bm = 256 : i64, bn = 256 : i64, stages = 4 : i64, warps_m = 4 : i64, warps_n = 4 : i64}
+// B200: sl.linear {{.*}}sl.kernel = "gemm", sl.tile_source = "{{.*}}tuning-h200.jsonl:3", sl.tiles = {bk = 64 : i64, bm = 256 : i64, bn = 256 : i64, stages = 4 : i64, warps_m = 4 : i64, warps_n = 4 : i64}
 
 // BROKEN: tuning database {{.*}}tuning-broken.jsonl:1: missing key 'bucket'
 

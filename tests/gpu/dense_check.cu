@@ -1,5 +1,5 @@
 // GPU correctness check of the dense kernels: rms_norm, add_rms_norm, gated_rms_norm, gemm
-// (bf16 tensor-core and float FMA paths), gemv, embedding, argmax. Every template is launched
+// (bf16 tensor-core and float FMA paths), gemm_wgmma (sm_90a), gemv, embedding, argmax. Every template is launched
 // exactly as docs/kernels.md / docs/kernels-dense.md document it (grid, block, dynamic smem)
 // on random normal inputs and compared with a naive host reference computed in double from
 // the same (already T-representable) inputs, with the same roundings to T as the kernels.
@@ -44,6 +44,11 @@ template <typename T, typename O, int BM, int BN, int BK, int S, int WM, int WN,
 __global__ void __launch_bounds__(32 * WM * WN)
     k_gemm(const T *a, i32 lda, const T *w, const T *bias, const T *res, O *c, i32 ldc, i32 m, i32 n, i32 k) {
   slk::gemm<T, O, BM, BN, BK, S, WM, WN, ACT, B, R>(a, lda, w, bias, res, c, ldc, m, n, k);
+}
+template <typename O, int BM, int BN, int S, int ACT, bool B, bool R>
+__global__ void __launch_bounds__(2 * BM) k_gemm_wgmma(const bf16 *a, i32 lda, const bf16 *w, const bf16 *bias,
+                                                      const bf16 *res, O *c, i32 ldc, i32 m, i32 n, i32 k) {
+  slk::gemm_wgmma<bf16, O, BM, BN, S, ACT, B, R>(a, lda, w, bias, res, c, ldc, m, n, k);
 }
 template <typename T, typename O, int WARPS, int MAXM, int ACT, bool B, bool R>
 __global__ void __launch_bounds__(32 * WARPS)
@@ -216,6 +221,18 @@ static void test_gemm(LinearCase s, uint64_t seed) {
   });
 }
 
+template <typename O, int BM, int BN, int S, int ACT, bool B, bool R>
+static void test_gemm_wgmma(LinearCase s, uint64_t seed) {
+  char name[160];
+  std::snprintf(name, sizeof name, "gemm_wgmma<bf16,%s,%d,%d,%d,act%d,%d,%d>", tname<O>(), BM, BN, S, ACT,
+                int(B), int(R));
+  check_linear<bf16, O, ACT, B, R>(name, s, seed, [&](bf16 *a, bf16 *w, bf16 *bias, bf16 *res, O *c) {
+    launch(k_gemm_wgmma<O, BM, BN, S, ACT, B, R>, dim3((s.n + BN - 1) / BN, (s.m + BM - 1) / BM), dim3(2 * BM),
+           size_t(slk::gemm_wgmma_smem<BM, BN, S>()), (const bf16 *)a, s.lda, (const bf16 *)w,
+           (const bf16 *)bias, (const bf16 *)res, c, s.ldc, s.m, s.n, s.k);
+  });
+}
+
 template <typename T, typename O, int WARPS, int MAXM, int ACT, bool B, bool R>
 static void test_gemv(LinearCase s, uint64_t seed) {
   char name[160];
@@ -317,6 +334,15 @@ int main() {
   test_gemm<bf16, float, 64, 128, 32, 3, 2, 4, kActSilu, true, false>({130, 300, 128, 128, 301}, 45);
   test_gemm<bf16, bf16, 32, 32, 16, 2, 2, 2, kActNone, false, true>({45, 70, 48, 64, 73}, 46);
   test_gemm<bf16, bf16, 32, 32, 16, 2, 2, 2, kActNone, false, true>({1, 7, 8, 8, 7}, 47);
+  // gemm_wgmma (Hopper): real shapes (in_proj, out_proj, a 30B MoE-free MLP, the LM head's
+  // float output), tails in m, n and k (k % 64 != 0), one k tile, both warpgroup counts.
+  test_gemm_wgmma<bf16, 128, 256, 4, kActNone, false, false>({520, 10304, 2688, 2688, 10304}, 140);
+  test_gemm_wgmma<bf16, 128, 128, 5, kActNone, false, true>({300, 2688, 4096, 4096, 2688}, 141);
+  test_gemm_wgmma<bf16, 128, 256, 4, kActRelu2, true, true>({77, 3712, 2688, 2696, 3720}, 142);
+  test_gemm_wgmma<float, 128, 256, 4, kActNone, false, false>({129, 4099, 3136, 3136, 4099}, 143);
+  test_gemm_wgmma<bf16, 64, 256, 3, kActSilu, true, false>({100, 300, 72, 80, 301}, 144);
+  test_gemm_wgmma<bf16, 64, 128, 3, kActNone, false, true>({1, 7, 8, 8, 7}, 145);
+  test_gemm_wgmma<bf16, 128, 128, 3, kActNone, false, false>({64, 130, 40, 40, 130}, 146);
   // gemm, float (FMA path): any k and lda.
   test_gemm<float, float, 64, 64, 16, 2, 2, 4, kActSilu, true, true>({100, 130, 75, 80, 131}, 50);
   test_gemm<float, float, 64, 64, 16, 2, 2, 4, kActSilu, true, true>({1, 64, 64, 64, 64}, 51);

@@ -1,5 +1,6 @@
-// The dense linear kernels (gemm: tensor-core bf16 and FMA float paths; gemv) instantiate for
-// both targets with representative and real Nemotron-H specialisations.
+// The dense linear kernels (gemm: tensor-core bf16 and FMA float paths; gemm_wgmma: wgmma on
+// sm_90a, gemm's mma.sync loop on sm_100a; gemv) instantiate for both targets with
+// representative and real Nemotron-H specialisations.
 // RUN: sl-nvrtc-check %s --arch=sm_90a,sm_100a --kernels=%kernels | FileCheck %s
 // CHECK: sm_90a ok
 // CHECK: sm_100a ok
@@ -39,6 +40,19 @@ gemm_f32(GEMM_ARGS(float, float)) {
 extern "C" __global__ void __launch_bounds__(128)
 gemm_f32_small(GEMM_ARGS(float, float)) {
   slk::gemm<float, float, 32, 32, 32, 1, 2, 2, slk::kActNone, false, false>(GEMM_CALL);
+}
+// Hopper: the heuristic's tiles (128x256, 4 slots; 128x128, 6; 64x256, 4), a float output.
+extern "C" __global__ void __launch_bounds__(256)
+gemm_wgmma_bm128_bn256_s4(GEMM_ARGS(bf16, bf16)) {
+  slk::gemm_wgmma<bf16, bf16, 128, 256, 4, slk::kActNone, false, false>(GEMM_CALL);
+}
+extern "C" __global__ void __launch_bounds__(256)
+gemm_wgmma_bm128_bn128_s6_relu2(GEMM_ARGS(bf16, bf16)) {
+  slk::gemm_wgmma<bf16, bf16, 128, 128, 6, slk::kActRelu2, true, true>(GEMM_CALL);
+}
+extern "C" __global__ void __launch_bounds__(128)
+gemm_wgmma_bm64_bn256_s4_f32out(GEMM_ARGS(bf16, float)) {
+  slk::gemm_wgmma<bf16, float, 64, 256, 4, slk::kActNone, false, false>(GEMM_CALL);
 }
 // Decode.
 extern "C" __global__ void __launch_bounds__(256)
