@@ -77,11 +77,11 @@ def SLSelectTiles : Pass<"sl-select-tiles", "::mlir::ModuleOp"> {
     ```mlir
     %y = sl.linear %x, %w : (tensor<?x2688xbf16>, tensor<10304x2688xbf16>) -> tensor<?x10304xbf16>
     ```
-    After (in a prefill function with sl.max_tokens = 4096):
+    After (in a prefill function with sl.max_tokens = 4096; target sm_90a: the Hopper GEMM,
+    other targets get `gemm` with its mma.sync tiles):
     ```mlir
-    %y = sl.linear %x, %w {sl.kernel = "gemm", sl.tile_source = "heuristic",
-        sl.tiles = {bk = 32 : i64, bm = 128 : i64, bn = 128 : i64, stages = 3 : i64,
-                    warps_m = 2 : i64, warps_n = 4 : i64}} : (...) -> tensor<?x10304xbf16>
+    %y = sl.linear %x, %w {sl.kernel = "gemm_wgmma", sl.tile_source = "heuristic",
+        sl.tiles = {bm = 128 : i64, bn = 256 : i64, stages = 4 : i64}} : (...) -> tensor<?x10304xbf16>
     ```
   }];
   let options = [

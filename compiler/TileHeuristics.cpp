@@ -44,9 +44,11 @@ TileProblem projectionProblem(Value x, Value weight, int64_t maxTokens, const st
   int64_t m = static_cast<int64_t>(llvm::PowerOf2Ceil(static_cast<uint64_t>(maxTokens)));
   problem.bucket["m"] = std::to_string(m);
   if (element.isBF16() && target == "sm_90a" && k % 8 == 0) {
-    // Hopper: warpgroup MMA, 64-element k tiles, as many slots as ~192 KiB hold (3 to 6).
+    // Hopper: warpgroup MMA, 64-element k tiles, as many slots as ~192 KiB hold (3 to 6);
+    // 256-column tiles from n = 3072 (measured on an H100, docs/benchmarks: below, 128-column
+    // tiles give more blocks and win).
     problem.kernel = "gemm_wgmma";
-    int64_t bm = m >= 128 ? 128 : 64, bn = n >= 256 ? 256 : 128;
+    int64_t bm = m >= 128 ? 128 : 64, bn = n >= 3072 ? 256 : 128;
     int64_t stages = std::clamp<int64_t>(196608 / ((bm + bn) * 128), 3, 6);
     problem.heuristic = {{"bm", bm}, {"bn", bn}, {"stages", stages}};
     return problem;
