@@ -499,6 +499,7 @@ namespace dn {
 // Dynamic shared memory of gemm_wgmma: STAGES slots of a [BM][64] A tile and a [BN][64] W tile
 // (128-byte rows, no padding), plus 1 KiB to align the slots to the 1024-byte swizzle pattern.
 template <int BM, int BN, int STAGES> struct WgmmaConfig {
+  static constexpr int BM_ = BM, BN_ = BN, STAGES_ = STAGES;
   static constexpr int BK = 64;  // one 128-byte swizzled row of bf16
   static constexpr int THREADS = 2 * BM;  // BM / 64 warpgroups of 128 threads
   static constexpr int A_BYTES = BM * 128, STAGE_BYTES = (BM + BN) * 128;
@@ -583,6 +584,105 @@ template <int N> __device__ __forceinline__ void wgmma_wait() {
 __device__ __forceinline__ void wgmma_fence_operand(float &r) { asm volatile("" : "+f"(r)::"memory"); }
 // Ordinary (cp.async) writes to shared memory become visible to the tensor cores' reads.
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+// acc = A_tile · W_tile^T over k (acc zeroed here), the main loop of gemm_wgmma and of the
+// grouped MoE GEMMs on sm_90a: arow(r) / wrow(r) give the global row r of the A / W tile at
+// k = 0, or nullptr outside the problem (zero-filled); k % 8 == 0. Every thread loads with
+// cp.async into STAGES slots of 128-byte-swizzled K-major tiles (BK = 64); per k tile: wait for
+// tile kt, fence.proxy.async, one barrier, load tile kt + STAGES - 2 into the slot of tile
+// kt - 2, issue the 4 wgmmas of tile kt, commit, wgmma.wait_group 1. Ends with every wgmma and
+// cp.async complete and a barrier (shared memory may be reused).
+template <class C, class AR, class WR>
+__device__ __forceinline__ void wgmma_mainloop(float (&acc)[C::BN_ / 2], AR &&arow, WR &&wrow, i32 k,
+                                               const void *safe) {
+  unsigned char *raw = dyn_smem();
+  const u32 raw_address = smem_address(raw);
+  const u32 base = (raw_address + 1023u) & ~1023u;
+  unsigned char *slots = raw + (base - raw_address);
+  // Chunk column of this thread (the same for every chunk it loads: THREADS % 8 == 0) and the
+  // global rows of its chunks at k = 0.
+  const int chunk = threadIdx.x % 8, row0 = threadIdx.x / 8;
+  const int swizzled = (chunk ^ (row0 % 8)) * 16;  // rows of one thread differ by multiples of 8
+  const bf16 *a_src[C::A_ITERS];
+  const bf16 *w_src[C::B_ITERS];
+#pragma unroll
+  for (int i = 0; i < C::A_ITERS; ++i) {
+    const bf16 *row = arow(row0 + i * (C::THREADS / 8));
+    a_src[i] = row != nullptr ? row + chunk * 8 : nullptr;
+  }
+#pragma unroll
+  for (int i = 0; i < C::B_ITERS; ++i) {
+    const bf16 *row = wrow(row0 + i * (C::THREADS / 8));
+    w_src[i] = row != nullptr ? row + chunk * 8 : nullptr;
+  }
+  auto load_tile = [&](int slot, i32 k0) {
+    unsigned char *s = slots + slot * C::STAGE_BYTES;
+    const bool in_k = k0 + chunk * 8 < k;
+#pragma unroll
+    for (int i = 0; i < C::A_ITERS; ++i) {
+      const bool ok = in_k && a_src[i] != nullptr;
+      cp_async_16(s + (row0 + i * (C::THREADS / 8)) * 128 + swizzled, ok ? a_src[i] + k0 : safe, ok);
+    }
+#pragma unroll
+    for (int i = 0; i < C::B_ITERS; ++i) {
+      const bool ok = in_k && w_src[i] != nullptr;
+      cp_async_16(s + C::A_BYTES + (row0 + i * (C::THREADS / 8)) * 128 + swizzled, ok ? w_src[i] + k0 : safe,
+                  ok);
+    }
+  };
+
+  constexpr int STAGES = C::STAGES_;
+  const i32 ktiles = (k + C::BK - 1) / C::BK;
+#pragma unroll
+  for (int s = 0; s < STAGES - 2; ++s) {
+    if (s < ktiles)
+      load_tile(s, s * C::BK);
+    cp_async_commit();
+  }
+#pragma unroll
+  for (int i = 0; i < C::BN_ / 2; ++i)
+    acc[i] = 0.0f;
+  const int group = threadIdx.x / 128;
+  for (i32 kt = 0; kt < ktiles; ++kt) {
+    cp_async_wait<STAGES - 3>();
+    fence_proxy_async();
+    // After this barrier tile kt is in shared memory and every warpgroup has finished the wgmma
+    // of tile kt - 2 (its wgmma_wait<1> of the previous iteration), so that slot may refill.
+    __syncthreads();
+    const i32 next = kt + STAGES - 2;
+    if (next < ktiles)
+      load_tile(next % STAGES, next * C::BK);
+    cp_async_commit();
+    const u32 a_tile = base + (kt % STAGES) * C::STAGE_BYTES + group * 64 * 128;
+    const u32 w_tile = base + (kt % STAGES) * C::STAGE_BYTES + C::A_BYTES;
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < C::BK / 16; ++kk)
+      Wgmma<C::BN_>::mma(acc, wgmma_desc_sw128(a_tile + kk * 32), wgmma_desc_sw128(w_tile + kk * 32));
+    wgmma_commit();
+    wgmma_wait<1>();
+  }
+  wgmma_wait<0>();
+#pragma unroll
+  for (int i = 0; i < C::BN_ / 2; ++i)
+    wgmma_fence_operand(acc[i]);
+  cp_async_wait<0>();
+  __syncthreads();
+}
+
+// Calls f(row, col, v0, v1) for each pair of horizontally adjacent accumulators of this thread
+// (tile-relative; col even). Layout of m64nNk16: warp w of warpgroup g holds rows 64g + 16w..,
+// and per 8 columns j the m16n8 fragment: acc[4j + 2h + e] at row lane/4 + 8h, column
+// 8j + 2(lane % 4) + e.
+template <class C, class F> __device__ __forceinline__ void wgmma_for_each_pair(const float (&acc)[C::BN_ / 2], F &&f) {
+  const int group = threadIdx.x / 128, warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
+  const int row = group * 64 + warp * 16 + lane / 4;
+#pragma unroll
+  for (int j = 0; j < C::BN_ / 8; ++j)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+      f(row + 8 * h, 8 * j + 2 * (lane % 4), acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]);
+}
 #endif
 
 }  // namespace dn
@@ -610,91 +710,15 @@ __device__ void gemm_wgmma(const T *a, i32 lda, const T *w, const T *bias, const
   using C = dn::WgmmaConfig<BM, BN, STAGES>;
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   const i32 m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
-  unsigned char *raw = dn::dyn_smem();
-  const u32 raw_address = smem_address(raw);
-  const u32 base = (raw_address + 1023u) & ~1023u;
-  unsigned char *slots = raw + (base - raw_address);
-  // Chunk column of this thread (the same for every chunk it loads: THREADS % 8 == 0) and the
-  // global rows of its chunks at k = 0 (null outside the problem).
-  const int chunk = threadIdx.x % 8, row0 = threadIdx.x / 8;
-  const int swizzled = (chunk ^ (row0 % 8)) * 16;  // rows of one thread differ by multiples of 8
-  const T *a_src[C::A_ITERS];
-  const T *w_src[C::B_ITERS];
-#pragma unroll
-  for (int i = 0; i < C::A_ITERS; ++i) {
-    const int r = row0 + i * (C::THREADS / 8);
-    a_src[i] = m0 + r < m ? a + i64(m0 + r) * lda + chunk * 8 : nullptr;
-  }
-#pragma unroll
-  for (int i = 0; i < C::B_ITERS; ++i) {
-    const int r = row0 + i * (C::THREADS / 8);
-    w_src[i] = n0 + r < n ? w + i64(n0 + r) * k + chunk * 8 : nullptr;
-  }
-  auto load_tile = [&](int slot, i32 k0) {
-    unsigned char *s = slots + slot * C::STAGE_BYTES;
-    const bool in_k = k0 + chunk * 8 < k;
-#pragma unroll
-    for (int i = 0; i < C::A_ITERS; ++i) {
-      const bool ok = in_k && a_src[i] != nullptr;
-      cp_async_16(s + (row0 + i * (C::THREADS / 8)) * 128 + swizzled, ok ? a_src[i] + k0 : a, ok);
-    }
-#pragma unroll
-    for (int i = 0; i < C::B_ITERS; ++i) {
-      const bool ok = in_k && w_src[i] != nullptr;
-      cp_async_16(s + C::A_BYTES + (row0 + i * (C::THREADS / 8)) * 128 + swizzled, ok ? w_src[i] + k0 : w,
-                  ok);
-    }
-  };
-
-  const i32 ktiles = (k + C::BK - 1) / C::BK;
-#pragma unroll
-  for (int s = 0; s < STAGES - 2; ++s) {
-    if (s < ktiles)
-      load_tile(s, s * C::BK);
-    cp_async_commit();
-  }
   float acc[BN / 2];
-#pragma unroll
-  for (int i = 0; i < BN / 2; ++i)
-    acc[i] = 0.0f;
-  const int group = threadIdx.x / 128;
-  for (i32 kt = 0; kt < ktiles; ++kt) {
-    cp_async_wait<STAGES - 3>();
-    dn::fence_proxy_async();
-    // After this barrier tile kt is in shared memory and every warpgroup has finished the wgmma
-    // of tile kt - 2 (its wgmma_wait<1> of the previous iteration), so that slot may refill.
-    __syncthreads();
-    const i32 next = kt + STAGES - 2;
-    if (next < ktiles)
-      load_tile(next % STAGES, next * C::BK);
-    cp_async_commit();
-    const u32 a_tile = base + (kt % STAGES) * C::STAGE_BYTES + group * 64 * 128;
-    const u32 w_tile = base + (kt % STAGES) * C::STAGE_BYTES + C::A_BYTES;
-    dn::wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < C::BK / 16; ++kk)
-      dn::Wgmma<BN>::mma(acc, dn::wgmma_desc_sw128(a_tile + kk * 32), dn::wgmma_desc_sw128(w_tile + kk * 32));
-    dn::wgmma_commit();
-    dn::wgmma_wait<1>();
-  }
-  dn::wgmma_wait<0>();
-#pragma unroll
-  for (int i = 0; i < BN / 2; ++i)
-    dn::wgmma_fence_operand(acc[i]);
-  cp_async_wait<0>();
-
-  // Accumulator layout of m64nNk16: warp w of the warpgroup holds rows 16w.., and per 8 columns
-  // j the m16n8 fragment: acc[4j + 2h + e] at row lane/4 + 8h, column 8j + 2(lane % 4) + e.
-  const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
-  const i32 row = m0 + group * 64 + warp * 16 + lane / 4;
+  dn::wgmma_mainloop<C>(
+      acc, [&](int r) -> const bf16 * { return m0 + r < m ? a + i64(m0 + r) * lda : nullptr; },
+      [&](int r) -> const bf16 * { return n0 + r < n ? w + i64(n0 + r) * k : nullptr; }, k, w);
   const bool pair_ok = dn::pairs_aligned(c, ldc);
-#pragma unroll
-  for (int j = 0; j < BN / 8; ++j)
-#pragma unroll
-    for (int h = 0; h < 2; ++h)
-      dn::store_output_pair<T, OUT_T, ACT, HAS_BIAS, HAS_RESIDUAL>(
-          c, ldc, m, n, row + 8 * h, n0 + 8 * j + 2 * (lane % 4), acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1],
-          pair_ok, bias, residual);
+  dn::wgmma_for_each_pair<C>(acc, [&](int r, int col, float v0, float v1) {
+    dn::store_output_pair<T, OUT_T, ACT, HAS_BIAS, HAS_RESIDUAL>(c, ldc, m, n, m0 + r, n0 + col, v0, v1,
+                                                                 pair_ok, bias, residual);
+  });
 #else
   gemm<T, OUT_T, BM, BN, 32, 3, 2, BM / 32, ACT, HAS_BIAS, HAS_RESIDUAL>(a, lda, w, bias, residual, c, ldc, m, n,
                                                                         k);
