@@ -688,7 +688,7 @@ template <class C, class F> __device__ __forceinline__ void wgmma_for_each_pair(
 }  // namespace dn
 
 template <int BM, int BN, int STAGES> __host__ __device__ constexpr int gemm_wgmma_smem() {
-  return STAGES * (BM + BN) * 128 + 1024;
+  return dn::WgmmaConfig<BM, BN, STAGES>::SMEM_BYTES;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -707,7 +707,7 @@ template <typename T, typename OUT_T, int BM, int BN, int STAGES, int ACT, bool 
 __device__ void gemm_wgmma(const T *a, i32 lda, const T *w, const T *bias, const T *residual, OUT_T *c,
                            i32 ldc, i32 m, i32 n, i32 k) {
   static_assert(dn::IsBf16<T>::value, "gemm_wgmma: T must be bf16");
-  using C = dn::WgmmaConfig<BM, BN, STAGES>;
+  using C = dn::WgmmaConfig<BM, BN, STAGES>;  // checks the tiles on every target
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   const i32 m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   float acc[BN / 2];
