@@ -63,6 +63,18 @@ CONFIGS = {
         chunk_size=48, n_routed_experts=6, num_experts_per_tok=3, moe_intermediate_size=24,
         moe_shared_expert_intermediate_size=32, n_shared_experts=1, routed_scaling_factor=2.5,
         num_attention_heads=3, num_key_value_heads=1, head_dim=64, prompt_length=150, seed=41),
+    # Superlinear (model_type superlinear-exp): two multi-step attention layers (window 15 at
+    # sw_index 3, p = 0.5; 2 spans) after Mamba layers, an MLP layer; the 220-token prompt puts
+    # 205 queries past the window, so anchors, top-k, spans and the gate all act. Built by the
+    # PyTorch model the NIAH model trains with (tools/niah/superlinear_torch.py).
+    "tiny-msa-f": dict(
+        vocab_size=272, hidden_size=64, num_hidden_layers=6, hybrid_override_pattern="MM*-M*",
+        mamba_num_heads=4, mamba_head_dim=16, n_groups=1, ssm_state_size=16, conv_kernel=4,
+        chunk_size=32, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2,
+        head_dim=16, span_attention_sw_index=3, span_attention_num_spans=2,
+        span_attention_backward_factor=3.0, span_attention_forward_factor=1.0,
+        span_attention_search_power=0.5, span_attention_span_power=0.5, prompt_length=220,
+        seed=53),
 }
 NEW_TOKENS = 16
 
@@ -96,11 +108,19 @@ def build(name, spec, out_dir):
     spec = dict(spec)
     prompt_length, seed = spec.pop("prompt_length"), spec.pop("seed")
     torch.manual_seed(seed)
-    config = NemotronHConfig(
-        **spec, mlp_hidden_act="relu2", layer_norm_epsilon=1e-5, use_conv_bias=True,
-        initializer_range=0.08, tie_word_embeddings=False, use_mamba_kernels=False,
-        bos_token_id=1, eos_token_id=2, pad_token_id=0, torch_dtype="float32")
-    model = NemotronHForCausalLM(config).float().eval()
+    common = dict(mlp_hidden_act="relu2", layer_norm_epsilon=1e-5, use_conv_bias=True,
+                  initializer_range=0.08, tie_word_embeddings=False, use_mamba_kernels=False,
+                  bos_token_id=1, eos_token_id=2, pad_token_id=0, torch_dtype="float32")
+    superlinear = "span_attention_sw_index" in spec
+    if superlinear:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                        "tools", "niah"))
+        import superlinear_torch
+        model = superlinear_torch.build_model({**spec, **common}).float().eval()
+        config = model.config
+    else:
+        config = NemotronHConfig(**spec, **common)
+        model = NemotronHForCausalLM(config).float().eval()
     generator = torch.Generator().manual_seed(seed + 1)
     perturb(model, generator)
     prompt = torch.randint(3, config.vocab_size, (1, prompt_length), generator=generator)
@@ -113,8 +133,10 @@ def build(name, spec, out_dir):
         logits = model(prompt).logits[0].float().numpy()
     for hook in hooks:
         hook.remove()
-    experts = np.stack([np.sort(c.numpy(), axis=-1) for c in choices]).astype(np.int32)
-    assert experts.shape == (len(routers), prompt_length, config.num_experts_per_tok), experts.shape
+    experts = None
+    if routers:
+        experts = np.stack([np.sort(c.numpy(), axis=-1) for c in choices]).astype(np.int32)
+        assert experts.shape == (len(routers), prompt_length, config.num_experts_per_tok)
     with torch.no_grad():
         ids = prompt.clone()
         for _ in range(NEW_TOKENS):
@@ -122,11 +144,15 @@ def build(name, spec, out_dir):
             ids = torch.cat([ids, step.argmax().view(1, 1)], dim=1)
         greedy = ids[0, prompt_length:].numpy().astype(np.int32)
     target = os.path.join(out_dir, name)
-    model.save_pretrained(target, safe_serialization=True)
+    if superlinear:
+        superlinear_torch.save_checkpoint(model, spec, target)
+    else:
+        model.save_pretrained(target, safe_serialization=True)
     np.save(os.path.join(target, "prompt.npy"), prompt[0].numpy().astype(np.int32))
     np.save(os.path.join(target, "logits.npy"), logits.astype(np.float32))
     np.save(os.path.join(target, "greedy.npy"), greedy)
-    np.save(os.path.join(target, "experts.npy"), experts)
+    if experts is not None:
+        np.save(os.path.join(target, "experts.npy"), experts)
     meta = {"transformers": transformers.__version__, "torch": torch.__version__,
             "seed": seed, "prompt_length": prompt_length, "new_tokens": NEW_TOKENS,
             "logit_scale": float(np.abs(logits).max()),
