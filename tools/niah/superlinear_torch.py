@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import NemotronHConfig, NemotronHForCausalLM
+from transformers.models.nemotron_h import modeling_nemotron_h as _nh
 
 MSA_KEYS = ("span_attention_sw_index", "span_attention_num_spans",
             "span_attention_backward_factor", "span_attention_forward_factor",
@@ -151,6 +152,55 @@ class MultiStepAttention(nn.Module):
         self.routing = routing if self.keep else None
         out = out.transpose(1, 2).reshape(B, T, self.heads * self.head_dim)
         return self.o_proj(out), None
+
+
+def chunk_scan(x, dt, A, B, C, chunk_size, D=None, dt_bias=None, initial_states=None,
+               dt_softplus=False, dt_limit=(0.0, float("inf")), return_final_states=False,
+               **kwargs):
+    """transformers' mamba2_chunk_scan (the SSD chunked scan, same arguments and result) with
+    its contractions as einsums: the reference multiplies broadcast tensors of [chunk, chunk,
+    heads, state] per chunk, which at training lengths is tens of GB and most of a step."""
+    batch, length, heads, head_dim = x.shape
+    if dt_bias is not None:
+        dt = dt + dt_bias.to(dt.dtype)
+    if dt_softplus:
+        dt = F.softplus(dt)
+    dt = torch.clamp(dt, min=dt_limit[0], max=dt_limit[1]).float()
+    x = x.float()
+    B = B.float().repeat_interleave(heads // B.shape[2], dim=2)
+    C = C.float().repeat_interleave(heads // C.shape[2], dim=2)
+    pad = (chunk_size - length % chunk_size) % chunk_size
+
+    def chunks(t):  # [b, T, ...] -> [b, c, l, ...]
+        t = F.pad(t, (0, 0) * (t.dim() - 2) + (0, pad))
+        return t.reshape(batch, -1, chunk_size, *t.shape[2:])
+
+    xd = chunks(x * dt[..., None])                                  # [b, c, l, h, p]
+    a = chunks(A.float() * dt).permute(0, 3, 1, 2)                  # [b, h, c, l]
+    Bc, Cc = chunks(B), chunks(C)                                   # [b, c, l, h, n]
+    a_cum = torch.cumsum(a, dim=-1)
+    decay = torch.exp(_nh.segment_sum(a))                           # [b, h, c, l, s]
+    scores = torch.einsum("bclhn,bcshn->bhcls", Cc, Bc) * decay
+    y = torch.einsum("bhcls,bcshp->bclhp", scores, xd)
+    to_end = torch.exp(a_cum[..., -1:] - a_cum)                     # [b, h, c, l]
+    states = torch.einsum("bclhn,bhcl,bclhp->bchpn", Bc, to_end, xd)
+    first = (initial_states[:, None].float() if initial_states is not None
+             else torch.zeros_like(states[:, :1]))
+    states = torch.cat([first, states], dim=1)                      # [b, c+1, h, p, n]
+    across = torch.exp(_nh.segment_sum(F.pad(a_cum[..., -1], (1, 0))))   # [b, h, c+1, c+1]
+    states = torch.einsum("bhzc,bchpn->bzhpn", across, states)
+    states, final = states[:, :-1], states[:, -1]
+    y = y + torch.einsum("bclhn,bchpn,bhcl->bclhp", Cc, states, torch.exp(a_cum))
+    y = y.reshape(batch, -1, heads, head_dim)[:, :length]
+    if D is not None:
+        y = y + D[..., None] * x
+    return (y, final) if return_final_states else y
+
+
+def use_fast_scan():
+    """Makes transformers' Mamba-2 layers run chunk_scan (training; the golden fixtures keep the
+    reference)."""
+    _nh.mamba2_chunk_scan = chunk_scan
 
 
 def build_model(config_dict):
