@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev                               # config.json, tuning database
   flatbuffers-compiler libflatbuffers-dev          # the artifact schema
   libpcre2-dev                                     # tokenizer regexes
+  zlib1g-dev                                       # deflate of the PNG writer (slrun niah)
 )
 "$root/tools/install_packages.sh" build.sh "${packages[@]}"
 

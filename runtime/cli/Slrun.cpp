@@ -4,6 +4,7 @@
 #include "runtime/support/CommandLine.h"
 
 #include "runtime/app/Engine.h"
+#include "runtime/app/Niah.h"
 #include "runtime/core/ExpertChoices.h"
 #include "runtime/core/MemoryBudget.h"
 #include "runtime/io/Npy.h"
@@ -47,6 +48,12 @@ const char *kUsage =
     "           [--weights DIR] [--device=cpu]\n"
     "           runs one function of an artifact compiled from a hand-written .mlir; inputs\n"
     "           and outputs in the function's order; its state starts empty\n"
+    "  niah     (--artifact A --weights DIR [--device=cpu|cuda] | --url URL --model NAME\n"
+    "           --tokenizer DIR) [--lengths=1024,4096,16384] [--depths=0,0.25,0.5,0.75,1]\n"
+    "           [--trials=4] [--needles=1] [--no-needle] [--output=results.jsonl]\n"
+    "           [--heatmap=niah.png] ...\n"
+    "           needle-in-a-haystack accuracy by prompt length and needle depth (slrun niah\n"
+    "           --help; docs/niah.md)\n"
     "  chat     --artifact A --weights DIR [--max-context=N] [--temperature=X] ...\n"
     "           interactive terminal chat (slrun chat --help; docs/serving.md)\n"
     "  serve    --artifact A --weights DIR [--host H] [--port P] [--api-key KEY] ...\n"
@@ -434,6 +441,8 @@ int runSlrun(int argc, char **argv) {
     return runCommand(argc - 2, argv + 2);
   if (command == "bench")
     return benchCommand(argc - 2, argv + 2);
+  if (command == "niah")
+    return niahCommand(argc - 2, argv + 2);
   if (command == "chat")
     return sl::server::chatCommand(argc - 2, argv + 2);
   if (command == "serve")
