@@ -1,5 +1,6 @@
 #include "runtime/io/Files.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -10,6 +11,9 @@
 namespace sl::io {
 
 namespace {
+// Distinguishes the temporary files of concurrent writers in one process.
+std::atomic<uint64_t> tempCounter{0};
+
 // What a path that is no regular file is instead, for messages.
 std::string notAFile(const struct stat &st) {
   return S_ISDIR(st.st_mode) ? ": is a directory, not a file" : ": not a regular file";
@@ -63,6 +67,39 @@ StatusOr<std::vector<uint8_t>> readWholeFile(const std::string &path, std::strin
   }
   ::close(fd);
   return bytes;
+}
+
+Status writeFileAtomically(const std::string &path, const std::string &where,
+                           std::initializer_list<ByteSpan> parts) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
+                          std::to_string(tempCounter.fetch_add(1));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return Status::error(where + ": cannot write (" + std::strerror(errno) + ")");
+  int err = 0;
+  for (const ByteSpan &part : parts) {
+    const char *c = static_cast<const char *>(part.data);
+    for (size_t left = part.size; left > 0 && !err;) {
+      ssize_t n = ::write(fd, c, left);
+      if (n < 0 && errno != EINTR)
+        err = errno;
+      else if (n > 0) {
+        c += n;
+        left -= size_t(n);
+      }
+    }
+  }
+  if (!err && ::fsync(fd) != 0)
+    err = errno;
+  if (::close(fd) != 0 && !err)
+    err = errno;
+  if (!err && ::rename(tmp.c_str(), path.c_str()) != 0)
+    err = errno;
+  if (err) {
+    ::unlink(tmp.c_str());
+    return Status::error(where + ": cannot write (" + std::strerror(err) + ")");
+  }
+  return Status::success();
 }
 
 }  // namespace sl::io

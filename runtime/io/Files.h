@@ -5,7 +5,9 @@
 
 #include "runtime/support/Status.h"
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,5 +21,17 @@ Status checkRegularFile(const std::string &path, std::string_view what);
 // The bytes of the regular file at `path`. Messages start with "<what> <path>: " ("artifact
 // model.slpkg: is a directory, not a file").
 StatusOr<std::vector<uint8_t>> readWholeFile(const std::string &path, std::string_view what);
+
+// One piece of a file's contents.
+struct ByteSpan {
+  const void *data;
+  size_t size;
+};
+
+// Writes `parts` one after the other to a new file beside `path`, syncs it and renames it over
+// `path`: a reader (or a crash) sees the old file or the whole new one, never a part. Errors say
+// "<where>: cannot write (<reason>)".
+Status writeFileAtomically(const std::string &path, const std::string &where,
+                           std::initializer_list<ByteSpan> parts);
 
 }  // namespace sl::io

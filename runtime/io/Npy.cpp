@@ -1,5 +1,7 @@
 #include "runtime/io/Npy.h"
 
+#include "runtime/io/Files.h"
+
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -237,8 +239,6 @@ Status readWholeFile(const std::string &path, std::vector<uint8_t> &bytes) {
   return Status::success();
 }
 
-std::atomic<uint64_t> tempCounter{0};
-
 }  // namespace
 
 const char *npyDTypeDescr(NpyDType dtype) {
@@ -394,39 +394,7 @@ Status writeNpy(const std::string &path, NpyDType dtype, const std::vector<int64
   }
   head += dict;
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
-                          std::to_string(tempCounter.fetch_add(1));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return Status::error(where + ": cannot write (" + std::strerror(errno) + ")");
-  auto writeAll = [&](const void *p, size_t n) -> int {
-    const char *c = static_cast<const char *>(p);
-    while (n > 0) {
-      ssize_t w = ::write(fd, c, n);
-      if (w < 0) {
-        if (errno == EINTR)
-          continue;
-        return errno;
-      }
-      c += w;
-      n -= size_t(w);
-    }
-    return 0;
-  };
-  int err = writeAll(head.data(), head.size());
-  if (!err && nbytes)
-    err = writeAll(data, nbytes);
-  if (!err && ::fsync(fd) != 0)
-    err = errno;
-  if (::close(fd) != 0 && !err)
-    err = errno;
-  if (!err && ::rename(tmp.c_str(), path.c_str()) != 0)
-    err = errno;
-  if (err) {
-    ::unlink(tmp.c_str());
-    return Status::error(where + ": cannot write (" + std::strerror(err) + ")");
-  }
-  return Status::success();
+  return writeFileAtomically(path, where, {{head.data(), head.size()}, {data, nbytes}});
 }
 
 Status writeNpy(const std::string &path, const NpyArray &array) {

@@ -1,5 +1,7 @@
 #include "runtime/io/Png.h"
 
+#include "runtime/io/Files.h"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -48,8 +50,6 @@ void putChunk(std::vector<uint8_t> &out, const char type[4], const std::vector<u
   putU32(out, uint32_t(crc));
 }
 
-std::atomic<uint64_t> tempCounter{0};
-
 }  // namespace
 
 StatusOr<std::vector<uint8_t>> encodePng(const RgbImage &image) {
@@ -87,28 +87,7 @@ Status writePng(const std::string &path, const RgbImage &image) {
   auto bytes = encodePng(image);
   if (!bytes)
     return Status::error(path + ": " + bytes.status().message());
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
-                          std::to_string(tempCounter.fetch_add(1));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return Status::error(path + ": cannot write (" + std::strerror(errno) + ")");
-  int err = 0;
-  for (size_t done = 0; done < bytes->size() && !err;) {
-    ssize_t n = ::write(fd, bytes->data() + done, bytes->size() - done);
-    if (n < 0 && errno != EINTR)
-      err = errno;
-    else if (n > 0)
-      done += size_t(n);
-  }
-  if (::close(fd) != 0 && !err)
-    err = errno;
-  if (!err && ::rename(tmp.c_str(), path.c_str()) != 0)
-    err = errno;
-  if (err) {
-    ::unlink(tmp.c_str());
-    return Status::error(path + ": cannot write (" + std::strerror(err) + ")");
-  }
-  return Status::success();
+  return writeFileAtomically(path, path, {{bytes->data(), bytes->size()}});
 }
 
 }  // namespace sl::io
