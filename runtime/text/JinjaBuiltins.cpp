@@ -238,8 +238,9 @@ Value Interp::method(const Value &self, const std::string &name) {
   }
   if (self.k == K::List) {
     if (name == "append")  // not allowed by transformers' immutable sandbox; kept as an extension
-      return bind([](const Value &l, Args &a) {
-        l.l->items.push_back(arg(a, 0, "object"));
+      return makeFunc(name, [list = self](Interp &in, Args &a) {
+        in.noteMutation(list);
+        list.l->items.push_back(arg(a, 0, "object"));
         return Value::none();
       });
     if (name == "index")

@@ -13,8 +13,20 @@ ScopeP child(const ScopeP &parent) {
 }
 
 Interp::~Interp() {
-  // Macros capture their defining scope, which holds them: break the cycles.
+  // Macros capture their defining scope, which holds them, and mutated containers may hold
+  // themselves: break the cycles.
   for (auto &s : captured_) s->vars.clear();
+  for (auto &d : mutatedDicts_)
+    if (auto alive = d.lock()) alive->items.clear();
+  for (auto &l : mutatedLists_)
+    if (auto alive = l.lock()) alive->items.clear();
+}
+
+void Interp::noteMutation(const Value &container) {
+  if (container.d && (mutatedDicts_.empty() || mutatedDicts_.back().lock() != container.d))
+    mutatedDicts_.push_back(container.d);
+  if (container.l && (mutatedLists_.empty() || mutatedLists_.back().lock() != container.l))
+    mutatedLists_.push_back(container.l);
 }
 
 std::string Interp::render(const Body &body, const ScopeP &scope) {
@@ -87,6 +99,7 @@ void Interp::assign(const Target &t, const Value &v, const ScopeP &scope) {
   if (!t.attr.empty()) {
     Value obj = lookup(scope, t.name);
     if (obj.k != K::Dict || !obj.d->isNamespace) fail("cannot assign attribute on non-namespace object");
+    noteMutation(obj);
     obj.d->set(Value::str(t.attr), v);
     return;
   }

@@ -87,10 +87,17 @@ private:
     if ((steps_ += steps) > kMaxSteps) fail("template too expensive (more than " + std::to_string(kMaxSteps) + " evaluation steps)");
   }
 
+  // A namespace assigned into or a list appended to: the only ways a template can make a
+  // container hold itself (through other containers, bound methods or macros' scopes), which
+  // shared ownership would leak; the destructor empties them.
+  void noteMutation(const Value &container);
+
   std::string *out_ = nullptr;
   int depth_ = 0;
   uint64_t steps_ = 0;
   std::vector<ScopeP> captured_;
+  std::vector<std::weak_ptr<DictObj>> mutatedDicts_;
+  std::vector<std::weak_ptr<ListObj>> mutatedLists_;
 };
 
 }  // namespace sl::text::jinja::detail
