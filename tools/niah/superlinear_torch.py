@@ -50,8 +50,9 @@ class MsaConfig:
         return offsets
 
 
-def route(q1, k, cfg, group):
-    """Anchor scores of every query. q1 [B, H, T, D], k [B, KV, T, D]. Returns (scores [B, H, T, A]
+def route(q1, kk, cfg):
+    """Anchor scores of every query. q1 [B, H, T, D], kk [B, H, T, D] (the keys of each query
+    head's kv head). Returns (scores [B, H, T, A]
     with -inf where the anchor does not exist, anchor positions [T, A]); A is ordered by i, so a
     larger index is a farther anchor."""
     T = q1.shape[2]
@@ -61,7 +62,6 @@ def route(q1, k, cfg, group):
     valid = anchors >= 0
     if offsets.numel() == 0:
         return q1.new_zeros(*q1.shape[:3], 0), anchors
-    kk = k.repeat_interleave(group, dim=1)                           # [B, H, T, D]
     gathered = kk[:, :, anchors.clamp(min=0)]                        # [B, H, T, A, D]
     scores = torch.einsum("bhtd,bhtad->bhta", q1.float(), gathered.float())  # raw, no scale
     return scores.masked_fill(~valid, float("-inf")), anchors
@@ -89,7 +89,7 @@ def multi_step_attention(q1, q2, k, v, cfg, return_routing=False):
     keys = pos
     sw_start = (pos - cfg.window + 1).clamp(min=0)
     window = (keys[None, :] >= sw_start[:, None]) & (keys[None, :] <= pos[:, None])  # [T, T]
-    scores, anchors = route(q1, k, cfg, group)
+    scores, anchors = route(q1, kk, cfg)
     A = scores.shape[-1]
     if A == 0:  # every query within the window: dense causal attention
         out = F.scaled_dot_product_attention(q2, kk, vv, attn_mask=window, scale=D ** -0.5)
