@@ -44,21 +44,41 @@ int64_t elementBytes(Type type) { return std::max<unsigned>(1, type.getIntOrFloa
 
 class Writer {
 public:
-  Writer(ModuleOp module, const ArtifactOptions &options) : module_(module), options_(options) {}
+  Writer(const std::vector<TargetModule> &plans, const ArtifactOptions &options)
+      : plans_(plans), options_(options) {}
 
   StatusOr<std::vector<uint8_t>> run() {
+    if (plans_.empty())
+      return Status::error("artifact: no plans");
+    // Kernels of every plan, once each (the name encodes the specialisation: two targets that
+    // choose alike share the kernel), with the targets whose plans launch it.
+    std::vector<slk::KernelOp> kernelOps;
+    std::vector<std::vector<std::string>> kernelTargets;
+    for (TargetModule plan : plans_)
+      for (slk::KernelOp kernel : plan.module.getOps<slk::KernelOp>()) {
+        if (!kernel.getSource())
+          return Status::error("artifact: kernel " + kernel.getSymName().str() +
+                               " has no source (run sl-emit-cuda first)");
+        auto [it, inserted] = kernelIndex_.try_emplace(kernel.getSymName(), kernelOps.size());
+        if (inserted) {
+          kernelOps.push_back(kernel);
+          kernelTargets.emplace_back();
+        } else if (kernelOps[it->second].getSource() != kernel.getSource()) {
+          return Status::error("artifact: kernel " + kernel.getSymName().str() +
+                               " has other sources for " + kernelTargets[it->second].front() +
+                               " and " + plan.target);
+        }
+        kernelTargets[it->second].push_back(plan.target);
+      }
     std::vector<fb::Offset<schema::Kernel>> kernels;
-    for (slk::KernelOp kernel : module_.getOps<slk::KernelOp>()) {
-      if (!kernel.getSource())
-        return Status::error("artifact: kernel " + kernel.getSymName().str() +
-                             " has no source (run sl-emit-cuda first)");
-      kernelIndex_[kernel.getSymName()] = kernels.size();
+    for (size_t k = 0; k < kernelOps.size(); ++k) {
+      slk::KernelOp kernel = kernelOps[k];
       std::vector<fb::Offset<fb::String>> args;
       for (Attribute arg : kernel.getTemplateArgs())
         args.push_back(fbb_.CreateString(llvm::cast<StringAttr>(arg).str()));
       std::vector<fb::Offset<schema::Cubin>> cubins;
       if (options_.cubins)
-        for (const std::string &target : options_.targets) {
+        for (const std::string &target : kernelTargets[k]) {
           auto it = options_.cubins->find({kernel.getSymName().str(), target});
           if (it == options_.cubins->end())
             return Status::error("artifact: no cubin of kernel " + kernel.getSymName().str() +
@@ -75,27 +95,29 @@ public:
           static_cast<uint32_t>(kernel.getSmemAttr().getInt()), fbb_.CreateVector(cubins)));
     }
 
-    std::vector<fb::Offset<schema::Function>> functions;
-    for (func::FuncOp func : module_.getOps<func::FuncOp>()) {
-      auto function = writeFunction(func);
-      if (!function)
-        return function.status();
-      functions.push_back(*function);
+    // Weights and state slots are shared: each plan's functions must bind the same ones.
+    std::vector<fb::Offset<schema::Plan>> plans;
+    for (TargetModule plan : plans_) {
+      std::vector<fb::Offset<schema::Function>> functions;
+      for (func::FuncOp func : plan.module.getOps<func::FuncOp>()) {
+        auto function = writeFunction(func);
+        if (!function)
+          return Status::error(function.status().message() + " (plan " + plan.target + ")");
+        functions.push_back(*function);
+      }
+      plans.push_back(schema::CreatePlan(fbb_, fbb_.CreateString(plan.target),
+                                         fbb_.CreateVector(functions)));
     }
 
     std::vector<fb::Offset<schema::LibraryHeader>> headers;
     for (const auto &header : kernels::libraryHeaders())
       headers.push_back(schema::CreateLibraryHeader(fbb_, fbb_.CreateString(header.name),
                                                     fbb_.CreateString(header.text)));
-    std::vector<fb::Offset<fb::String>> targets;
-    for (const std::string &target : options_.targets)
-      targets.push_back(fbb_.CreateString(target));
-
     auto root = schema::CreateArtifact(
         fbb_, schema::kSchemaVersion, fbb_.CreateString(std::string("slc ") + kVersion),
         fbb_.CreateString(options_.sourceName), fbb_.CreateString(modelJson()),
-        fbb_.CreateVector(targets), fbb_.CreateVector(headers), fbb_.CreateVector(kernels),
-        fbb_.CreateVector(weights_), fbb_.CreateVector(states_), fbb_.CreateVector(functions));
+        fbb_.CreateVector(headers), fbb_.CreateVector(kernels), fbb_.CreateVector(weights_),
+        fbb_.CreateVector(states_), fbb_.CreateVector(plans));
     schema::FinishArtifactBuffer(fbb_, root);
     return std::vector<uint8_t>(fbb_.GetBufferPointer(), fbb_.GetBufferPointer() + fbb_.GetSize());
   }
@@ -104,7 +126,7 @@ private:
   // Module attributes with plain values, as a JSON object.
   std::string modelJson() {
     std::string json = "{";
-    for (NamedAttribute attr : module_->getAttrs()) {
+    for (NamedAttribute attr : plans_.front().module->getAttrs()) {
       std::string value;
       llvm::raw_string_ostream os(value);
       if (auto text = llvm::dyn_cast<StringAttr>(attr.getValue()))
@@ -120,6 +142,10 @@ private:
 
   StatusOr<uint32_t> weightIndex(slk::WeightOp weight) {
     auto [it, inserted] = weightIndex_.try_emplace(weight.getName(), weights_.size());
+    auto [type, first] = weightTypes_.try_emplace(weight.getName(), weight.getType());
+    if (!first && type->second != weight.getType())
+      return Status::error("artifact: weight " + weight.getName().str() +
+                           " is bound with different types in different plans");
     if (inserted) {
       auto type = llvm::cast<MemRefType>(weight.getType());
       auto dtype = dtypeOf(type.getElementType());
@@ -364,11 +390,12 @@ private:
                              spec.intValue, spec.floatValue, spec.rowBytes);
   }
 
-  ModuleOp module_;
+  const std::vector<TargetModule> &plans_;
   const ArtifactOptions &options_;
   fb::FlatBufferBuilder fbb_;
   llvm::StringMap<uint32_t> kernelIndex_;
   llvm::StringMap<uint32_t> weightIndex_;
+  llvm::StringMap<Type> weightTypes_;
   std::vector<fb::Offset<schema::WeightBinding>> weights_;
   std::vector<fb::Offset<schema::StateSlot>> states_;
   std::vector<Type> stateTypes_;
@@ -376,8 +403,9 @@ private:
 
 }  // namespace
 
-StatusOr<std::vector<uint8_t>> writeArtifact(ModuleOp module, const ArtifactOptions &options) {
-  return Writer(module, options).run();
+StatusOr<std::vector<uint8_t>> writeArtifact(const std::vector<TargetModule> &plans,
+                                             const ArtifactOptions &options) {
+  return Writer(plans, options).run();
 }
 
 }  // namespace sl::compiler

@@ -1,5 +1,5 @@
-// Serialises a module in the slk form (after sl-emit-cuda) into the flatbuffer artifact of
-// runtime/schema/artifact.fbs.
+// Serialises modules in the slk form (after sl-emit-cuda), one per target, into the flatbuffer
+// artifact of runtime/schema/artifact.fbs: one plan per module, the kernels of all of them.
 #pragma once
 
 #include "compiler/KernelCheck.h"
@@ -14,12 +14,17 @@
 namespace sl::compiler {
 
 struct ArtifactOptions {
-  std::string sourceName;            // the compiled .mlir
-  std::vector<std::string> targets;  // sm_90a, ...
+  std::string sourceName;                // the compiled .mlir
   const KernelCubins *cubins = nullptr;  // with --aot: shipped in the artifact
 };
 
-StatusOr<std::vector<uint8_t>> writeArtifact(mlir::ModuleOp module,
+// The module compiled for one target (tiles selected for it).
+struct TargetModule {
+  std::string target;  // sm_90a, ...
+  mlir::ModuleOp module;
+};
+
+StatusOr<std::vector<uint8_t>> writeArtifact(const std::vector<TargetModule> &plans,
                                              const ArtifactOptions &options);
 
 }  // namespace sl::compiler

@@ -144,9 +144,9 @@ int runCompileCommand(int argc, char **argv) {
   cl::opt<std::string> output("o", cl::desc("Output file (artifact; '-' = stdout for --emit)"),
                               cl::value_desc("file"), cl::init(""), in);
   cl::opt<std::string> targets("target",
-                               cl::desc("Comma-separated GPU targets every kernel is compiled "
-                                        "and checked for with NVRTC (sm_90a: H100/H200, "
-                                        "sm_100a: B200)"),
+                               cl::desc("Comma-separated GPU targets, one plan each: tiles "
+                                        "selected and kernels checked with NVRTC per target "
+                                        "(sm_90a: H100/H200, sm_100a: B200)"),
                                cl::init("sm_90a"), in);
   cl::opt<std::string> emit("emit",
                             cl::desc("What to write: artifact (default), mlir (the IR after the "
@@ -200,9 +200,13 @@ int runCompileCommand(int argc, char **argv) {
   std::vector<std::string> targetList = splitList(targets);
   if (targetList.empty())
     return fail("--target needs at least one target such as sm_90a");
-  for (const std::string &target : targetList)
-    if (target.rfind("sm_", 0) != 0)
-      return fail("--target: '" + target + "' is not a real GPU architecture (e.g. sm_90a)");
+  for (size_t i = 0; i < targetList.size(); ++i) {
+    if (targetList[i].rfind("sm_", 0) != 0)
+      return fail("--target: '" + targetList[i] + "' is not a real GPU architecture (e.g. sm_90a)");
+    if (std::find(targetList.begin(), targetList.begin() + i, targetList[i]) !=
+        targetList.begin() + i)
+      return fail("--target: " + targetList[i] + " is named twice");
+  }
   if (prefillChunk < 1 || prefillChunk > kMaxPrefillChunk)
     return fail("--prefill-chunk must be an integer in [1, " + std::to_string(kMaxPrefillChunk) +
                 "], got " + std::to_string(prefillChunk));
@@ -235,64 +239,106 @@ int runCompileCommand(int argc, char **argv) {
   if (failed(checkCompilable(*module)))
     return fail("cannot compile " + input + " (see the error above)");
 
-  PassManager pm(&context);
-  if (failed(applyPassManagerCLOptions(pm)))
-    return fail("invalid pass manager options");
-  auto add = [&](llvm::StringRef name, std::unique_ptr<Pass> pass) {
+  // The target-independent passes run once; tiles and kernels are chosen per target, on a copy
+  // of the module for each (one plan per target in the artifact).
+  auto makePassManager = [&]() -> std::unique_ptr<PassManager> {
+    auto pm = std::make_unique<PassManager>(&context);
+    if (failed(applyPassManagerCLOptions(*pm)))
+      return nullptr;
+    return pm;
+  };
+  bool stopped = false;
+  auto add = [&](PassManager &pm, llvm::StringRef name, std::unique_ptr<Pass> pass) {
+    if (stopped)
+      return true;
     if (pass->getOpName() == func::FuncOp::getOperationName())
       pm.addNestedPass<func::FuncOp>(std::move(pass));
     else
       pm.addPass(std::move(pass));
-    return stopAfter == name;
+    stopped = stopAfter == name;
+    return stopped;
   };
-  [&] {
-    if (add("canonicalize", createCanonicalizerPass()))
-      return;
-    if (add("sl-fuse-epilogues", mlir::sl::createSLFuseEpilogues()))
-      return;
-    if (add("sl-specialize-phases", mlir::sl::createSLSpecializePhases({"forward", prefillChunk})))
-      return;
-    if (add("sl-select-tiles", mlir::sl::createSLSelectTiles({targetList.front(), tuningDb})))
-      return;
-    // Before any kernel exists: an unsupported shape or tile is an error at its op.
-    if (add("sl-check-kernel-shapes", mlir::sl::createSLCheckKernelShapes()))
-      return;
-    if (add("sl-lower-to-slk", mlir::sl::createSLLowerToSLK()))
-      return;
-    if (add("sl-plan-buffers", mlir::sl::createSLPlanBuffers()))
-      return;
-    add("sl-emit-cuda", mlir::sl::createSLEmitCuda());
-  }();
-  if (failed(pm.run(*module)))
+  auto common = makePassManager();
+  if (!common)
+    return fail("invalid pass manager options");
+  add(*common, "canonicalize", createCanonicalizerPass()) ||
+      add(*common, "sl-fuse-epilogues", mlir::sl::createSLFuseEpilogues()) ||
+      add(*common, "sl-specialize-phases",
+          mlir::sl::createSLSpecializePhases({"forward", prefillChunk}));
+  if (failed(common->run(*module)))
     return fail("compilation of " + input + " failed (see the errors above)");
+
+  std::vector<OwningOpRef<ModuleOp>> owned;
+  std::vector<TargetModule> plans;
+  if (stopped) {
+    plans.push_back({targetList.front(), *module});
+  } else {
+    for (const std::string &target : targetList) {
+      owned.push_back(module->clone());
+      ModuleOp planModule = *owned.back();
+      auto pm = makePassManager();
+      if (!pm)
+        return fail("invalid pass manager options");
+      [&] {
+        stopped = false;
+        if (add(*pm, "sl-select-tiles", mlir::sl::createSLSelectTiles({target, tuningDb})))
+          return;
+        // Before any kernel exists: an unsupported shape or tile is an error at its op.
+        if (add(*pm, "sl-check-kernel-shapes", mlir::sl::createSLCheckKernelShapes()))
+          return;
+        if (add(*pm, "sl-lower-to-slk", mlir::sl::createSLLowerToSLK()))
+          return;
+        if (add(*pm, "sl-plan-buffers", mlir::sl::createSLPlanBuffers()))
+          return;
+        add(*pm, "sl-emit-cuda", mlir::sl::createSLEmitCuda());
+      }();
+      if (failed(pm->run(planModule)))
+        return fail("compilation of " + input + " for " + target +
+                    " failed (see the errors above)");
+      plans.push_back({target, planModule});
+    }
+  }
 
   auto out = openOutputFile(output, &error);
   if (!out)
     return fail(error);
+  // With several targets, each plan's IR or kernels follow a header naming the target.
+  auto header = [&](const TargetModule &plan) {
+    if (plans.size() > 1)
+      out->os() << "// ===== target " << plan.target << "\n";
+  };
   if (emit == "mlir") {
-    module->print(out->os());
+    for (TargetModule plan : plans) {
+      header(plan);
+      plan.module->print(out->os());
+    }
     out->keep();
     return 0;
   }
   if (emit == "cuda") {
-    for (slk::KernelOp kernel : module->getOps<slk::KernelOp>())
-      out->os() << "// ----- kernel " << kernel.getSymName() << " (" << kernel.getThreads()
-                << " threads, " << kernel.getSmem() << " bytes dynamic shared memory)\n"
-                << kernel.getSource().value_or("") << "\n";
+    for (TargetModule plan : plans) {
+      header(plan);
+      for (slk::KernelOp kernel : plan.module.getOps<slk::KernelOp>())
+        out->os() << "// ----- kernel " << kernel.getSymName() << " (" << kernel.getThreads()
+                  << " threads, " << kernel.getSmem() << " bytes dynamic shared memory)\n"
+                  << kernel.getSource().value_or("") << "\n";
+    }
     out->keep();
     return 0;
   }
 
-  // Every kernel is compiled for every target now, so that a kernel that does not build fails
-  // here, naming the kernel, rather than on the GPU machine.
+  // Every kernel is compiled for the targets whose plans launch it now, so that a kernel that
+  // does not build fails here, naming the kernel, rather than on the GPU machine.
   std::vector<KernelSource> sources;
-  for (slk::KernelOp kernel : module->getOps<slk::KernelOp>())
-    sources.push_back({kernel.getSymName().str(), kernel.getSource().value_or("").str()});
-  auto cubins = compileKernels(sources, targetList, std::thread::hardware_concurrency());
+  for (TargetModule plan : plans)
+    for (slk::KernelOp kernel : plan.module.getOps<slk::KernelOp>())
+      sources.push_back(
+          {kernel.getSymName().str(), kernel.getSource().value_or("").str(), plan.target});
+  auto cubins = compileKernels(sources, std::thread::hardware_concurrency());
   if (!cubins)
     return fail(cubins.status().message());
-  ArtifactOptions options{input, targetList, aot ? &*cubins : nullptr};
-  auto artifact = writeArtifact(*module, options);
+  ArtifactOptions options{input, aot ? &*cubins : nullptr};
+  auto artifact = writeArtifact(plans, options);
   if (!artifact)
     return fail(artifact.status().message());
   out->os().write(reinterpret_cast<const char *>(artifact->data()), artifact->size());

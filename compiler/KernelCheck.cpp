@@ -8,24 +8,18 @@
 
 namespace sl::compiler {
 
-StatusOr<KernelCubins> compileKernels(const std::vector<KernelSource> &kernels,
-                                      const std::vector<std::string> &targets, unsigned threads) {
-  std::vector<std::pair<size_t, std::string>> jobs;
-  for (size_t k = 0; k < kernels.size(); ++k)
-    for (const std::string &target : targets)
-      jobs.push_back({k, target});
+StatusOr<KernelCubins> compileKernels(const std::vector<KernelSource> &kernels, unsigned threads) {
   KernelCubins cubins;
   std::vector<std::string> failures;
   std::mutex mutex;
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    for (size_t job; (job = next++) < jobs.size();) {
-      const auto &[k, target] = jobs[job];
+    for (size_t k; (k = next++) < kernels.size();) {
       auto compiled = nvrtc::compile(kernels[k].name + ".cu", kernels[k].source,
-                                     kernels::libraryHeaders(), target);
+                                     kernels::libraryHeaders(), kernels[k].target);
       std::lock_guard<std::mutex> lock(mutex);
       if (compiled)
-        cubins[{kernels[k].name, target}] = std::move(compiled->cubin);
+        cubins[{kernels[k].name, kernels[k].target}] = std::move(compiled->cubin);
       else
         failures.push_back(compiled.status().message());
     }

@@ -29,7 +29,7 @@ echo "   kernel sources: $out/tiny.cu"
 
 echo "== 3. the artifact (sl-artifact-dump)"
 "$bin/sl-artifact-dump" "$out/tiny.slpkg" > "$out/tiny.dump.txt"
-grep -E "^(schema|targets|kernels|weights|states|function)" "$out/tiny.dump.txt" | sed 's/^/   /'
+grep -E "^(schema|plans|kernels|weights|states|plan )" "$out/tiny.dump.txt" | sed 's/^/   /'
 echo "   decode step:"
 sed -n '/^function decode/,$p' "$out/tiny.dump.txt" | tail -n +2 | cut -c1-110 | sed 's/^/   /'
 

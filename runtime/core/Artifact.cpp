@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 namespace sl::runtime {
 
@@ -25,10 +26,32 @@ bool elementsAligned(const V *vector) {
   return !vector || reinterpret_cast<uintptr_t>(vector->Data()) % 8 == 0;
 }
 
+std::string checkPlan(const sl::schema::Artifact &root, const sl::schema::Plan &plan);
+
+bool sameShapes(const flatbuffers::Vector<flatbuffers::Offset<sl::schema::Tensor>> &a,
+                const flatbuffers::Vector<flatbuffers::Offset<sl::schema::Tensor>> &b) {
+  if (a.size() != b.size())
+    return false;
+  for (uint32_t i = 0; i < a.size(); ++i)
+    if (a.Get(i)->dtype() != b.Get(i)->dtype() ||
+        !std::equal(a.Get(i)->shape()->begin(), a.Get(i)->shape()->end(),
+                    b.Get(i)->shape()->begin(), b.Get(i)->shape()->end()))
+      return false;
+  return true;
+}
+
+bool sameInterface(const sl::schema::Function &a, const sl::schema::Function &b) {
+  auto text = [](const flatbuffers::String *s) { return s ? s->str() : std::string(); };
+  return text(a.phase()) == text(b.phase()) && a.max_tokens() == b.max_tokens() &&
+         std::equal(a.states()->begin(), a.states()->end(), b.states()->begin(),
+                    b.states()->end()) &&
+         sameShapes(*a.inputs(), *b.inputs()) && sameShapes(*a.outputs(), *b.outputs());
+}
+
 std::string checkStructure(const sl::schema::Artifact &root) {
   if (!root.model() || !root.headers() || !root.kernels() || !root.weights() || !root.states() ||
-      !root.functions())
-    return "missing model attributes, headers, kernels, weights, states or functions";
+      !root.plans())
+    return "missing model attributes, headers, kernels, weights, states or plans";
   for (const auto *header : *root.headers())
     if (!header->name() || !header->text())
       return "a library header without name or text";
@@ -49,7 +72,6 @@ std::string checkStructure(const sl::schema::Artifact &root) {
       if (dim < 0)
         return "weight " + binding->name()->str() + ": a negative dimension";
   }
-  const size_t states = root.states()->size();
   for (const auto *slot : *root.states()) {
     if (!slot->location())
       return "a state slot without location";
@@ -57,7 +79,40 @@ std::string checkStructure(const sl::schema::Artifact &root) {
       return "state slot " + slot->location()->str() + ": kind " +
              std::to_string(int(slot->kind())) + ", outside the schema's StateKind";
   }
-  for (const auto *function : *root.functions()) {
+  if (!root.plans() || root.plans()->size() == 0)
+    return "no plans";
+  std::set<std::string> targets;
+  for (const auto *plan : *root.plans()) {
+    if (!plan->target() || !plan->functions())
+      return "a plan without target or functions";
+    if (!targets.insert(plan->target()->str()).second)
+      return "two plans for " + plan->target()->str();
+    if (std::string problem = checkPlan(root, *plan); !problem.empty())
+      return "plan " + plan->target()->str() + ": " + problem;
+  }
+  // Callers take a function's interface from the first plan and any executor runs its own plan's
+  // function of that name: the interfaces must agree.
+  const auto &first = *root.plans()->Get(0);
+  for (const auto *plan : *root.plans()) {
+    const std::string where = "plan " + plan->target()->str() + ": ";
+    if (plan->functions()->size() != first.functions()->size())
+      return where + "other functions than plan " + first.target()->str();
+    for (const auto *function : *first.functions()) {
+      const auto *own = findFunction(*plan, function->name()->str());
+      if (!own)
+        return where + "no function " + function->name()->str();
+      if (!sameInterface(*function, *own))
+        return where + "function " + function->name()->str() +
+               " has another interface (phase, max_tokens, inputs, states or outputs) than in "
+               "plan " + first.target()->str();
+    }
+  }
+  return "";
+}
+
+std::string checkPlan(const sl::schema::Artifact &root, const sl::schema::Plan &plan) {
+  const size_t states = root.states()->size();
+  for (const auto *function : *plan.functions()) {
     if (!function->name())
       return "a function without name";
     const std::string where = "function " + function->name()->str() + ": ";
@@ -187,11 +242,33 @@ StatusOr<Artifact> Artifact::fromBytes(std::vector<uint8_t> contents, const std:
   return artifact;
 }
 
-const sl::schema::Function *Artifact::function(const std::string &name) const {
-  for (const auto *function : *root().functions())  // present, and named: checkStructure
+const sl::schema::Function *findFunction(const sl::schema::Plan &plan, const std::string &name) {
+  for (const auto *function : *plan.functions())  // present, and named: checkStructure
     if (function->name()->str() == name)
       return function;
   return nullptr;
+}
+
+const sl::schema::Function *Artifact::function(const std::string &name) const {
+  return findFunction(*root().plans()->Get(0), name);  // at least one plan: checkStructure
+}
+
+std::string Artifact::targets() const {
+  std::string list;
+  for (const auto *plan : *root().plans())
+    list += (list.empty() ? "" : ", ") + plan->target()->str();
+  return list;
+}
+
+StatusOr<const sl::schema::Plan *> Artifact::planFor(int major, int minor) const {
+  const std::string base = "sm_" + std::to_string(major) + std::to_string(minor);
+  for (const std::string &target : {base + "a", base})
+    for (const auto *plan : *root().plans())
+      if (plan->target()->str() == target)
+        return plan;
+  return Status::error("artifact " + path_ + " has plans for " + targets() + ", none for this " +
+                       base + " GPU (recompile with slc compile --target=" + base +
+                       (major >= 9 ? "a" : "") + ")");
 }
 
 }  // namespace sl::runtime

@@ -88,9 +88,17 @@ StatusOr<int64_t> captureOffset(const sl::schema::Function &function, const Capt
   return buffer->offset() + start;
 }
 
-Executor::Executor() {
+Executor::Executor(const sl::schema::Plan &plan) : plan_(&plan) {
   static std::atomic<uint64_t> nextId{1};
   id_ = nextId++;
+}
+
+StatusOr<const sl::schema::Function *> Executor::own(const sl::schema::Function &function) const {
+  const std::string name = function.name()->str();
+  if (const auto *own = findFunction(*plan_, name))
+    return own;
+  return Status::error("slrun: the " + plan_->target()->str() + " plan has no function '" + name +
+                       "'");
 }
 
 Status Executor::checkOwner(const Session &session) const {

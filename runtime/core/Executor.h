@@ -70,12 +70,17 @@ StatusOr<int64_t> captureOffset(const sl::schema::Function &function, const Capt
 
 class Executor {
 public:
-  Executor();
+  // Runs the launch lists of `plan` (one of the artifact's plans: the one for its GPU).
+  explicit Executor(const sl::schema::Plan &plan);
   virtual ~Executor() = default;
   Executor(const Executor &) = delete;
   Executor &operator=(const Executor &) = delete;
   // Distinct for every executor of the process (BackendState::executor()).
   uint64_t id() const { return id_; }
+  // The plan this executor runs, and its function of the name of `function` (callers take a
+  // function's interface from the artifact's first plan; every plan has the same ones).
+  const sl::schema::Plan &plan() const { return *plan_; }
+  StatusOr<const sl::schema::Function *> own(const sl::schema::Function &function) const;
   // Runs `function` on `tokens` new tokens: `inputs[i]` points to input i in host memory (its
   // shape with the token dimension = tokens). Advances `session` by `tokens` when the function
   // has state. Outputs hold the token rows `rows` only.
@@ -121,6 +126,7 @@ protected:
   void logCaptured(CapturedCall call) { captured_.push_back(std::move(call)); }
 
 private:
+  const sl::schema::Plan *plan_;
   uint64_t id_;
   std::map<std::string, std::vector<Capture>> captures_;
   std::vector<CapturedCall> captured_;

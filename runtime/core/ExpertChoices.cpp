@@ -59,7 +59,8 @@ StatusOr<ExpertChoices> ExpertChoices::attach(const Artifact &artifact, Executor
                                               const std::vector<std::string> &functions) {
   std::vector<RouterLaunch> first;
   for (size_t f = 0; f < functions.size(); ++f) {
-    const auto *function = artifact.function(functions[f]);
+    // The launch indices are those of the plan the executor runs.
+    const auto *function = findFunction(executor.plan(), functions[f]);
     if (!function)
       return Status::error("artifact " + artifact.path() + " has no '" + functions[f] +
                            "' function");

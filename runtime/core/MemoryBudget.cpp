@@ -187,8 +187,10 @@ StatusOr<SessionBytes> sessionBytes(const Artifact &artifact, int64_t capacity) 
 
 uint64_t largestArenaBytes(const Artifact &artifact) {
   uint64_t largest = 0;
-  for (const auto *function : *artifact.root().functions())
-    largest = std::max<uint64_t>(largest, uint64_t(std::max<int64_t>(0, function->arena_bytes())));
+  for (const auto *plan : *artifact.root().plans())
+    for (const auto *function : *plan->functions())
+      largest =
+          std::max<uint64_t>(largest, uint64_t(std::max<int64_t>(0, function->arena_bytes())));
   return largest;
 }
 

@@ -30,7 +30,7 @@ struct SessionBytes {
 // An error when `capacity` is outside [1, kMaxSessionTokens] or a size overflows 64 bits.
 StatusOr<SessionBytes> sessionBytes(const Artifact &artifact, int64_t capacity);
 
-// The largest arena of the artifact's functions (one call's activations).
+// The largest arena of the artifact's functions in any plan (one call's activations).
 uint64_t largestArenaBytes(const Artifact &artifact);
 
 // Host memory this process can still allocate: MemAvailable of /proc/meminfo, lowered to what

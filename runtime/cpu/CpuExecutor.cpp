@@ -29,10 +29,14 @@ Status CpuExecutor::claim(Session &session) {
   return Status::success();
 }
 
-StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &function,
+StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &requested,
                                                 Session &session,
                                                 const std::vector<const void *> &inputs,
                                                 int64_t tokens, OutputRows rows) {
+  auto ownFunction = own(requested);
+  if (!ownFunction)
+    return ownFunction.status();
+  const sl::schema::Function &function = **ownFunction;
   const std::string name = function.name()->str();
   auto fail = [&](const std::string &message) {
     return Status::error("slrun: " + name + ": " + message);

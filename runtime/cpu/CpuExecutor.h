@@ -9,9 +9,11 @@ namespace sl::runtime {
 
 class CpuExecutor : public Executor {
 public:
-  // `weights[i]` holds weight binding i of `artifact` in its binding dtype and shape.
+  // `weights[i]` holds weight binding i of `artifact` in its binding dtype and shape. Runs the
+  // first plan (the first `slc compile --target`): the reference kernels compute the same for
+  // every plan's tile choices.
   CpuExecutor(const Artifact &artifact, const std::vector<std::vector<uint8_t>> &weights)
-      : artifact_(artifact), weights_(weights) {}
+      : Executor(*artifact.root().plans()->Get(0)), artifact_(artifact), weights_(weights) {}
 
   StatusOr<std::vector<Tensor>> call(const sl::schema::Function &function, Session &session,
                                      const std::vector<const void *> &inputs,

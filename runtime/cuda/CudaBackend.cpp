@@ -12,8 +12,8 @@ runtime::Backend cudaBackend() {
             auto cuda = CudaExecutor::create(model.artifact(), model.weights(), model.randomSeed());
             if (!cuda)
               return Status::error("--device=cuda: " + cuda.status().message());
-            std::cerr << "slrun: CUDA backend on " << *(*cuda)->deviceName() << " ("
-                      << (*cuda)->arch() << ")\n";
+            std::cerr << "slrun: CUDA backend on " << *(*cuda)->deviceName() << ", the artifact's "
+                      << (*cuda)->arch() << " plan (of " << model.artifact().targets() << ")\n";
             return std::unique_ptr<runtime::Executor>(std::move(*cuda));
           }};
 }

@@ -193,18 +193,21 @@ CudaExecutor::create(const runtime::Artifact &artifact,
   if (!driver)
     return driver.status();
   const Driver &d = **driver;
-  std::unique_ptr<CudaExecutor> executor(new CudaExecutor(d, artifact));
   CUdevice device;
   if (Status s = d.check(d.cuDeviceGet(&device, 0), "cuDeviceGet"); !s)
     return s;
   char name[256] = {0};
   d.cuDeviceGetName(name, sizeof(name) - 1, device);
-  executor->deviceName_ = name;
   int major = 0, minor = 0;
   d.cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
   d.cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
-  executor->arch_ = "sm_" + std::to_string(major) + std::to_string(minor) +
-                    (major == 9 || major == 10 ? "a" : "");
+  auto plan = artifact.planFor(major, minor);
+  if (!plan)
+    return Status::error(plan.status().message() + " (" + name + ")");
+  std::unique_ptr<CudaExecutor> executor(new CudaExecutor(d, artifact, **plan));
+  executor->deviceName_ = name;
+  // Kernels are compiled for the plan's target (sm_90a: the wgmma kernels need the a-variant).
+  executor->arch_ = (*plan)->target()->str();
   if (Status s = d.check(d.cuDevicePrimaryCtxRetain(&executor->context_, device),
                          "cuDevicePrimaryCtxRetain");
       !s)
@@ -218,7 +221,17 @@ CudaExecutor::create(const runtime::Artifact &artifact,
   auto &headers = executor->headers_;
   for (const auto *header : *artifact.root().headers())
     headers.push_back({header->name()->str(), header->text()->str()});
-  for (const auto *kernel : *artifact.root().kernels()) {
+  // Only the plan's kernels: another target's may not even build for this GPU.
+  std::vector<bool> used(artifact.root().kernels()->size(), false);
+  for (const auto *function : *(*plan)->functions())
+    for (const auto *launch : *function->launches())
+      used[launch->kernel()] = true;
+  for (uint32_t k = 0; k < used.size(); ++k) {
+    if (!used[k]) {
+      executor->functions_.push_back(nullptr);
+      continue;
+    }
+    const auto *kernel = artifact.root().kernels()->Get(k);
     std::string kernelName = kernel->name()->str();
     std::vector<char> cubin;
     for (const auto *aot : *kernel->cubins())
@@ -287,7 +300,7 @@ CudaExecutor::create(const runtime::Artifact &artifact,
       return s;
     executor->weights_.push_back(*pointer);
   }
-  for (const auto *function : *artifact.root().functions()) {
+  for (const auto *function : *(*plan)->functions()) {
     std::string fn = function->name()->str();
     auto arena = executor->allocate(function->arena_bytes(), "arena of " + fn);
     if (!arena)
@@ -339,7 +352,7 @@ StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session
       return Status::success();
     };
     int64_t maxTokens = 0;
-    for (const auto *function : *artifact_.root().functions())
+    for (const auto *function : *plan().functions())
       maxTokens = std::max<int64_t>(maxTokens, function->max_tokens());
     for (size_t i = 0; i < slots.size(); ++i) {
       const runtime::StateBuffers &host = session.state(i);
@@ -610,10 +623,14 @@ void CudaExecutor::releaseGraph(Graph &graph) {
 }
 
 StatusOr<std::vector<runtime::Tensor>>
-CudaExecutor::call(const sl::schema::Function &function, runtime::Session &session,
+CudaExecutor::call(const sl::schema::Function &requested, runtime::Session &session,
                    const std::vector<const void *> &inputs, int64_t tokens,
                    runtime::OutputRows rows) {
   const Driver &d = driver_;
+  auto ownFunction = own(requested);
+  if (!ownFunction)
+    return ownFunction.status();
+  const sl::schema::Function &function = **ownFunction;
   const std::string name = function.name()->str();
   auto fail = [&](const std::string &message) {
     return Status::error("slrun (cuda): " + name + ": " + message);

@@ -62,8 +62,9 @@ private:
     std::vector<CUdeviceptr> k, v, conv, ssm, anchorOffsets, spanReach;
     std::vector<CUdeviceptr> allocations;
   };
-  CudaExecutor(const Driver &driver, const runtime::Artifact &artifact)
-      : driver_(driver), artifact_(artifact) {}
+  CudaExecutor(const Driver &driver, const runtime::Artifact &artifact,
+               const sl::schema::Plan &plan)
+      : Executor(plan), driver_(driver), artifact_(artifact) {}
   struct Launch {  // one launch of a call, arguments resolved
     uint32_t kernel = 0;
     unsigned grid[3] = {1, 1, 1};

@@ -2,5 +2,5 @@
 #pragma once
 
 namespace sl::schema {
-constexpr unsigned kSchemaVersion = 2;
+constexpr unsigned kSchemaVersion = 3;
 }  // namespace sl::schema

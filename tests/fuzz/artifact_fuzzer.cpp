@@ -19,8 +19,9 @@ void walk(const sl::runtime::Artifact &artifact) {
     sink = sink + binding->name()->size() + binding->shape()->size();
   for (const auto *kernel : *root.kernels())
     sink = sink + kernel->name()->size() + kernel->source()->size();
-  for (const auto *function : *root.functions()) {
-    sink = sink + function->name()->size();
+  for (const auto *plan : *root.plans())
+  for (const auto *function : *plan->functions()) {
+    sink = sink + function->name()->size() + plan->target()->size();
     SL_FUZZ_CHECK(artifact.function(function->name()->str()) != nullptr, "function not found");
     const auto &buffers = *function->buffers();
     for (const auto *tensor : *function->inputs())

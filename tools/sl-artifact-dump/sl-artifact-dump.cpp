@@ -58,9 +58,9 @@ int main(int argc, char **argv) {
   std::cout << "schema " << artifact->schema_version() << " (this build reads "
             << sl::schema::kSchemaVersion << "), " << artifact->producer()->str() << ", from "
             << artifact->source_name()->str() << "\nmodel " << artifact->model()->str()
-            << "\ntargets";
-  for (const auto *target : *artifact->targets())
-    std::cout << " " << target->str();
+            << "\nplans";
+  for (const auto *plan : *artifact->plans())
+    std::cout << " " << plan->target()->str();
   std::cout << "\nlibrary headers " << artifact->headers()->size() << "\n";
   std::cout << "kernels " << artifact->kernels()->size() << "\n";
   for (const auto *kernel : *artifact->kernels())
@@ -83,8 +83,9 @@ int main(int argc, char **argv) {
                 << state->msa()->num_spans() << ")";
     std::cout << "\n";
   }
-  for (const auto *function : *artifact->functions()) {
-    std::cout << "function " << function->name()->str() << " phase " << function->phase()->str()
+  for (const auto *plan : *artifact->plans())
+  for (const auto *function : *plan->functions()) {
+    std::cout << "plan " << plan->target()->str() << " function " << function->name()->str() << " phase " << function->phase()->str()
               << " max_tokens " << function->max_tokens() << " arena " << function->arena_bytes()
               << " buffers " << function->buffers()->size() << " launches "
               << function->launches()->size() << "\n";

@@ -62,9 +62,9 @@ std::vector<uint8_t> artifactWith(Args args) {
       b, "prefill", "prefill", 16, 512, &buffers, &inputs, &states, &outputs, &outputBuffers,
       &launches)};
   std::vector<flatbuffers::Offset<fs::LibraryHeader>> headers;
-  auto root = fs::CreateArtifactDirect(b, fs::kSchemaVersion, "test", "t.mlir", "{}",
-                                       &noStrings, &headers, &kernels, &weights, &slots,
-                                       &functions);
+  std::vector<flatbuffers::Offset<fs::Plan>> plans{fs::CreatePlanDirect(b, "sm_90a", &functions)};
+  auto root = fs::CreateArtifactDirect(b, fs::kSchemaVersion, "test", "t.mlir", "{}", &headers,
+                                       &kernels, &weights, &slots, &plans);
   fs::FinishArtifactBuffer(b, root);
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }

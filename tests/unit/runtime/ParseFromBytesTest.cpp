@@ -162,10 +162,10 @@ std::vector<uint8_t> artifact(int32_t argIndex, uint32_t kernel, int64_t divisor
   std::vector<flatbuffers::Offset<fs::WeightBinding>> weights{w};
   std::vector<flatbuffers::Offset<fs::LibraryHeader>> headers;
   std::vector<flatbuffers::Offset<fs::StateSlot>> slots;
-  std::vector<flatbuffers::Offset<flatbuffers::String>> targets;
+  std::vector<flatbuffers::Offset<fs::Plan>> plans{
+      fs::CreatePlanDirect(b, "sm_90a", withFunctions ? &functions : nullptr)};
   auto root = fs::CreateArtifactDirect(b, sl::schema::kSchemaVersion, "test", "t.mlir", "{}",
-                                       &targets, &headers, &kernels, &weights, &slots,
-                                       withFunctions ? &functions : nullptr);
+                                       &headers, &kernels, &weights, &slots, &plans);
   fs::FinishArtifactBuffer(b, root);
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
@@ -182,7 +182,8 @@ TEST(ArtifactFromBytes, StructureIsChecked) {
   EXPECT_NE(loaded->function("decode"), nullptr);
   EXPECT_EQ(loaded->function("prefill"), nullptr);
   // Absent functions used to be dereferenced by Artifact::function.
-  EXPECT_NE(artifactError(artifact(0, 0, 1, false)).find("missing"), std::string::npos);
+  EXPECT_NE(artifactError(artifact(0, 0, 1, false)).find("a plan without target or functions"),
+            std::string::npos);
   EXPECT_NE(artifactError(artifact(1, 0, 1)).find("refers to nothing"), std::string::npos);
   EXPECT_NE(artifactError(artifact(-1, 0, 1)).find("refers to nothing"), std::string::npos);
   EXPECT_NE(artifactError(artifact(0, 1, 1)).find("kernel 1 out of range"), std::string::npos);

@@ -1,6 +1,6 @@
 // Hand-made artifacts for the runtime's unit tests: the parts a test builds in `b` (kernels,
-// weights, state slots, functions; no targets or library headers) finished into an artifact
-// and loaded as the runtime loads one.
+// weights, state slots, functions of one plan for sm_90a; no library headers) finished into an
+// artifact and loaded as the runtime loads one.
 #pragma once
 
 #include "runtime/core/Artifact.h"
@@ -19,11 +19,11 @@ inline runtime::Artifact finishArtifact(
     const std::vector<flatbuffers::Offset<schema::WeightBinding>> &weights,
     const std::vector<flatbuffers::Offset<schema::StateSlot>> &slots,
     const std::vector<flatbuffers::Offset<schema::Function>> &functions) {
-  std::vector<flatbuffers::Offset<flatbuffers::String>> targets;
   std::vector<flatbuffers::Offset<schema::LibraryHeader>> headers;
+  std::vector<flatbuffers::Offset<schema::Plan>> plans{
+      schema::CreatePlanDirect(b, "sm_90a", &functions)};
   auto root = schema::CreateArtifactDirect(b, schema::kSchemaVersion, "test", "t.mlir", "{}",
-                                           &targets, &headers, &kernels, &weights, &slots,
-                                           &functions);
+                                           &headers, &kernels, &weights, &slots, &plans);
   schema::FinishArtifactBuffer(b, root);
   auto loaded = runtime::Artifact::fromBytes(
       std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()), "t.slpkg");
