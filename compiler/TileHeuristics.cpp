@@ -67,7 +67,7 @@ TileProblem projectionProblem(Value x, Value weight, int64_t maxTokens, const st
 }
 
 // Routed experts: grouped tensor-core GEMMs for prefill, weight-streaming GEMVs for decode.
-TileProblem expertsProblem(mlir::sl::MoEExpertsOp op, int64_t maxTokens) {
+TileProblem expertsProblem(mlir::sl::MoEExpertsOp op, int64_t maxTokens, const std::string &target) {
   auto up = llvm::cast<RankedTensorType>(op.getUp().getType());
   int64_t experts = up.getDimSize(0), inter = up.getDimSize(1), hidden = up.getDimSize(2);
   int64_t topK = llvm::cast<RankedTensorType>(op.getWeights().getType()).getDimSize(1);
@@ -84,10 +84,13 @@ TileProblem expertsProblem(mlir::sl::MoEExpertsOp op, int64_t maxTokens) {
   problem.kernel = "moe_grouped";
   problem.bucket["m"] = std::to_string(llvm::PowerOf2Ceil(static_cast<uint64_t>(maxTokens)));
   if (up.getElementType().isBF16()) {
-    // Fewer than ~100 rows per expert: 64-row tiles waste less padding.
+    // Fewer than ~100 rows per expert: 64-row tiles waste less padding. On sm_90a the 128-row
+    // tiles run the wgmma main loop (sl_moe.cuh moe::UsesWgmma), which loads stages - 2 tiles
+    // ahead: 4 stages there, 3 for the mma.sync loop of the other targets.
     int64_t bm = maxTokens * topK / experts < 100 ? 64 : 128;
+    int64_t stages = target == "sm_90a" ? 4 : 3;
     problem.heuristic = {{"bm", bm},       {"bn", 128},     {"bk", 64},
-                         {"stages", 3}, {"warps_m", 2}, {"warps_n", 4}};
+                         {"stages", stages}, {"warps_m", 2}, {"warps_n", 4}};
   } else {
     problem.heuristic = {{"bm", 64},     {"bn", 64},      {"bk", 16},
                          {"stages", 2}, {"warps_m", 2}, {"warps_n", 2}};
@@ -170,7 +173,7 @@ std::optional<TileProblem> tileProblem(Operation *op, int64_t maxTokens, const s
   if (auto scan = llvm::dyn_cast<mlir::sl::SSDScanOp>(op))
     return ssdProblem(scan, maxTokens);
   if (auto experts = llvm::dyn_cast<mlir::sl::MoEExpertsOp>(op))
-    return expertsProblem(experts, maxTokens);
+    return expertsProblem(experts, maxTokens, target);
   if (auto attention = llvm::dyn_cast<mlir::sl::DenseAttentionOp>(op))
     return attentionProblem(attention, maxTokens);
   if (auto linear = llvm::dyn_cast<mlir::sl::LinearOp>(op))

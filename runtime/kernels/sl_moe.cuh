@@ -288,8 +288,25 @@ __device__ void moe_align(const i32 *indices, i32 n, i32 *sorted_pair, i32 *tile
 //   expert output by the fp32 weight).
 // grid (ceil(INTER/BN) resp. ceil(HIDDEN/BN), max_tiles(n)), block 32·WARPS_M·WARPS_N,
 // smem STAGES·(BM+BN)·(BK+8)·sizeof(T); the tile constraints of gemm apply (bf16: HIDDEN and
-// INTER multiples of 8). T = float runs the FMA path (test / fallback).
+// INTER multiples of 8). T = float runs the FMA path (test / fallback). On sm_90a, tiles that
+// moe::UsesWgmma accepts (BK 64, BM/16 warps; the heuristics' 128-row tiles) run the warpgroup
+// MMA main loop of gemm_wgmma in the same launch; other tiles and targets the mma.sync loop.
 // =============================================================================================
+namespace moe {
+// Whether the grouped GEMMs run the Hopper main loop (dn::wgmma_mainloop) for these tiles on
+// sm_90a: bf16, BK = 64, BM / 64 warpgroups (WARPS_M·WARPS_N = BM / 16), BN 128 or 256,
+// STAGES >= 3. Its shared memory, STAGES·(BM+BN)·128 + 1024, fits in the launch's
+// STAGES·(BM+BN)·(BK+8)·2.
+template <typename T, int BM, int BN, int BK, int STAGES, int WARPS_M, int WARPS_N> struct UsesWgmma {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  static constexpr bool value = dn::IsBf16<T>::value && BK == 64 && (BM == 64 || BM == 128) &&
+                                (BN == 128 || BN == 256) && STAGES >= 3 && WARPS_M * WARPS_N * 16 == BM;
+#else
+  static constexpr bool value = false;
+#endif
+};
+}  // namespace moe
+
 template <typename T, int HIDDEN, int INTER, int TOPK, int BM, int BN, int BK, int STAGES, int WARPS_M,
           int WARPS_N, int ACT>
 __device__ void moe_up(const T *x, const T *up, const i32 *sorted_pair, const i32 *tile_expert,
@@ -310,6 +327,25 @@ __device__ void moe_up(const T *x, const T *up, const i32 *sorted_pair, const i3
       store_f32(h + i64(row0 + r) * INTER + gc, o);
     }
   };
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  if constexpr (moe::UsesWgmma<T, BM, BN, BK, STAGES, WARPS_M, WARPS_N>::value) {
+    using C = dn::WgmmaConfig<BM, BN, STAGES>;
+    float acc[BN / 2];
+    dn::wgmma_mainloop<C>(
+        acc,
+        [&](int r) -> const bf16 * {
+          const i32 p = pairs[r];
+          return p >= 0 ? x + i64(p / TOPK) * HIDDEN : nullptr;
+        },
+        [&](int r) -> const bf16 * { return n0 + r < INTER ? wexp + i64(n0 + r) * HIDDEN : nullptr; }, HIDDEN,
+        up);
+    dn::wgmma_for_each_pair<C>(acc, [&](int r, int col, float v0, float v1) {
+      store(r, col, v0);
+      store(r, col + 1, v1);
+    });
+    return;
+  }
+#endif
   if constexpr (dn::IsBf16<T>::value) {
     static_assert(HIDDEN % 8 == 0, "bf16 moe_up needs HIDDEN % 8 == 0");
     using C = dn::MmaConfig<BM, BN, BK, STAGES, WARPS_M, WARPS_N>;
@@ -374,6 +410,21 @@ __device__ void moe_down(const T *h, const T *down, const i32 *sorted_pair, cons
     if (gc < HIDDEN && p >= 0)
       store_f32(slot_out + i64(p) * HIDDEN + gc, dn::Round<T>::f(v));
   };
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  if constexpr (moe::UsesWgmma<T, BM, BN, BK, STAGES, WARPS_M, WARPS_N>::value) {
+    using C = dn::WgmmaConfig<BM, BN, STAGES>;
+    float acc[BN / 2];
+    dn::wgmma_mainloop<C>(
+        acc, [&](int r) -> const bf16 * { return pairs[r] >= 0 ? h + i64(row0 + r) * INTER : nullptr; },
+        [&](int r) -> const bf16 * { return n0 + r < HIDDEN ? wexp + i64(n0 + r) * INTER : nullptr; }, INTER,
+        down);
+    dn::wgmma_for_each_pair<C>(acc, [&](int r, int col, float v0, float v1) {
+      store(r, col, v0);
+      store(r, col + 1, v1);
+    });
+    return;
+  }
+#endif
   if constexpr (dn::IsBf16<T>::value) {
     static_assert(INTER % 8 == 0, "bf16 moe_down needs INTER % 8 == 0");
     using C = dn::MmaConfig<BM, BN, BK, STAGES, WARPS_M, WARPS_N>;
