@@ -84,26 +84,27 @@ int main(int argc, char **argv) {
     std::cout << "\n";
   }
   for (const auto *plan : *artifact->plans())
-  for (const auto *function : *plan->functions()) {
-    std::cout << "plan " << plan->target()->str() << " function " << function->name()->str() << " phase " << function->phase()->str()
-              << " max_tokens " << function->max_tokens() << " arena " << function->arena_bytes()
-              << " buffers " << function->buffers()->size() << " launches "
-              << function->launches()->size() << "\n";
-    for (const auto *launch : *function->launches()) {
-      std::cout << "  " << artifact->kernels()->Get(launch->kernel())->name()->str() << " grid(";
-      for (size_t d = 0; d < 3; ++d) {
-        const auto *e = launch->grid()->Get(d);
-        std::cout << (d ? ", " : "");
-        if (e->mul() == 0)
-          std::cout << (e->add() + e->div() - 1) / e->div();
-        else
-          std::cout << "ceil((" << e->mul() << "n+" << e->add() << ")/" << e->div() << ")";
+    for (const auto *function : *plan->functions()) {
+      std::cout << "plan " << plan->target()->str() << " function " << function->name()->str()
+                << " phase " << function->phase()->str() << " max_tokens " << function->max_tokens()
+                << " arena " << function->arena_bytes() << " buffers "
+                << function->buffers()->size() << " launches " << function->launches()->size()
+                << "\n";
+      for (const auto *launch : *function->launches()) {
+        std::cout << "  " << artifact->kernels()->Get(launch->kernel())->name()->str() << " grid(";
+        for (size_t d = 0; d < 3; ++d) {
+          const auto *e = launch->grid()->Get(d);
+          std::cout << (d ? ", " : "");
+          if (e->mul() == 0)
+            std::cout << (e->add() + e->div() - 1) / e->div();
+          else
+            std::cout << "ceil((" << e->mul() << "n+" << e->add() << ")/" << e->div() << ")";
+        }
+        std::cout << ") args(";
+        for (size_t i = 0; i < launch->args()->size(); ++i)
+          std::cout << (i ? ", " : "") << argText(*launch->args()->Get(i));
+        std::cout << ")" << (launch->output_rows() ? " output_rows" : "") << "\n";
       }
-      std::cout << ") args(";
-      for (size_t i = 0; i < launch->args()->size(); ++i)
-        std::cout << (i ? ", " : "") << argText(*launch->args()->Get(i));
-      std::cout << ")" << (launch->output_rows() ? " output_rows" : "") << "\n";
     }
-  }
   return 0;
 }
