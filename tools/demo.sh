@@ -10,8 +10,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/tools/build.sh"
 
-bin="$root/build/bin"
-out="$root/build/demo"
+bin="$root/${SL_BUILD_DIR:-build}/bin"
+out="$root/${SL_BUILD_DIR:-build}/demo"
 mkdir -p "$out"
 
 echo
@@ -30,8 +30,9 @@ echo "   kernel sources: $out/tiny.cu"
 echo "== 3. the artifact (sl-artifact-dump)"
 "$bin/sl-artifact-dump" "$out/tiny.slpkg" > "$out/tiny.dump.txt"
 grep -E "^(schema|plans|kernels|weights|states|plan )" "$out/tiny.dump.txt" | sed 's/^/   /'
-echo "   decode step:"
-sed -n '/^function decode/,$p' "$out/tiny.dump.txt" | tail -n +2 | cut -c1-110 | sed 's/^/   /'
+echo "   decode step (the sm_90a plan):"
+awk '/^plan sm_90a function decode/ {f = 1; next} /^plan / {if (f) exit} f' "$out/tiny.dump.txt" |
+  cut -c1-110 | sed 's/^/   /'
 
 echo "== 4. slrun generate on the CPU backend (random weights: models/tiny/make_weights.py; the text is noise)"
 "$bin/slc" compile "$out/tiny.mlir" --prefill-chunk=256 -o "$out/tiny-cpu.slpkg"
@@ -63,7 +64,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
   --host 127.0.0.1 --port "$port" >"$out/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
-python3 - "$port" <<'PY'
+python3 - "$port" "$out" <<'PY'
 import sys, time, urllib.request
 for _ in range(300):
     try:
@@ -72,7 +73,7 @@ for _ in range(300):
     except Exception:
         time.sleep(0.1)
 else:
-    sys.exit("demo: the server did not become healthy (see build/demo/serve.log)")
+    sys.exit(f"demo: the server did not become healthy (see {sys.argv[2]}/serve.log)")
 PY
 "$bin/slrun" niah --url "http://127.0.0.1:$port" --model niah-tiny.slpkg \
   --tokenizer "$root/models/niah-tiny" "${niah[@]}" --output="$out/niah-serve.jsonl" \
