@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The NIAH measurements of models/niah-tiny on a GPU machine (docs/niah.md), one stage per call
-# so that each fits a device lease:
+# The NIAH measurements of models/niah-tiny on a GPU machine (docs/niah.md), stages that fit a
+# device lease:
 #   prepare (here, with slc):  tools/niah/gpu_niah.sh prepare      -> $SL_BUILD_DIR/niah-gpu/
 #   on the GPU:                tools/niah/gpu_niah.sh STAGE...      (results under $OUT or ./niah-out)
 # Stages: trained (lengths trained on and 4x, 5 depths x 8 trials), long (64K..1M, and 4M with
 # LONG_4M=1), control (no needle), dense (the dense-attention variant of the same weights),
-# cpu16k (CPU and CUDA backends on the same 16K grid, replies compared).
+# cpu16k (CPU and CUDA backends on the same 16K grid, replies compared). More than 8 result
+# files are packed into niah-results.tgz.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build="$root/${SL_BUILD_DIR:-build}"
@@ -64,3 +65,9 @@ for stage in "$@"; do
     *) echo "gpu_niah: unknown stage $stage"; exit 2 ;;
   esac
 done
+# A device call brings back at most 8 files: more stages' outputs travel as one archive.
+if [ "$(ls "$out" | wc -l)" -gt 8 ]; then
+  archive=$(mktemp) && tar czf "$archive" -C "$out" . &&
+    find "$out" -maxdepth 1 -type f -delete && mv "$archive" "$out/niah-results.tgz"
+  echo "gpu_niah: results in $out/niah-results.tgz"
+fi
