@@ -182,21 +182,14 @@ StatusOr<std::unique_ptr<NiahRunner>> makeLocalRunner(server::LoadedModel &loade
   auto backend = selectBackend(device);
   if (!backend)
     return backend.status();
-  auto model = Model::load(artifact, weights);
-  if (!model)
-    return model.status();
-  loaded.model = std::move(*model);
-  auto executor = makeExecutor(device, *loaded.model);
-  if (!executor)
-    return executor.status();
-  loaded.engine = std::make_unique<Engine>(*loaded.model, std::move(*executor));
   loaded.config.artifact = artifact;
   loaded.config.weights = weights;
   loaded.config.device = device;
   loaded.config.chunk = chunk;
-  const size_t slash = artifact.find_last_of('/');
-  loaded.id = slash == std::string::npos ? artifact : artifact.substr(slash + 1);
+  loaded.id = server::modelId(artifact);
   loaded.eos = loaded.tokenizer->eos();
+  if (Status status = server::loadEngine(loaded); !status)
+    return status;
   return std::unique_ptr<NiahRunner>(std::make_unique<LocalRunner>(loaded, **backend));
 }
 

@@ -38,33 +38,41 @@ void logLine(const std::string &line) {
   std::cerr << "slrun: " << line << std::endl;
 }
 
-StatusOr<std::unique_ptr<LoadedModel>> loadModel(const ModelConfig &config) {
-  auto loaded = std::make_unique<LoadedModel>();
-  loaded->config = config;
-  size_t slash = config.artifact.find_last_of('/');
-  loaded->id = slash == std::string::npos ? config.artifact : config.artifact.substr(slash + 1);
+std::string modelId(const std::string &artifact) {
+  const size_t slash = artifact.find_last_of('/');
+  return slash == std::string::npos ? artifact : artifact.substr(slash + 1);
+}
 
+Status loadEngine(LoadedModel &loaded) {
+  const ModelConfig &config = loaded.config;
   auto begin = Clock::now();
   logLine("loading " + config.artifact + " and the weights of " + config.weights + " ...");
   auto model = runtime::Model::load(config.artifact, config.weights);
   if (!model)
     return model.status();
-  loaded->model = std::move(*model);
+  loaded.model = std::move(*model);
   size_t weightBytes = 0;
-  for (const auto &weight : loaded->model->weights())
+  for (const auto &weight : loaded.model->weights())
     weightBytes += weight.size();
-  logLine("loaded " + std::to_string(loaded->model->weights().size()) + " weight tensors (" +
+  logLine("loaded " + std::to_string(loaded.model->weights().size()) + " weight tensors (" +
           fixed(weightBytes / 1048576.0, 1) + " MiB) in " + fixed(secondsSince(begin), 2) +
           " s");
+  auto executor = runtime::makeExecutor(config.device, *loaded.model);
+  if (!executor)
+    return executor.status();
+  loaded.engine = std::make_unique<runtime::Engine>(*loaded.model, std::move(*executor));
+  if (loaded.tokenizer && loaded.tokenizer->vocabSize() > loaded.engine->vocab())
+    logLine("warning: the tokenizer has " + std::to_string(loaded.tokenizer->vocabSize()) +
+            " tokens, the model " + std::to_string(loaded.engine->vocab()));
+  return Status::success();
+}
 
-  begin = Clock::now();
-  auto fingerprint = computeFingerprint(*loaded->model);
-  if (!fingerprint)
-    return fingerprint.status();
-  loaded->fingerprint = *fingerprint;
-  logLine("fingerprint " + fingerprintHex(loaded->fingerprint) + " in " +
-          fixed(secondsSince(begin), 2) + " s");
+StatusOr<std::unique_ptr<LoadedModel>> loadModel(const ModelConfig &config) {
+  auto loaded = std::make_unique<LoadedModel>();
+  loaded->config = config;
+  loaded->id = modelId(config.artifact);
 
+  // The tokenizer first: a broken tokenizer.json fails before gigabytes of weights are read.
   auto tokenizer = text::Tokenizer::load(config.weights);
   if (!tokenizer)
     return tokenizer.status();
@@ -80,13 +88,15 @@ StatusOr<std::unique_ptr<LoadedModel>> loadModel(const ModelConfig &config) {
   logLine("tokenizer: " + std::to_string(loaded->tokenizer->vocabSize()) + " tokens, " +
           std::to_string(loaded->eos.size()) + " eos");
 
-  auto executor = runtime::makeExecutor(config.device, *loaded->model);
-  if (!executor)
-    return executor.status();
-  loaded->engine = std::make_unique<runtime::Engine>(*loaded->model, std::move(*executor));
-  if (loaded->tokenizer->vocabSize() > loaded->engine->vocab())
-    logLine("warning: the tokenizer has " + std::to_string(loaded->tokenizer->vocabSize()) +
-            " tokens, the model " + std::to_string(loaded->engine->vocab()));
+  if (Status status = loadEngine(*loaded); !status)
+    return status;
+  auto begin = Clock::now();
+  auto fingerprint = computeFingerprint(*loaded->model);
+  if (!fingerprint)
+    return fingerprint.status();
+  loaded->fingerprint = *fingerprint;
+  logLine("fingerprint " + fingerprintHex(loaded->fingerprint) + " in " +
+          fixed(secondsSince(begin), 2) + " s");
   return loaded;
 }
 

@@ -42,9 +42,16 @@ struct LoadedModel {
   std::vector<int32_t> eos;
 };
 
-// Loads the artifact and weights, the tokenizer and chat template of the weights directory, and
-// computes the fingerprint; logs one line per phase.
+// Loads the tokenizer and chat template of the weights directory, the artifact and weights
+// (loadEngine), and computes the fingerprint; logs one line per phase.
 StatusOr<std::unique_ptr<LoadedModel>> loadModel(const ModelConfig &config);
+
+// The artifact and weights of `loaded.config` on its device: sets `loaded.model` and
+// `loaded.engine` (the tokenizer, when set, is checked against the model's vocabulary); logs.
+Status loadEngine(LoadedModel &loaded);
+
+// A model's id in the API: the artifact's file name.
+std::string modelId(const std::string &artifact);
 
 // The Mamba states of a conversation after `length` tokens. KV rows below `length` are not
 // copied: later calls only write rows at or past the session's length, so they stay valid.
