@@ -248,9 +248,8 @@ int runCompileCommand(int argc, char **argv) {
     return pm;
   };
   bool stopped = false;
+  // Adds `pass`; true once it is the --stop-after pass (callers chain with || to stop there).
   auto add = [&](PassManager &pm, llvm::StringRef name, std::unique_ptr<Pass> pass) {
-    if (stopped)
-      return true;
     if (pass->getOpName() == func::FuncOp::getOperationName())
       pm.addNestedPass<func::FuncOp>(std::move(pass));
     else
@@ -279,19 +278,13 @@ int runCompileCommand(int argc, char **argv) {
       auto pm = makePassManager();
       if (!pm)
         return fail("invalid pass manager options");
-      [&] {
-        stopped = false;
-        if (add(*pm, "sl-select-tiles", mlir::sl::createSLSelectTiles({target, tuningDb})))
-          return;
-        // Before any kernel exists: an unsupported shape or tile is an error at its op.
-        if (add(*pm, "sl-check-kernel-shapes", mlir::sl::createSLCheckKernelShapes()))
-          return;
-        if (add(*pm, "sl-lower-to-slk", mlir::sl::createSLLowerToSLK()))
-          return;
-        if (add(*pm, "sl-plan-buffers", mlir::sl::createSLPlanBuffers()))
-          return;
-        add(*pm, "sl-emit-cuda", mlir::sl::createSLEmitCuda());
-      }();
+      // sl-check-kernel-shapes runs before any kernel exists: an unsupported shape or tile is
+      // an error at its op.
+      add(*pm, "sl-select-tiles", mlir::sl::createSLSelectTiles({target, tuningDb})) ||
+          add(*pm, "sl-check-kernel-shapes", mlir::sl::createSLCheckKernelShapes()) ||
+          add(*pm, "sl-lower-to-slk", mlir::sl::createSLLowerToSLK()) ||
+          add(*pm, "sl-plan-buffers", mlir::sl::createSLPlanBuffers()) ||
+          add(*pm, "sl-emit-cuda", mlir::sl::createSLEmitCuda());
       if (failed(pm->run(planModule)))
         return fail("compilation of " + input + " for " + target +
                     " failed (see the errors above)");
