@@ -99,14 +99,18 @@ public:
     std::vector<fb::Offset<schema::Plan>> plans;
     for (TargetModule plan : plans_) {
       std::vector<fb::Offset<schema::Function>> functions;
+      std::vector<fb::Offset<schema::TuningCase>> tuning;
       for (func::FuncOp func : plan.module.getOps<func::FuncOp>()) {
         auto function = writeFunction(func);
         if (!function)
           return Status::error(function.status().message() + " (plan " + plan.target + ")");
         functions.push_back(*function);
+        if (auto tuningCase = func->getAttrOfType<DictionaryAttr>("sl.tuning_case"))
+          tuning.push_back(writeTuningCase(func.getSymName().str(), tuningCase));
       }
       plans.push_back(schema::CreatePlan(fbb_, fbb_.CreateString(plan.target),
-                                         fbb_.CreateVector(functions)));
+                                         fbb_.CreateVector(functions),
+                                         tuning.empty() ? 0 : fbb_.CreateVector(tuning)));
     }
 
     std::vector<fb::Offset<schema::LibraryHeader>> headers;
@@ -220,6 +224,29 @@ private:
     for (int64_t dim : memref.getShape())
       shape.push_back(ShapedType::isDynamic(dim) ? -1 : dim);
     return schema::CreateTensor(fbb_, *dtype, fbb_.CreateVector(shape));
+  }
+
+  // sl-build-tuning-sweep's description of a sweep function (its attributes are well formed:
+  // the pass wrote them).
+  fb::Offset<schema::TuningCase> writeTuningCase(const std::string &function,
+                                                 DictionaryAttr tuningCase) {
+    std::vector<fb::Offset<schema::TuningBucketKey>> bucket;
+    for (NamedAttribute key : tuningCase.getAs<DictionaryAttr>("bucket"))
+      bucket.push_back(schema::CreateTuningBucketKey(
+          fbb_, fbb_.CreateString(key.getName().str()),
+          fbb_.CreateString(llvm::cast<StringAttr>(key.getValue()).str())));
+    std::vector<fb::Offset<schema::TuningParam>> params;
+    for (NamedAttribute param : tuningCase.getAs<DictionaryAttr>("params"))
+      params.push_back(schema::CreateTuningParam(
+          fbb_, fbb_.CreateString(param.getName().str()),
+          llvm::cast<IntegerAttr>(param.getValue()).getInt()));
+    return schema::CreateTuningCase(
+        fbb_, fbb_.CreateString(function),
+        fbb_.CreateString(tuningCase.getAs<StringAttr>("kernel").str()),
+        fbb_.CreateVector(bucket), fbb_.CreateVector(params),
+        tuningCase.getAs<BoolAttr>("heuristic").getValue(),
+        tuningCase.getAs<FloatAttr>("flops").getValueAsDouble(),
+        tuningCase.getAs<FloatAttr>("bytes").getValueAsDouble());
   }
 
   StatusOr<fb::Offset<schema::Function>> writeFunction(func::FuncOp func) {

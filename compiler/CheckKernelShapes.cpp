@@ -53,9 +53,10 @@ int64_t dimOf(Value value, unsigned dim) {
 // function (same location): a shape error is reported once.
 class OpChecker {
 public:
+  // With `messages` the violations are collected there instead of reported at the op.
   OpChecker(Operation *op, int64_t maxTokens, std::set<std::pair<const void *, std::string>> &seen,
-            bool &failed)
-      : op_(op), maxTokens_(maxTokens), seen_(seen), failed_(failed) {}
+            bool &failed, std::vector<std::string> *messages = nullptr)
+      : op_(op), maxTokens_(maxTokens), seen_(seen), failed_(failed), messages_(messages) {}
 
   int64_t maxTokens() const { return maxTokens_; }
   bool decode() const { return maxTokens_ <= kDecodeTokens; }
@@ -68,7 +69,9 @@ public:
 
   void report(const std::string &message) {
     failed_ = true;
-    if (seen_.insert({op_->getLoc().getAsOpaquePointer(), message}).second)
+    if (messages_)
+      messages_->push_back(message);
+    else if (seen_.insert({op_->getLoc().getAsOpaquePointer(), message}).second)
       op_->emitOpError() << message;
   }
 
@@ -129,6 +132,7 @@ private:
   int64_t maxTokens_;
   std::set<std::pair<const void *, std::string>> &seen_;
   bool &failed_;
+  std::vector<std::string> *messages_;
 };
 
 // Tiles of gemm<...> and of the grouped MoE GEMMs (sl_gemm.cuh MmaConfig / FmaConfig).
@@ -380,6 +384,31 @@ void checkSSD(OpChecker &c, SSDScanOp op) {
                 "ssd_chunk_state", "4 * (min(32, chunk) * (head_dim + state_size) + chunk)", true);
 }
 
+// The rules of `op`'s kind.
+void checkOp(OpChecker &c, Operation *op) {
+  llvm::TypeSwitch<Operation *>(op)
+      .Case([&](LinearOp linear) {
+        checkProjection(c, linear, linear.getX(), linear.getWeight(),
+                        linear.getNormWeight());
+      })
+      .Case([&](LMHeadOp head) {
+        checkProjection(c, head, head.getX(), head.getWeight(), Value());
+      })
+      .Case([&](DenseAttentionOp attention) { checkDenseAttention(c, attention); })
+      .Case([&](MultiStepAttentionOp msa) {
+        checkMsaAttention(c, msa.getCache().getType(), msa.getNumHeadsAttr().getInt(),
+                          msa.getConfig());
+      })
+      .Case([&](MoERouterOp router) { checkRouter(c, router); })
+      .Case([&](MoEExpertsOp experts) { checkExperts(c, experts); })
+      .Case([&](CausalConv1dOp conv) {
+        int64_t kernel = conv.getState().getType().getConvKernel();
+        c.require(kernel >= 2, "conv_kernel", kernel, "causal conv1d kernels",
+                  "a kernel size of at least 2");
+      })
+      .Case([&](SSDScanOp scan) { checkSSD(c, scan); });
+}
+
 struct CheckKernelShapes : impl::SLCheckKernelShapesBase<CheckKernelShapes> {
   void runOnOperation() override {
     std::set<std::pair<const void *, std::string>> seen;
@@ -394,27 +423,7 @@ struct CheckKernelShapes : impl::SLCheckKernelShapesBase<CheckKernelShapes> {
       }
       func.walk([&](Operation *op) {
         OpChecker c(op, maxTokens.getInt(), seen, failed);
-        llvm::TypeSwitch<Operation *>(op)
-            .Case([&](LinearOp linear) {
-              checkProjection(c, linear, linear.getX(), linear.getWeight(),
-                              linear.getNormWeight());
-            })
-            .Case([&](LMHeadOp head) {
-              checkProjection(c, head, head.getX(), head.getWeight(), Value());
-            })
-            .Case([&](DenseAttentionOp attention) { checkDenseAttention(c, attention); })
-            .Case([&](MultiStepAttentionOp msa) {
-              checkMsaAttention(c, msa.getCache().getType(), msa.getNumHeadsAttr().getInt(),
-                                msa.getConfig());
-            })
-            .Case([&](MoERouterOp router) { checkRouter(c, router); })
-            .Case([&](MoEExpertsOp experts) { checkExperts(c, experts); })
-            .Case([&](CausalConv1dOp conv) {
-              int64_t kernel = conv.getState().getType().getConvKernel();
-              c.require(kernel >= 2, "conv_kernel", kernel, "causal conv1d kernels",
-                        "a kernel size of at least 2");
-            })
-            .Case([&](SSDScanOp scan) { checkSSD(c, scan); });
+        checkOp(c, op);
       });
     });
     if (failed)
@@ -424,3 +433,15 @@ struct CheckKernelShapes : impl::SLCheckKernelShapesBase<CheckKernelShapes> {
 
 }  // namespace
 }  // namespace mlir::sl
+
+namespace sl::compiler {
+std::vector<std::string> kernelShapeErrors(mlir::Operation *op, int64_t maxTokens) {
+  std::set<std::pair<const void *, std::string>> seen;
+  bool failed = false;
+  std::vector<std::string> messages;
+  mlir::sl::OpChecker c(op, maxTokens, seen, failed, &messages);
+  mlir::sl::checkOp(c, op);
+  return messages;
+}
+}  // namespace sl::compiler
+

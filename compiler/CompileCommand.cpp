@@ -33,6 +33,7 @@ const char *const kPipeline[] = {"canonicalize",
                                  "sl-fuse-epilogues",
                                  "sl-specialize-phases",
                                  "sl-select-tiles",
+                                 "sl-build-tuning-sweep",
                                  "sl-check-kernel-shapes",
                                  "sl-lower-to-slk",
                                  "sl-plan-buffers",
@@ -175,6 +176,15 @@ int runCompileCommand(int argc, char **argv) {
                                 cl::desc("Tuning database (JSON lines from sltune) for tile "
                                          "selection; without it, documented heuristics"),
                                 cl::init(""), in);
+  cl::opt<std::string> gpu("gpu",
+                           cl::desc("Tile choices measured on this GPU: the committed tuning "
+                                    "database tuning/<gpu>.jsonl (h200, h100)"),
+                           cl::init(""), in);
+  cl::opt<bool> tuningSweep(
+      "tuning-sweep",
+      cl::desc("Write the tile sweep of the model instead of the model: one function per tile "
+               "problem and candidate, for sltune (one --target)"),
+      cl::init(false), in);
   cl::opt<bool> aot("aot", cl::desc("Ship the NVRTC-compiled cubins in the artifact"),
                     cl::init(false), in);
   registerAsmPrinterCLOptions();
@@ -210,6 +220,22 @@ int runCompileCommand(int argc, char **argv) {
   if (prefillChunk < 1 || prefillChunk > kMaxPrefillChunk)
     return fail("--prefill-chunk must be an integer in [1, " + std::to_string(kMaxPrefillChunk) +
                 "], got " + std::to_string(prefillChunk));
+  if (!gpu.empty()) {
+    if (!tuningDb.empty())
+      return fail("--gpu picks the committed tuning database: give --gpu or --tuning-db, not both");
+    auto path = TuningDatabase::forGpu(SL_TUNING_DIR, gpu);
+    if (!path)
+      return fail(path.status().message());
+    tuningDb = *path;
+  }
+  if (tuningSweep) {
+    if (!tuningDb.empty())
+      return fail("--tuning-sweep measures the heuristics' tiles against their candidates: it "
+                  "takes no --tuning-db or --gpu");
+    if (targetList.size() != 1)
+      return fail("--tuning-sweep runs on one GPU: give one --target, got " +
+                  std::to_string(targetList.size()));
+  }
   // Read once here so that a bad database fails before the pipeline runs.
   if (!tuningDb.empty())
     if (auto database = TuningDatabase::load(tuningDb); !database)
@@ -280,7 +306,9 @@ int runCompileCommand(int argc, char **argv) {
         return fail("invalid pass manager options");
       // sl-check-kernel-shapes runs before any kernel exists: an unsupported shape or tile is
       // an error at its op.
-      add(*pm, "sl-select-tiles", mlir::sl::createSLSelectTiles({target, tuningDb})) ||
+      (tuningSweep
+           ? add(*pm, "sl-build-tuning-sweep", mlir::sl::createSLBuildTuningSweep({target}))
+           : add(*pm, "sl-select-tiles", mlir::sl::createSLSelectTiles({target, tuningDb}))) ||
           add(*pm, "sl-check-kernel-shapes", mlir::sl::createSLCheckKernelShapes()) ||
           add(*pm, "sl-lower-to-slk", mlir::sl::createSLLowerToSLK()) ||
           add(*pm, "sl-plan-buffers", mlir::sl::createSLPlanBuffers()) ||

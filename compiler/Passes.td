@@ -93,6 +93,49 @@ def SLSelectTiles : Pass<"sl-select-tiles", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::sl::SLDialect"];
 }
 
+def SLBuildTuningSweep : Pass<"sl-build-tuning-sweep", "::mlir::ModuleOp"> {
+  let summary = "Replace the model by one function per tile problem and candidate tiles";
+  let description = [{
+    The input of sltune (`slc compile --tuning-sweep`, docs/tuning.md). Finds the distinct tile
+    problems of the specialised functions (kernel template and tuning bucket, as
+    `sl-select-tiles` computes them for `target`; the same bucket in many layers is one
+    problem) and, for each, emits one function per candidate of `tileCandidates`: the op alone
+    with its weights (a MoE op with its router, so that it runs on real routing), its other
+    tensor operands as inputs, its results as outputs, and every state of the model function
+    in order (all functions share the model's state slots). The op carries its candidate as
+    `sl.kernel` / `sl.tiles`; `sl.tile_source` is `heuristic` for the heuristic's choice (the
+    reference the others are checked against) and `sweep` otherwise. Candidates that
+    `sl-check-kernel-shapes` would refuse are dropped. The model functions are erased. Each new
+    function carries `sl.phase = "sweep"`, the `sl.max_tokens` of the function the op came from,
+    and `sl.tuning_case` (kernel, bucket, params, heuristic, flops and weight bytes of one call),
+    which the artifact keeps as the plan's tuning cases.
+
+    Before (prefill, 4096 tokens):
+    ```mlir
+    %4 = sl.weight "backbone.layers.0.mixer.in_proj.weight" : tensor<10304x2688xbf16>
+    %5 = sl.linear %3, %4 : (tensor<?x2688xbf16>, tensor<10304x2688xbf16>) -> tensor<?x10304xbf16>
+    ```
+    After (one of the candidates):
+    ```mlir
+    func.func @sweep_0_1(%x: tensor<?x2688xbf16>, %s: !mamba_state) -> (tensor<?x10304xbf16>, !mamba_state)
+        attributes {sl.max_tokens = 4096 : i64, sl.phase = "sweep", sl.tuning_case = {
+          bucket = {dtype = "bf16", k = "2688", m = "4096", n = "10304"}, bytes = 5.5e7 : f64,
+          flops = 2.27e11 : f64, heuristic = false, kernel = "gemm_wgmma",
+          params = {bm = 64 : i64, bn = 128 : i64, stages = 3 : i64}}} {
+      %w = sl.weight "backbone.layers.0.mixer.in_proj.weight" : tensor<10304x2688xbf16>
+      %y = sl.linear %x, %w {sl.kernel = "gemm_wgmma", sl.tile_source = "sweep",
+          sl.tiles = {bm = 64 : i64, bn = 128 : i64, stages = 3 : i64}} : (...) -> tensor<?x10304xbf16>
+      return %y, %s : tensor<?x10304xbf16>, !mamba_state
+    }
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"sm_90a\"",
+           "GPU target the candidates are chosen for">
+  ];
+  let dependentDialects = ["::mlir::sl::SLDialect"];
+}
+
 def SLCheckKernelShapes : Pass<"sl-check-kernel-shapes", "::mlir::ModuleOp"> {
   let summary = "Refuse shapes and tile choices the CUDA kernel library does not support";
   let description = [{

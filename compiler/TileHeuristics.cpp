@@ -183,4 +183,71 @@ std::optional<TileProblem> tileProblem(Operation *op, int64_t maxTokens, const s
   return std::nullopt;
 }
 
+std::vector<std::map<std::string, int64_t>> tileCandidates(const TileProblem &problem,
+                                                           const std::string &target) {
+  using Params = std::map<std::string, int64_t>;
+  std::vector<Params> candidates{problem.heuristic};
+  auto add = [&](Params params) {
+    if (std::find(candidates.begin(), candidates.end(), params) == candidates.end())
+      candidates.push_back(std::move(params));
+  };
+  const std::string &kernel = problem.kernel;
+  const bool bf16 = problem.bucket.count("dtype") && problem.bucket.at("dtype") == "bf16";
+  if (kernel == "gemm_wgmma") {
+    for (int64_t bm : {64, 128})
+      for (int64_t bn : {128, 256})
+        for (int64_t stages : {3, 4, 5, 6})
+          add({{"bm", bm}, {"bn", bn}, {"stages", stages}});
+  } else if (kernel == "gemm" && bf16) {
+    // mma.sync: warp tiles of 64 x 32 (the heuristic's), block tiles from 64 to 256.
+    for (int64_t bm : {64, 128, 256})
+      for (int64_t bn : {64, 128, 256})
+        for (int64_t bk : {32, 64})
+          add({{"bm", bm}, {"bn", bn}, {"bk", bk}, {"stages", 3},
+               {"warps_m", std::max<int64_t>(1, bm / 64)}, {"warps_n", bn / 32}});
+  } else if (kernel == "gemm") {
+    for (int64_t bm : {32, 64, 128})
+      for (int64_t bn : {64, 128})
+        add({{"bm", bm}, {"bn", bn}, {"bk", 16}, {"stages", 2}, {"warps_m", 2}, {"warps_n", 2}});
+  } else if (kernel == "moe_grouped" && bf16) {
+    // On sm_90a the tiles moe::UsesWgmma accepts (bk 64, bm / 16 warps, bn 128 or 256) run the
+    // warpgroup main loop; the others, and every tile elsewhere, mma.sync.
+    if (target == "sm_90a")
+      for (int64_t bm : {64, 128})
+        for (int64_t bn : {128, 256})
+          for (int64_t stages : {3, 4, 5, 6})
+            add({{"bm", bm}, {"bn", bn}, {"bk", 64}, {"stages", stages},
+                 {"warps_m", bm / 64}, {"warps_n", 4}});
+    for (int64_t bm : {64, 128})
+      for (int64_t bn : {64, 128})
+        for (int64_t bk : {32, 64})
+          add({{"bm", bm}, {"bn", bn}, {"bk", bk}, {"stages", 3}, {"warps_m", 2},
+               {"warps_n", bn / 32}});
+  } else if (kernel == "gemv" || kernel == "moe_decode") {
+    for (int64_t warps : {2, 4, 8, 16}) {
+      Params params = problem.heuristic;
+      params["warps"] = warps;
+      add(params);
+    }
+  } else if (kernel == "attention_prefill") {
+    for (int64_t bm : {64, 128})
+      for (int64_t bn : {32, 64, 128})
+        add({{"bm", bm}, {"bn", bn}});
+  } else if (kernel == "attention_decode") {
+    for (int64_t splits : {16, 32, 64, 128}) {
+      Params params = problem.heuristic;
+      params["splits"] = splits;
+      add(params);
+    }
+  } else if (kernel == "ssd_scan") {
+    for (int64_t chunk : {32, 64, 128, 256})
+      if (chunk <= std::max<int64_t>(32, std::stoll(problem.bucket.at("m"))))
+        add({{"chunk", chunk}});
+  } else if (kernel == "ssd_step") {
+    for (int64_t rows : {1, 2, 4, 8})
+      add({{"rows", rows}});
+  }
+  return candidates;
+}
+
 }  // namespace sl::compiler

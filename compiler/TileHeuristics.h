@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sl::compiler {
 
@@ -28,5 +29,15 @@ int64_t ssdChunkStateSmem(int64_t headDim, int64_t stateSize, int64_t chunk);
 // ("sm_90a"), or nullopt when the op has no tile parameters.
 std::optional<TileProblem> tileProblem(mlir::Operation *op, int64_t maxTokens,
                                        const std::string &target);
+
+// The tile parameters a sweep measures for `problem` on `target` (`slc compile --tuning-sweep`,
+// docs/tuning.md): the heuristic's first, then the variants of its kernel template worth timing
+// (pruned by hand; sl-check-kernel-shapes' rules drop those that do not fit the op).
+std::vector<std::map<std::string, int64_t>> tileCandidates(const TileProblem &problem,
+                                                           const std::string &target);
+
+// What sl-check-kernel-shapes reports for `op` with its sl.kernel / sl.tiles in a function of
+// `maxTokens` tokens (compiler/CheckKernelShapes.cpp): empty when the kernels support it.
+std::vector<std::string> kernelShapeErrors(mlir::Operation *op, int64_t maxTokens);
 
 }  // namespace sl::compiler

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -14,6 +15,23 @@ std::string scalarText(const nlohmann::json &value) {
   return value.is_string() ? value.get<std::string>() : value.dump();
 }
 }  // namespace
+
+StatusOr<std::string> TuningDatabase::forGpu(const std::string &directory,
+                                              const std::string &gpu) {
+  std::error_code error;
+  std::vector<std::string> names;
+  for (const auto &entry : std::filesystem::directory_iterator(directory, error))
+    if (entry.path().extension() == ".jsonl")
+      names.push_back(entry.path().stem().string());
+  std::sort(names.begin(), names.end());
+  if (std::find(names.begin(), names.end(), gpu) != names.end())
+    return directory + "/" + gpu + ".jsonl";
+  std::string known;
+  for (const std::string &name : names)
+    known += (known.empty() ? "" : ", ") + name;
+  return Status::error("--gpu=" + gpu + ": no tuning database " + directory + "/" + gpu +
+                       ".jsonl (" + (known.empty() ? "none there" : "there: " + known) + ")");
+}
 
 StatusOr<TuningDatabase> TuningDatabase::load(const std::string &path) {
   // A directory opens as a stream that reads nothing: it would pass for an empty database.
@@ -39,6 +57,8 @@ StatusOr<TuningDatabase> TuningDatabase::load(const std::string &path) {
     nlohmann::json &record = *parsed;
     if (!record.is_object())
       return Status::error("tuning database " + where + ": not a JSON object");
+    if (record.contains("failed"))
+      continue;
     for (const char *key : {"kernel", "target", "bucket", "params", "ms"})
       if (!record.contains(key))
         return Status::error("tuning database " + where + ": missing key '" + key + "'");

@@ -23,7 +23,11 @@ struct TuningRecord {
 
 class TuningDatabase {
 public:
-  // Reads `path`; a malformed line is an error naming the file and line.
+  // The committed database of `gpu` in `directory` (`<directory>/<gpu>.jsonl`); an error names
+  // the databases there when it has none.
+  static StatusOr<std::string> forGpu(const std::string &directory, const std::string &gpu);
+  // Reads `path`; a malformed line is an error naming the file and line. Records of candidates
+  // that failed their check (a "failed" key, written by sltune) are skipped.
   static StatusOr<TuningDatabase> load(const std::string &path);
 
   std::optional<TuningRecord> lookup(const std::string &kernel, const std::string &target,

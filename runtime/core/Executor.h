@@ -102,6 +102,7 @@ public:
   // none of it (nullopt / false), so callers need not know which backend they hold.
   struct KernelTime { double ms = 0; int64_t launches = 0; };
   virtual std::optional<std::string> deviceName() const { return std::nullopt; }
+  virtual std::optional<int> deviceMultiprocessors() const { return std::nullopt; }
   // Free and total device memory, in bytes.
   virtual std::optional<std::pair<size_t, size_t>> deviceMemory() const { return std::nullopt; }
   // Device time of the last call's kernels (input and output copies excluded).

@@ -206,6 +206,8 @@ CudaExecutor::create(const runtime::Artifact &artifact,
     return Status::error(plan.status().message() + " (" + name + ")");
   std::unique_ptr<CudaExecutor> executor(new CudaExecutor(d, artifact, **plan));
   executor->deviceName_ = name;
+  d.cuDeviceGetAttribute(&executor->multiprocessors_, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+                         device);
   // Kernels are compiled for the plan's target (sm_90a: the wgmma kernels need the a-variant).
   executor->arch_ = (*plan)->target()->str();
   if (Status s = d.check(d.cuDevicePrimaryCtxRetain(&executor->context_, device),
@@ -300,13 +302,15 @@ CudaExecutor::create(const runtime::Artifact &artifact,
       return s;
     executor->weights_.push_back(*pointer);
   }
-  for (const auto *function : *(*plan)->functions()) {
-    std::string fn = function->name()->str();
-    auto arena = executor->allocate(function->arena_bytes(), "arena of " + fn);
-    if (!arena)
-      return arena.status();
-    executor->arenas_[fn] = *arena;
-  }
+  // Calls run one at a time on one stream and nothing lives in an arena from one call to the
+  // next: the functions share one arena, of the largest size (a tile sweep holds hundreds).
+  int64_t arenaBytes = 0;
+  for (const auto *function : *(*plan)->functions())
+    arenaBytes = std::max<int64_t>(arenaBytes, function->arena_bytes());
+  auto arena = executor->allocate(size_t(arenaBytes), "the arena");
+  if (!arena)
+    return arena.status();
+  executor->arena_ = *arena;
   auto flag = executor->allocate(sizeof(int32_t), "error flag");
   if (!flag)
     return flag.status();
@@ -676,7 +680,7 @@ CudaExecutor::call(const sl::schema::Function &requested, runtime::Session &sess
   }
   d.cuMemsetD8(errorFlag_, 0, sizeof(int32_t));
 
-  CUdeviceptr arena = arenas_.at(name);
+  CUdeviceptr arena = arena_;
   // Every argument lives in an 8-byte slot; the driver reads as many bytes as the parameter has.
   // Device addresses of everything a launch argument can point to.
   struct DeviceMemory final : runtime::LaunchArgMemory {

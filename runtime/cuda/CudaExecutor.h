@@ -48,6 +48,7 @@ public:
   // cuMemGetInfo.
   std::optional<std::pair<size_t, size_t>> deviceMemory() const override;
   std::optional<std::string> deviceName() const override { return deviceName_; }
+  std::optional<int> deviceMultiprocessors() const override { return multiprocessors_; }
   const std::string &arch() const { return arch_; }
 
 private:
@@ -106,11 +107,13 @@ private:
   const Driver &driver_;
   const runtime::Artifact &artifact_;
   std::string deviceName_, arch_;
+  int multiprocessors_ = 0;
   CUcontext context_ = nullptr;
   CUstream stream_ = nullptr;
   std::vector<CUfunction> functions_;   // per artifact kernel
   std::vector<CUdeviceptr> weights_;    // per weight binding
-  std::map<std::string, CUdeviceptr> arenas_, inputs_;  // per function
+  CUdeviceptr arena_ = 0;                  // shared by the functions: one call at a time
+  std::map<std::string, CUdeviceptr> inputs_;  // per function
   CUdeviceptr errorFlag_ = 0;
   // Copies between the device state and the host buffers of `session` (see stateToHost).
   Status copyState(runtime::Session &session, bool kv, bool toHost);

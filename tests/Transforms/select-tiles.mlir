@@ -17,6 +17,7 @@
 // HEURISTIC: sl.linear {{.*}}sl.kernel = "gemv", sl.tile_source = "heuristic", sl.tiles = {max_m = 1 : i64, warps = 4 : i64}
 
 // TUNED-LABEL: func.func @prefill
+// (Line 4 has no time: a candidate that failed its check in sltune is never chosen.)
 // TUNED: sl.linear {{.*}}sl.kernel = "gemm_wgmma", sl.tile_source = "{{.*}}tuning-h200.jsonl:1", sl.tiles = {bm = 128 : i64, bn = 128 : i64, stages = 6 : i64}
 // The lm_head shape has no record: heuristics.
 // TUNED: sl.lm_head {{.*}}sl.tile_source = "heuristic"

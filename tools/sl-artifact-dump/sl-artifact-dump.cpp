@@ -106,5 +106,23 @@ int main(int argc, char **argv) {
         std::cout << ")" << (launch->output_rows() ? " output_rows" : "") << "\n";
       }
     }
+  // A tile sweep's cases (slc compile --tuning-sweep).
+  for (const auto *plan : *artifact->plans()) {
+    if (!plan->tuning())
+      continue;
+    for (const auto *tuningCase : *plan->tuning()) {
+      std::cout << "plan " << plan->target()->str() << " tuning " << tuningCase->function()->str()
+                << " " << tuningCase->kernel()->str() << " {";
+      for (size_t i = 0; i < tuningCase->bucket()->size(); ++i)
+        std::cout << (i ? ", " : "") << tuningCase->bucket()->Get(i)->key()->str() << "="
+                  << tuningCase->bucket()->Get(i)->value()->str();
+      std::cout << "} tiles {";
+      for (size_t i = 0; i < tuningCase->params()->size(); ++i)
+        std::cout << (i ? ", " : "") << tuningCase->params()->Get(i)->key()->str() << "="
+                  << tuningCase->params()->Get(i)->value();
+      std::cout << "}" << (tuningCase->heuristic() ? " heuristic" : "") << " flops "
+                << tuningCase->flops() << " bytes " << tuningCase->bytes() << "\n";
+    }
+  }
   return 0;
 }
