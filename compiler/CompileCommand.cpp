@@ -164,7 +164,8 @@ int runCompileCommand(int argc, char **argv) {
   }
   stopAfterOption->setDescription(
       "Stop after this pass of the pipeline and print the IR (canonicalize, sl-fuse-epilogues, "
-      "sl-specialize-phases, sl-select-tiles, sl-check-kernel-shapes, sl-lower-to-slk, "
+      "sl-specialize-phases, sl-select-tiles (sl-build-tuning-sweep with --tuning-sweep), "
+      "sl-check-kernel-shapes, sl-lower-to-slk, "
       "sl-plan-buffers, sl-emit-cuda)");
   stopAfterOption->setValueStr("pass");
   stopAfterOption->addCategory(category);
@@ -177,8 +178,8 @@ int runCompileCommand(int argc, char **argv) {
                                          "selection; without it, documented heuristics"),
                                 cl::init(""), in);
   cl::opt<std::string> gpu("gpu",
-                           cl::desc("Tile choices measured on this GPU: the committed tuning "
-                                    "database tuning/<gpu>.jsonl (h200, h100)"),
+                           cl::desc("Tile choices measured on this GPU: the tuning database "
+                                    "tuning/<gpu>.jsonl of the source tree (e.g. h200)"),
                            cl::init(""), in);
   cl::opt<bool> tuningSweep(
       "tuning-sweep",
@@ -236,6 +237,11 @@ int runCompileCommand(int argc, char **argv) {
       return fail("--tuning-sweep runs on one GPU: give one --target, got " +
                   std::to_string(targetList.size()));
   }
+  // The two passes are alternatives: stopping after the one that does not run would never stop.
+  if (stopAfter == (tuningSweep ? "sl-select-tiles" : "sl-build-tuning-sweep"))
+    return fail("--stop-after=" + stopAfter + ": the pipeline runs " +
+                (tuningSweep ? "sl-build-tuning-sweep" : "sl-select-tiles") +
+                (tuningSweep ? " with --tuning-sweep" : " without --tuning-sweep"));
   // Read once here so that a bad database fails before the pipeline runs.
   if (!tuningDb.empty())
     if (auto database = TuningDatabase::load(tuningDb); !database)

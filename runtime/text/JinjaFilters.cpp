@@ -349,8 +349,11 @@ Value Interp::filterImpl(const std::string &name, const Value &v, Args &a) {
     std::string end = strArg(a, 2, "end", "...");
     int64_t leeway = intArg(a, 3, "leeway", 5);
     std::u32string u = decodeUtf8(s), e = decodeUtf8(end);
-    if (static_cast<int64_t>(u.size()) <= length + leeway) return Value::str(s);
-    int64_t keep = std::max<int64_t>(0, length - static_cast<int64_t>(e.size()));
+    // Python's integers do not overflow: neither may these sums near the int64 limits.
+    if (static_cast<__int128>(u.size()) <= static_cast<__int128>(length) + leeway)
+      return Value::str(s);
+    int64_t ending = static_cast<int64_t>(e.size());
+    int64_t keep = length <= ending ? 0 : length - ending;
     std::u32string r = u.substr(0, keep);
     if (!killwords) {
       size_t sp = r.rfind(U' ');

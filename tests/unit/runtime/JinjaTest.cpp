@@ -90,6 +90,12 @@ TEST(JinjaTest, Semantics) {
   EXPECT_EQ(render("{{ messages | selectattr('role', 'equalto', 'user') | map(attribute='content') | join }}", vars), "hi");
   EXPECT_EQ(render("{{ ' a b '.strip().split(' ') }}"), "['a', 'b']");
   EXPECT_EQ(render("{{ 1.0 }} {{ 0.1 + 0.2 }} {{ 1e-5 }} {{ true }} {{ none }}"), "1.0 0.30000000000000004 1e-05 True None");
+  EXPECT_EQ(render("{{ 'abcdefghij' | truncate(7, leeway=0) }}|{{ 'ab cd ef gh' | truncate(8, leeway=0) }}"),
+            "abcd...|ab...");
+  // Python's integers do not overflow (a fuzzer found 7 + leeway=INT64_MAX).
+  EXPECT_EQ(render("{{ 'abcdefghij' | truncate(7, leeway=9223372036854775807) }}"), "abcdefghij");
+  EXPECT_EQ(render("{{ 'abcdefghij' | truncate(9223372036854775807, leeway=9223372036854775807) }}"),
+            "abcdefghij");
 }
 
 // Containers that hold themselves (a namespace in its own attribute, a list appended to itself,
