@@ -2,6 +2,7 @@
 
 #include "runtime/app/Backends.h"
 #include "runtime/core/RandomWeights.h"
+#include "runtime/io/Safetensors.h"
 #include "runtime/nvrtc/Nvrtc.h"
 
 #include <nlohmann/json.hpp>
@@ -36,10 +37,8 @@ StatusOr<std::vector<float>> floatsOf(const Tensor &tensor, const std::string &f
     return values;
   case sl::schema::DType::bf16:
     values.resize(tensor.bytes.size() / 2);
-    for (size_t i = 0; i < values.size(); ++i) {
-      uint32_t bits = uint32_t(tensor.bytes[2 * i] | (tensor.bytes[2 * i + 1] << 8)) << 16;
-      std::memcpy(&values[i], &bits, 4);
-    }
+    for (size_t i = 0; i < values.size(); ++i)
+      values[i] = sl::io::bf16ToF32(uint16_t(tensor.bytes[2 * i] | (tensor.bytes[2 * i + 1] << 8)));
     return values;
   default:
     return Status::error(function + ": output 0 is not bf16 or f32; sltune compares float outputs");
