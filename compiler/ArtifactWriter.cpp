@@ -98,6 +98,7 @@ public:
     // Weights and state slots are shared: each plan's functions must bind the same ones.
     std::vector<fb::Offset<schema::Plan>> plans;
     for (TargetModule plan : plans_) {
+      rank_ = plan.rank;
       std::vector<fb::Offset<schema::Function>> functions;
       std::vector<fb::Offset<schema::TuningCase>> tuning;
       for (func::FuncOp func : plan.module.getOps<func::FuncOp>()) {
@@ -110,7 +111,8 @@ public:
       }
       plans.push_back(schema::CreatePlan(fbb_, fbb_.CreateString(plan.target),
                                          fbb_.CreateVector(functions),
-                                         tuning.empty() ? 0 : fbb_.CreateVector(tuning)));
+                                         tuning.empty() ? 0 : fbb_.CreateVector(tuning),
+                                         int32_t(plan.rank), int32_t(plan.worldSize)));
     }
 
     std::vector<fb::Offset<schema::LibraryHeader>> headers;
@@ -144,9 +146,19 @@ private:
     return json + "}";
   }
 
+  // One binding per checkpoint tensor and ranges (the ranks of a tensor-parallel model bind
+  // slices of their own; the plans of one rank share them).
   StatusOr<uint32_t> weightIndex(slk::WeightOp weight) {
-    auto [it, inserted] = weightIndex_.try_emplace(weight.getName(), weights_.size());
-    auto [type, first] = weightTypes_.try_emplace(weight.getName(), weight.getType());
+    std::string key = weight.getName().str();
+    std::vector<schema::WeightRange> ranges;
+    if (auto triples = weight.getRanges())
+      for (size_t i = 0; i + 2 < triples->size(); i += 3) {
+        key += "|" + std::to_string((*triples)[i]) + ":" + std::to_string((*triples)[i + 1]) +
+               "+" + std::to_string((*triples)[i + 2]);
+        ranges.emplace_back((*triples)[i], (*triples)[i + 1], (*triples)[i + 2]);
+      }
+    auto [it, inserted] = weightIndex_.try_emplace(key, weights_.size());
+    auto [type, first] = weightTypes_.try_emplace(key, weight.getType());
     if (!first && type->second != weight.getType())
       return Status::error("artifact: weight " + weight.getName().str() +
                            " is bound with different types in different plans");
@@ -155,22 +167,31 @@ private:
       auto dtype = dtypeOf(type.getElementType());
       if (!dtype)
         return dtype.status();
+      std::vector<int64_t> whole;
+      if (auto shape = weight.getCheckpointShape())
+        whole.assign(shape->begin(), shape->end());
       weights_.push_back(schema::CreateWeightBinding(
           fbb_, fbb_.CreateString(weight.getName().str()), *dtype,
-          fbb_.CreateVector(std::vector<int64_t>(type.getShape().begin(), type.getShape().end()))));
+          fbb_.CreateVector(std::vector<int64_t>(type.getShape().begin(), type.getShape().end())),
+          ranges.empty() ? 0 : fbb_.CreateVectorOfStructs(ranges),
+          whole.empty() ? 0 : fbb_.CreateVector(whole)));
     }
     return it->second;
   }
 
   // The state slot of the k-th state argument; every function must agree on the types.
+  // Each rank has slots of its own (its heads' caches and states), shared by its plans.
   StatusOr<uint32_t> stateSlot(func::FuncOp func, unsigned argIndex, unsigned ordinal) {
     Type type = func.getArgument(argIndex).getType();
-    if (ordinal < stateTypes_.size()) {
-      if (stateTypes_[ordinal] != type)
+    std::vector<uint32_t> &slots = rankSlots_[rank_];
+    if (ordinal < slots.size()) {
+      if (stateTypes_[slots[ordinal]] != type)
         return Status::error("artifact: function " + func.getSymName().str() + " has state #" +
                              std::to_string(ordinal) + " of another type than earlier functions");
-      return ordinal;
+      return slots[ordinal];
     }
+    const uint32_t slotIndex = stateTypes_.size();
+    slots.push_back(slotIndex);
     stateTypes_.push_back(type);
     auto location = func.getArgAttrOfType<StringAttr>(argIndex, "sl.location");
     fb::Offset<schema::MultiStepConfig> msa = 0;
@@ -212,7 +233,7 @@ private:
       slot.add_ssm_dtype(*ssm);
       states_.push_back(slot.Finish());
     }
-    return ordinal;
+    return slotIndex;
   }
 
   StatusOr<fb::Offset<schema::Tensor>> tensor(Type type) {
@@ -297,6 +318,13 @@ private:
           outputs.push_back(*output);
           outputBuffers.push_back(bufferIndex[value]);
         }
+      }
+      if (auto reduce = llvm::dyn_cast<slk::AllReduceOp>(op)) {
+        auto written = writeAllReduce(reduce, bufferIndex);
+        if (!written)
+          failure = written.status();
+        else
+          launches.push_back(*written);
       }
       if (auto launch = llvm::dyn_cast<slk::LaunchOp>(op)) {
         auto written = writeLaunch(launch, bufferIndex, inputIndex, stateIndex);
@@ -401,6 +429,29 @@ private:
                                 rowBytes.has_value());
   }
 
+  // A collective launch: the token rows of an arena buffer, summed over the ranks.
+  StatusOr<fb::Offset<schema::Launch>> writeAllReduce(slk::AllReduceOp reduce,
+                                                      const DenseMap<Value, uint32_t> &buffers) {
+    std::string where = locationText(reduce.getLoc());
+    auto type = llvm::cast<MemRefType>(reduce.getBuffer().getType());
+    auto dtype = dtypeOf(type.getElementType());
+    if (!dtype)
+      return dtype.status();
+    if (!buffers.count(reduce.getBuffer()) || !type.getLayout().isIdentity())
+      return Status::error("artifact: the all-reduce at " + where +
+                           " does not sum a whole arena buffer");
+    int64_t rowBytes = elementBytes(type.getElementType());
+    for (int64_t d = 1; d < type.getRank(); ++d)
+      rowBytes *= type.getDimSize(d);
+    auto collective = schema::CreateCollective(fbb_, schema::CollectiveOp::all_reduce_sum,
+                                               buffers.lookup(reduce.getBuffer()), 0, rowBytes,
+                                               *dtype);
+    std::vector<schema::Extent> extents(3, schema::Extent(0, 1, 1));
+    return schema::CreateLaunch(fbb_, 0, fbb_.CreateVectorOfStructs(extents),
+                                fbb_.CreateVector(std::vector<fb::Offset<schema::Arg>>()),
+                                fbb_.CreateString(where), false, collective);
+  }
+
   struct ArgSpec {
     schema::ArgKind kind = schema::ArgKind::runtime;
     int32_t index = -1;
@@ -426,6 +477,8 @@ private:
   std::vector<fb::Offset<schema::WeightBinding>> weights_;
   std::vector<fb::Offset<schema::StateSlot>> states_;
   std::vector<Type> stateTypes_;
+  int64_t rank_ = 0;
+  std::map<int64_t, std::vector<uint32_t>> rankSlots_;  // rank -> slot of each state ordinal
 };
 
 }  // namespace

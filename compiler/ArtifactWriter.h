@@ -22,6 +22,10 @@ struct ArtifactOptions {
 struct TargetModule {
   std::string target;  // sm_90a, ...
   mlir::ModuleOp module;
+  // slc compile --tensor-parallel: this module is the graph of rank `rank` of `worldSize`
+  // (the ranks of a target follow one another, rank 0 first).
+  int64_t rank = 0;
+  int64_t worldSize = 1;
 };
 
 StatusOr<std::vector<uint8_t>> writeArtifact(const std::vector<TargetModule> &plans,

@@ -19,6 +19,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <optional>
+#include <set>
 #include <thread>
 
 namespace sl::compiler {
@@ -30,6 +31,7 @@ namespace {
 
 // The pipeline of docs/pipeline.md, in order; --stop-after names one of these.
 const char *const kPipeline[] = {"canonicalize",
+                                 "sl-shard-graph",
                                  "sl-fuse-epilogues",
                                  "sl-specialize-phases",
                                  "sl-select-tiles",
@@ -163,7 +165,8 @@ int runCompileCommand(int argc, char **argv) {
     stopAfterOption = ownStopAfter.get();
   }
   stopAfterOption->setDescription(
-      "Stop after this pass of the pipeline and print the IR (canonicalize, sl-fuse-epilogues, "
+      "Stop after this pass of the pipeline and print the IR (canonicalize, sl-shard-graph (with "
+      "--tensor-parallel above 1), sl-fuse-epilogues, "
       "sl-specialize-phases, sl-select-tiles (sl-build-tuning-sweep with --tuning-sweep), "
       "sl-check-kernel-shapes, sl-lower-to-slk, "
       "sl-plan-buffers, sl-emit-cuda)");
@@ -186,6 +189,11 @@ int runCompileCommand(int argc, char **argv) {
       cl::desc("Write the tile sweep of the model instead of the model: one function per tile "
                "problem and candidate, for sltune (one --target)"),
       cl::init(false), in);
+  cl::opt<int64_t> tensorParallel(
+      "tensor-parallel",
+      cl::desc("Split the model over N ranks (1, 2, 4, 8): one plan per target and rank, "
+               "each with its heads and weight slices, an all-reduce per block (docs/parallel.md)"),
+      cl::init(1), in);
   cl::opt<bool> aot("aot", cl::desc("Ship the NVRTC-compiled cubins in the artifact"),
                     cl::init(false), in);
   registerAsmPrinterCLOptions();
@@ -237,6 +245,13 @@ int runCompileCommand(int argc, char **argv) {
       return fail("--tuning-sweep runs on one GPU: give one --target, got " +
                   std::to_string(targetList.size()));
   }
+  if (tensorParallel < 1 || tensorParallel > 64 || (tensorParallel & (tensorParallel - 1)))
+    return fail("--tensor-parallel must be a power of two in [1, 64] (1, 2, 4, 8 are the "
+                "usual), got " + std::to_string(tensorParallel));
+  if (tensorParallel > 1 && tuningSweep)
+    return fail("--tuning-sweep measures the kernels of one GPU: it takes no --tensor-parallel");
+  if (tensorParallel == 1 && stopAfter == "sl-shard-graph")
+    return fail("--stop-after=sl-shard-graph: the pass runs with --tensor-parallel above 1");
   // The two passes are alternatives: stopping after the one that does not run would never stop.
   if (stopAfter == (tuningSweep ? "sl-select-tiles" : "sl-build-tuning-sweep"))
     return fail("--stop-after=" + stopAfter + ": the pipeline runs " +
@@ -292,38 +307,61 @@ int runCompileCommand(int argc, char **argv) {
   auto common = makePassManager();
   if (!common)
     return fail("invalid pass manager options");
-  add(*common, "canonicalize", createCanonicalizerPass()) ||
-      add(*common, "sl-fuse-epilogues", mlir::sl::createSLFuseEpilogues()) ||
-      add(*common, "sl-specialize-phases",
-          mlir::sl::createSLSpecializePhases({"forward", prefillChunk}));
+  add(*common, "canonicalize", createCanonicalizerPass());
   if (failed(common->run(*module)))
     return fail("compilation of " + input + " failed (see the errors above)");
+
+  // One module per rank (the module itself without --tensor-parallel): sl-shard-graph changes
+  // shapes, so it runs before the passes that depend on them.
+  std::vector<OwningOpRef<ModuleOp>> rankModules;
+  const bool stoppedAfterCanonicalize = stopped;
+  for (int64_t rank = 0; rank < tensorParallel; ++rank) {
+    rankModules.push_back(tensorParallel == 1 ? std::move(module) : module->clone());
+    if (stoppedAfterCanonicalize)
+      continue;
+    auto pm = makePassManager();
+    if (!pm)
+      return fail("invalid pass manager options");
+    (tensorParallel > 1 &&
+     add(*pm, "sl-shard-graph", mlir::sl::createSLShardGraph({rank, tensorParallel}))) ||
+        add(*pm, "sl-fuse-epilogues", mlir::sl::createSLFuseEpilogues()) ||
+        add(*pm, "sl-specialize-phases",
+            mlir::sl::createSLSpecializePhases({"forward", prefillChunk}));
+    if (failed(pm->run(*rankModules.back())))
+      return fail("compilation of " + input +
+                  (tensorParallel > 1 ? " for rank " + std::to_string(rank) : std::string()) +
+                  " failed (see the errors above)");
+  }
 
   std::vector<OwningOpRef<ModuleOp>> owned;
   std::vector<TargetModule> plans;
   if (stopped) {
-    plans.push_back({targetList.front(), *module});
+    for (int64_t rank = 0; rank < tensorParallel; ++rank)
+      plans.push_back({targetList.front(), *rankModules[rank], rank, tensorParallel});
   } else {
-    for (const std::string &target : targetList) {
-      owned.push_back(module->clone());
-      ModuleOp planModule = *owned.back();
-      auto pm = makePassManager();
-      if (!pm)
-        return fail("invalid pass manager options");
-      // sl-check-kernel-shapes runs before any kernel exists: an unsupported shape or tile is
-      // an error at its op.
-      (tuningSweep
-           ? add(*pm, "sl-build-tuning-sweep", mlir::sl::createSLBuildTuningSweep({target}))
-           : add(*pm, "sl-select-tiles", mlir::sl::createSLSelectTiles({target, tuningDb}))) ||
-          add(*pm, "sl-check-kernel-shapes", mlir::sl::createSLCheckKernelShapes()) ||
-          add(*pm, "sl-lower-to-slk", mlir::sl::createSLLowerToSLK()) ||
-          add(*pm, "sl-plan-buffers", mlir::sl::createSLPlanBuffers()) ||
-          add(*pm, "sl-emit-cuda", mlir::sl::createSLEmitCuda());
-      if (failed(pm->run(planModule)))
-        return fail("compilation of " + input + " for " + target +
-                    " failed (see the errors above)");
-      plans.push_back({target, planModule});
-    }
+    // The ranks of a target follow one another (the artifact's plan order).
+    for (const std::string &target : targetList)
+      for (int64_t rank = 0; rank < tensorParallel; ++rank) {
+        owned.push_back(rankModules[rank]->clone());
+        ModuleOp planModule = *owned.back();
+        auto pm = makePassManager();
+        if (!pm)
+          return fail("invalid pass manager options");
+        // sl-check-kernel-shapes runs before any kernel exists: an unsupported shape or tile is
+        // an error at its op.
+        (tuningSweep
+             ? add(*pm, "sl-build-tuning-sweep", mlir::sl::createSLBuildTuningSweep({target}))
+             : add(*pm, "sl-select-tiles", mlir::sl::createSLSelectTiles({target, tuningDb}))) ||
+            add(*pm, "sl-check-kernel-shapes", mlir::sl::createSLCheckKernelShapes()) ||
+            add(*pm, "sl-lower-to-slk", mlir::sl::createSLLowerToSLK()) ||
+            add(*pm, "sl-plan-buffers", mlir::sl::createSLPlanBuffers()) ||
+            add(*pm, "sl-emit-cuda", mlir::sl::createSLEmitCuda());
+        if (failed(pm->run(planModule)))
+          return fail("compilation of " + input + " for " + target +
+                      (tensorParallel > 1 ? " rank " + std::to_string(rank) : std::string()) +
+                      " failed (see the errors above)");
+        plans.push_back({target, planModule, rank, tensorParallel});
+      }
   }
 
   auto out = openOutputFile(output, &error);
@@ -331,8 +369,12 @@ int runCompileCommand(int argc, char **argv) {
     return fail(error);
   // With several targets, each plan's IR or kernels follow a header naming the target.
   auto header = [&](const TargetModule &plan) {
-    if (plans.size() > 1)
-      out->os() << "// ===== target " << plan.target << "\n";
+    if (plans.size() == 1)
+      return;
+    out->os() << "// ===== target " << plan.target;
+    if (plan.worldSize > 1)
+      out->os() << " rank " << plan.rank << " of " << plan.worldSize;
+    out->os() << "\n";
   };
   if (emit == "mlir") {
     for (TargetModule plan : plans) {
@@ -356,11 +398,14 @@ int runCompileCommand(int argc, char **argv) {
 
   // Every kernel is compiled for the targets whose plans launch it now, so that a kernel that
   // does not build fails here, naming the kernel, rather than on the GPU machine.
+  // (The ranks of a target launch mostly the same kernels: each is compiled once.)
   std::vector<KernelSource> sources;
+  std::set<std::pair<std::string, std::string>> compiled;
   for (TargetModule plan : plans)
     for (slk::KernelOp kernel : plan.module.getOps<slk::KernelOp>())
-      sources.push_back(
-          {kernel.getSymName().str(), kernel.getSource().value_or("").str(), plan.target});
+      if (compiled.insert({kernel.getSymName().str(), plan.target}).second)
+        sources.push_back(
+            {kernel.getSymName().str(), kernel.getSource().value_or("").str(), plan.target});
   auto cubins = compileKernels(sources, std::thread::hardware_concurrency());
   if (!cubins)
     return fail(cubins.status().message());

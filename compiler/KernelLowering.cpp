@@ -265,7 +265,14 @@ LogicalResult FunctionLowering::lower(Operation *op) {
         map(weight.getResult(),
             builder_.create<slk::WeightOp>(
                 weight.getLoc(), MemRefType::get(tensor.getShape(), tensor.getElementType()),
-                weight.getNameAttr()));
+                weight.getNameAttr(), weight.getRangesAttr(), weight.getCheckpointShapeAttr()));
+        return success();
+      })
+      .Case([&](sld::AllReduceOp reduce) {
+        // In place: the sum replaces the partial products in their buffer.
+        Value buffer = lookup(reduce.getX());
+        builder_.create<slk::AllReduceOp>(reduce.getLoc(), buffer);
+        map(reduce.getResult(), buffer);
         return success();
       })
       .Case([&](sld::SplitOp split) { return lowerSplit(*this, split); })

@@ -3,6 +3,48 @@
 
 include "mlir/Pass/PassBase.td"
 
+def SLShardGraph : Pass<"sl-shard-graph", "::mlir::ModuleOp"> {
+  let summary = "The graph of one rank of a tensor-parallel model";
+  let description = [{
+    Rewrites the imported graph (after `canonicalize`, before `sl-fuse-epilogues`) into what
+    rank `rank` of `world-size` computes (docs/parallel.md). Activations between blocks stay
+    replicated. Mamba-2 layers keep the rank's heads: its rows of z, x and dt in `in_proj`, of B
+    and C the rank's groups (`groups % N == 0`) or the one group its heads read (`N % groups ==
+    0`; when its heads hold only part of a gated-norm group, the norm gets `shared_group` and its
+    sum of squares is all-reduced); conv1d, A_log, D, dt_bias and the norm weight sliced to match; the state type with heads / N and the rank's groups; `out_proj` binds
+    the columns of those heads. Attention and multi-step attention keep the rank's query heads
+    (q and q1 rows) and the kv heads they read (split when `kv_heads % N == 0`, else the one
+    shared kv head); `o_proj` its columns. The MLP and the shared expert keep rows of `up` and
+    columns of `down`; routed experts their slice of the intermediate dimension (`up` rows,
+    `down` columns of every expert); the router, embedding, norms and LM head stay replicated.
+    Each block's output projection (for MoE: routed plus shared) is followed by one
+    `sl.all_reduce` before the residual add. A shape that does not divide is an error naming
+    the layer, the dimension and the world sizes that work. `world-size = 1` changes nothing.
+
+    Before (world-size 2, rank 1):
+    ```mlir
+    %wo = sl.weight "layers.3.mixer.o_proj.weight" : tensor<64x64xf32>
+    %o = sl.linear %a, %wo : (tensor<?x64xf32>, tensor<64x64xf32>) -> tensor<?x64xf32>
+    %h1 = sl.add %h0, %o : tensor<?x64xf32>
+    ```
+    After:
+    ```mlir
+    %wo = sl.weight "layers.3.mixer.o_proj.weight"
+        {checkpoint_shape = array<i64: 64, 64>, ranges = array<i64: 1, 32, 32>}
+        : tensor<64x32xf32>
+    %o = sl.linear %a, %wo : (tensor<?x32xf32>, tensor<64x32xf32>) -> tensor<?x64xf32>
+    %s = sl.all_reduce %o : tensor<?x64xf32>
+    %h1 = sl.add %h0, %s : tensor<?x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"rank", "rank", "int64_t", /*default=*/"0", "The rank whose graph to produce">,
+    Option<"worldSize", "world-size", "int64_t", /*default=*/"1",
+           "Number of ranks (slc compile --tensor-parallel)">
+  ];
+  let dependentDialects = ["::mlir::sl::SLDialect"];
+}
+
 def SLFuseEpilogues : Pass<"sl-fuse-epilogues", "::mlir::func::FuncOp"> {
   let summary = "Fold activations and residual adds into the epilogues of their producers";
   let description = [{

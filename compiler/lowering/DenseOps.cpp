@@ -110,6 +110,44 @@ LogicalResult lowerGatedRMSNorm(FunctionLowering &L, sld::GatedRMSNormOp op) {
   int64_t channels = featureSize(op.getY()), group = op.getGroupSizeAttr().getInt();
   int64_t threads = rowThreads(group, 4);
   Value y = L.lookup(op.getY()), gate = L.lookup(op.getGate());
+  if (auto shared = op.getSharedGroup()) {
+    // A group split over ranks: this rank's sum of squares into its group's column of a
+    // [tokens, groups] buffer, summed over the ranks, then the norm with the whole group's mean.
+    const int64_t ranks = (*shared)[0], index = (*shared)[1], count = (*shared)[2];
+    Value sums = L.scratch(loc, {ShapedType::kDynamic, count}, L.builder().getF32Type());
+    LaunchBuilder(L, loc)
+        .pointer(y)
+        .rowStride(y)
+        .pointer(gate)
+        .rowStride(gate)
+        .pointer(sums)
+        .i32(count)
+        .i32(index)
+        .runtime(RuntimeValue::n)
+        .launch("gated_sum_squares",
+                {*t, std::to_string(channels), std::to_string(group), std::to_string(threads)},
+                threads, Extent::perTokens(1), Extent::fixed(channels / group));
+    L.builder().create<slk::AllReduceOp>(loc, sums);
+    Value out = L.allocate(op.getResult());
+    LaunchBuilder(L, loc)
+        .pointer(y)
+        .rowStride(y)
+        .pointer(gate)
+        .rowStride(gate)
+        .pointer(L.lookup(op.getWeight()))
+        .pointer(sums)
+        .i32(count)
+        .i32(index)
+        .pointer(out)
+        .runtime(RuntimeValue::n)
+        .f32(op.getEpsilon().convertToDouble())
+        .i32(group * ranks)
+        .launch("gated_rms_norm_sums",
+                {*t, *wt, std::to_string(channels), std::to_string(group),
+                 std::to_string(threads)},
+                threads, Extent::perTokens(1), Extent::fixed(channels / group));
+    return success();
+  }
   Value out = L.allocate(op.getResult());
   LaunchBuilder(L, loc)
       .pointer(y)

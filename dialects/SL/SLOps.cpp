@@ -125,6 +125,48 @@ LogicalResult WeightOp::verify() {
                               "(experts first), got "
                            << type;
   }
+  if (!getRanges() && !getCheckpointShape())
+    return success();
+  if (!getRanges() || !getCheckpointShape())
+    return emitOpError() << "expects 'ranges' and 'checkpoint_shape' together on weight '"
+                         << getName() << "'";
+  ArrayRef<int64_t> ranges = *getRanges(), whole = *getCheckpointShape();
+  if (ranges.empty() || ranges.size() % 3 != 0)
+    return emitOpError() << "expects ranges as (dim, offset, size) triples, got "
+                         << ranges.size() << " integers";
+  if (int64_t(whole.size()) != type.getRank())
+    return emitOpError() << "expects checkpoint_shape of rank " << type.getRank() << ", got "
+                         << whole.size() << " dimensions";
+  const int64_t dim = ranges[0];
+  if (dim < 0 || dim >= type.getRank())
+    return emitOpError() << "range dimension " << dim << " is outside the rank "
+                         << type.getRank() << " of weight '" << getName() << "'";
+  int64_t total = 0;
+  for (size_t i = 0; i < ranges.size(); i += 3) {
+    if (ranges[i] != dim)
+      return emitOpError() << "expects every range along dimension " << dim << ", got "
+                           << ranges[i];
+    if (ranges[i + 1] < 0 || ranges[i + 2] <= 0 || ranges[i + 1] + ranges[i + 2] > whole[dim])
+      return emitOpError() << "range [" << ranges[i + 1] << ", " << ranges[i + 1] + ranges[i + 2]
+                           << ") is outside dimension " << dim << " (" << whole[dim]
+                           << ") of weight '" << getName() << "'";
+    total += ranges[i + 2];
+  }
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.getDimSize(d) != (d == dim ? total : whole[d]))
+      return emitOpError() << "expects dimension " << d << " of the result to be "
+                           << (d == dim ? total : whole[d])
+                           << " (the ranges of checkpoint_shape), got " << type;
+  return success();
+}
+
+LogicalResult AllReduceOp::verify() {
+  auto type = llvm::cast<RankedTensorType>(getX().getType());
+  for (int64_t d = 1; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      return emitOpError() << "expects every dimension after the token dimension to be static "
+                              "(each rank sums the same bytes), got "
+                           << type;
   return success();
 }
 
@@ -166,6 +208,14 @@ LogicalResult GatedRMSNormOp::verify() {
   if (getGroupSizeAttr().getInt() <= 0 || channels % getGroupSizeAttr().getInt() != 0)
     return emitOpError() << "expects group_size (" << getGroupSizeAttr().getInt()
                          << ") to be positive and divide the channels of y (" << channels << ")";
+  if (auto shared = getSharedGroup()) {
+    if (shared->size() != 3 || (*shared)[0] < 2 || (*shared)[2] < 1 || (*shared)[1] < 0 ||
+        (*shared)[1] >= (*shared)[2])
+      return emitOpError("expects shared_group = [ranks > 1, index < count, count]");
+    if (channels != getGroupSizeAttr().getInt())
+      return emitOpError() << "expects y to hold the one shared group's " << getGroupSizeAttr().getInt()
+                           << " channels, got " << channels;
+  }
   return success();
 }
 

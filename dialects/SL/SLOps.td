@@ -37,14 +37,48 @@ def SL_WeightOp : SL_Op<"weight", [Pure]> {
     %up = sl.weight "backbone.layers.1.mixer.experts.{e}.up_proj.weight"
         : tensor<128x1856x2688xbf16>
     ```
+
+    A rank of a tensor-parallel model (`sl-shard-graph`) binds part of the tensor: `ranges`
+    lists `(dim, offset, size)` triples, all along the same dimension, whose slices of the
+    whole tensor (`checkpoint_shape`, experts stacked as in the result) are concatenated in that
+    order along `dim` (a Mamba `in_proj` of one rank: its z rows, x rows, B and C rows, dt rows).
+
+    ```mlir
+    %w = sl.weight "backbone.layers.0.mixer.in_proj.weight"
+        {checkpoint_shape = array<i64: 200, 64>,
+         ranges = array<i64: 0, 0, 32, 0, 64, 64, 0, 192, 4>} : tensor<100x64xf32>
+    ```
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name, OptionalAttr<DenseI64ArrayAttr>:$ranges,
+                       OptionalAttr<DenseI64ArrayAttr>:$checkpoint_shape);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::llvm::StringRef":$name), [{
+      build($_builder, $_state, result, $_builder.getStringAttr(name), nullptr, nullptr);
+    }]>
+  ];
   let extraClassDeclaration = [{
     /// True when the name stands for one tensor per expert, stacked along dimension 0.
     bool isStackedPerExpert() { return getName().contains("{e}"); }
   }];
+}
+
+def SL_AllReduceOp : SL_Op<"all_reduce", [Pure, AllTypesMatch<["x", "result"]>]> {
+  let summary = "Sum of a tensor over the ranks of a tensor-parallel model";
+  let description = [{
+    Every rank holds a partial `x` of the same type (the partial products of its slice of an
+    output projection); the result, on every rank, is their element-wise sum. Inserted by
+    `sl-shard-graph` before a block's residual add; the runtime sums in a fixed rank order, so
+    every rank gets the same bits.
+
+    ```mlir
+    %sum = sl.all_reduce %partial : tensor<?x2688xbf16>
+    ```
+  }];
+  let arguments = (ins SL_FloatTensor:$x);
+  let results = (outs SL_FloatTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x)";
 }
 
 def SL_EmbeddingOp : SL_Op<"embedding", [Pure]> {
@@ -88,9 +122,22 @@ def SL_GatedRMSNormOp : SL_Op<"gated_rms_norm",
     %o = sl.gated_rms_norm %y, %z, %w {epsilon = 1.0e-05 : f64, group_size = 512 : i64}
         : tensor<?x4096xbf16>, tensor<4096xbf16>
     ```
+
+    On a rank of a tensor-parallel model whose heads hold part of a norm group,
+    `shared_group = array<i64: ranks, index, count>` says that y holds `group_size` channels,
+    1/`ranks` of group `index` of the model's `count` groups: the mean of squares is taken over
+    the whole group (its sums all-reduced over the ranks, `sl-lower-to-slk`).
   }];
   let arguments = (ins SL_FloatTensor:$y, SL_FloatTensor:$gate, SL_FloatTensor:$weight,
-                       F64Attr:$epsilon, I64Attr:$group_size);
+                       F64Attr:$epsilon, I64Attr:$group_size,
+                       OptionalAttr<DenseI64ArrayAttr>:$shared_group);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$y, "::mlir::Value":$gate,
+                   "::mlir::Value":$weight, "::mlir::FloatAttr":$epsilon,
+                   "::mlir::IntegerAttr":$group_size), [{
+      build($_builder, $_state, result, y, gate, weight, epsilon, group_size, nullptr);
+    }]>
+  ];
   let results = (outs SL_FloatTensor:$result);
   let assemblyFormat = "$y `,` $gate `,` $weight attr-dict `:` type($y) `,` type($weight)";
 }

@@ -64,8 +64,10 @@ def SLK_WeightOp : SLK_Op<"weight", [Pure]> {
     ```mlir
     %w = slk.weight "backbone.layers.0.mixer.in_proj.weight" : memref<10304x2688xbf16>
     ```
+    `ranges` / `checkpoint_shape`: the part of the tensor a rank binds, as on `sl.weight`.
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name, OptionalAttr<DenseI64ArrayAttr>:$ranges,
+                       OptionalAttr<DenseI64ArrayAttr>:$checkpoint_shape);
   let results = (outs AnyMemRef:$buffer);
   let assemblyFormat = "$name attr-dict `:` type($buffer)";
 }
@@ -85,6 +87,20 @@ def SLK_ColumnSliceOp : SLK_Op<"column_slice", [Pure]> {
   let results = (outs AnyMemRef:$view);
   let assemblyFormat = "$source attr-dict `:` type($source) `->` type($view)";
   let hasVerifier = 1;
+}
+
+def SLK_AllReduceOp : SLK_Op<"all_reduce"> {
+  let summary = "In-place sum of a buffer over the ranks (a collective launch)";
+  let description = [{
+    Replaces the token rows of `buffer` on every rank by their sum over the ranks (the
+    artifact's `Launch.collective`); it runs in launch order with the kernels.
+
+    ```mlir
+    slk.all_reduce %b : memref<?x2688xbf16>
+    ```
+  }];
+  let arguments = (ins AnyMemRef:$buffer);
+  let assemblyFormat = "$buffer attr-dict `:` type($buffer)";
 }
 
 def SLK_LaunchOp : SLK_Op<"launch"> {

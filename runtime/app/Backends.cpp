@@ -34,6 +34,13 @@ StatusOr<std::unique_ptr<Executor>> makeExecutor(const std::string &device, cons
   auto backend = selectBackend(device);
   if (!backend)
     return backend.status();
+  // Only the CPU backend simulates ranks; several GPUs need NCCL (docs/parallel.md).
+  if (model.artifact().worldSize() > 1 && !(*backend)->hostMemory)
+    return Status::error("artifact " + model.artifact().path() + " is split over " +
+                         std::to_string(model.artifact().worldSize()) +
+                         " ranks (slc compile --tensor-parallel): multi-GPU execution "
+                         "(--devices, NCCL) is not built yet; run it with --device=cpu, or "
+                         "compile without --tensor-parallel for one GPU");
   return (*backend)->create(model);
 }
 

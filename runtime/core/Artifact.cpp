@@ -28,6 +28,12 @@ bool elementsAligned(const V *vector) {
 
 std::string checkPlan(const sl::schema::Artifact &root, const sl::schema::Plan &plan);
 
+int64_t dtypeBytesOf(sl::schema::DType dtype) {
+  return dtype == sl::schema::DType::f32 || dtype == sl::schema::DType::i32 ? 4
+         : dtype == sl::schema::DType::i64                                  ? 8
+                                                                            : 2;
+}
+
 bool sameShapes(const flatbuffers::Vector<flatbuffers::Offset<sl::schema::Tensor>> &a,
                 const flatbuffers::Vector<flatbuffers::Offset<sl::schema::Tensor>> &b) {
   if (a.size() != b.size())
@@ -40,12 +46,42 @@ bool sameShapes(const flatbuffers::Vector<flatbuffers::Offset<sl::schema::Tensor
   return true;
 }
 
-bool sameInterface(const sl::schema::Function &a, const sl::schema::Function &b) {
+// The ranks of a tensor-parallel artifact hold state slots of their own (their heads): only
+// plans of the same rank must pass the same slots.
+bool sameInterface(const sl::schema::Function &a, const sl::schema::Function &b, bool sameRank) {
   auto text = [](const flatbuffers::String *s) { return s ? s->str() : std::string(); };
   return text(a.phase()) == text(b.phase()) && a.max_tokens() == b.max_tokens() &&
-         std::equal(a.states()->begin(), a.states()->end(), b.states()->begin(),
-                    b.states()->end()) &&
-         sameShapes(*a.inputs(), *b.inputs()) && sameShapes(*a.outputs(), *b.outputs());
+         (!sameRank || std::equal(a.states()->begin(), a.states()->end(), b.states()->begin(),
+                                  b.states()->end())) &&
+         a.states()->size() == b.states()->size() && sameShapes(*a.inputs(), *b.inputs()) &&
+         sameShapes(*a.outputs(), *b.outputs());
+}
+
+// A binding's ranges: along one dimension of `checkpoint_shape`, inside it, summing to `shape`.
+std::string checkRanges(const sl::schema::WeightBinding &binding) {
+  const std::string where = "weight " + binding.name()->str() + ": ";
+  if (!binding.ranges() || binding.ranges()->size() == 0)
+    return "";
+  const auto *whole = binding.checkpoint_shape();
+  if (!whole || !elementsAligned(whole) || !elementsAligned(binding.ranges()) ||
+      whole->size() != binding.shape()->size())
+    return where + "ranges without a checkpoint shape of its rank (or misaligned)";
+  const int64_t dim = binding.ranges()->Get(0)->dim();
+  if (dim < 0 || size_t(dim) >= whole->size())
+    return where + "a range along dimension " + std::to_string(dim) + ", outside its rank";
+  int64_t total = 0;
+  for (const auto *range : *binding.ranges()) {
+    if (range->dim() != dim || range->offset() < 0 || range->size() <= 0 ||
+        range->offset() > whole->Get(dim) - range->size())
+      return where + "a range outside dimension " + std::to_string(dim) +
+             " of its checkpoint shape";
+    total += range->size();
+  }
+  for (size_t d = 0; d < whole->size(); ++d)
+    if (binding.shape()->Get(d) != (int64_t(d) == dim ? total : whole->Get(d)) ||
+        whole->Get(d) < 0)
+      return where + "a shape that is not the sum of its ranges of the checkpoint shape";
+  return "";
 }
 
 std::string checkStructure(const sl::schema::Artifact &root) {
@@ -71,6 +107,8 @@ std::string checkStructure(const sl::schema::Artifact &root) {
     for (int64_t dim : *binding->shape())
       if (dim < 0)
         return "weight " + binding->name()->str() + ": a negative dimension";
+    if (std::string problem = checkRanges(*binding); !problem.empty())
+      return problem;
   }
   for (const auto *slot : *root.states()) {
     if (!slot->location())
@@ -81,27 +119,45 @@ std::string checkStructure(const sl::schema::Artifact &root) {
   }
   if (!root.plans() || root.plans()->size() == 0)
     return "no plans";
+  // Ranks 0 .. world_size - 1 of each target, consecutive; one world size for the artifact.
   std::set<std::string> targets;
-  for (const auto *plan : *root.plans()) {
+  const int32_t worldSize = root.plans()->Get(0)->world_size();
+  if (worldSize < 1 || root.plans()->size() % uint32_t(worldSize) != 0)
+    return "world size " + std::to_string(worldSize) + " does not divide the " +
+           std::to_string(root.plans()->size()) + " plans";
+  for (uint32_t p = 0; p < root.plans()->size(); ++p) {
+    const auto *plan = root.plans()->Get(p);
     if (!plan->target() || !plan->functions())
       return "a plan without target or functions";
-    if (!targets.insert(plan->target()->str()).second)
+    if (plan->world_size() != worldSize || plan->rank() != int32_t(p % uint32_t(worldSize)))
+      return "plan " + std::to_string(p) + " (" + plan->target()->str() + ") is rank " +
+             std::to_string(plan->rank()) + " of " + std::to_string(plan->world_size()) +
+             ", expected rank " + std::to_string(p % uint32_t(worldSize)) + " of " +
+             std::to_string(worldSize);
+    if (plan->rank() == 0 && !targets.insert(plan->target()->str()).second)
       return "two plans for " + plan->target()->str();
+    if (plan->rank() > 0 && plan->target()->str() != root.plans()->Get(p - 1)->target()->str())
+      return "rank " + std::to_string(plan->rank()) + " of another target than rank 0";
     if (std::string problem = checkPlan(root, *plan); !problem.empty())
       return "plan " + plan->target()->str() + ": " + problem;
   }
   // Callers take a function's interface from the first plan and any executor runs its own plan's
   // function of that name: the interfaces must agree.
   const auto &first = *root.plans()->Get(0);
-  for (const auto *plan : *root.plans()) {
+  for (uint32_t p = 0; p < root.plans()->size(); ++p) {
+    const auto *plan = root.plans()->Get(p);
+    // Plans of one rank must pass the same state slots: those of rank 0 compare with plan 0,
+    // the others with the same rank of the first target.
+    const auto &reference = *root.plans()->Get(p % uint32_t(worldSize));
     const std::string where = "plan " + plan->target()->str() + ": ";
     if (plan->functions()->size() != first.functions()->size())
       return where + "other functions than plan " + first.target()->str();
     for (const auto *function : *first.functions()) {
       const auto *own = findFunction(*plan, function->name()->str());
-      if (!own)
+      const auto *sameRank = findFunction(reference, function->name()->str());
+      if (!own || !sameRank)
         return where + "no function " + function->name()->str();
-      if (!sameInterface(*function, *own))
+      if (!sameInterface(*function, *own, false) || !sameInterface(*sameRank, *own, true))
         return where + "function " + function->name()->str() +
                " has another interface (phase, max_tokens, inputs, states or outputs) than in "
                "plan " + first.target()->str();
@@ -145,6 +201,23 @@ std::string checkPlan(const sl::schema::Artifact &root, const sl::schema::Plan &
     for (const auto *launch : *function->launches()) {
       if (!launch->grid() || !launch->args() || !launch->location())
         return where + "a launch without grid, arguments or location";
+      if (const auto *collective = launch->collective()) {
+        const std::string what = where + "the collective at " + launch->location()->str();
+        if (plan.world_size() < 2)
+          return what + " is in a plan of one rank";
+        if (!sl::schema::isValid(collective->op()) || collective->buffer() >= buffers.size() ||
+            (collective->dtype() != sl::schema::DType::f32 &&
+             collective->dtype() != sl::schema::DType::f16 &&
+             collective->dtype() != sl::schema::DType::bf16))
+          return what + " has an unknown op, buffer or dtype";
+        const auto *buffer = buffers.Get(collective->buffer());
+        const int64_t rowBytes = collective->bytes_per_token();
+        if (rowBytes <= 0 || rowBytes % dtypeBytesOf(collective->dtype()) != 0 ||
+            collective->byte_offset() < 0 || collective->byte_offset() > buffer->bytes() ||
+            rowBytes > (buffer->bytes() - collective->byte_offset()) / function->max_tokens())
+          return what + " covers bytes outside its buffer";
+        continue;
+      }
       if (launch->kernel() >= root.kernels()->size())
         return where + "kernel " + std::to_string(launch->kernel()) + " out of range";
       if (launch->grid()->size() != 3 || !elementsAligned(launch->grid()))
@@ -256,8 +329,19 @@ const sl::schema::Function *Artifact::function(const std::string &name) const {
 std::string Artifact::targets() const {
   std::string list;
   for (const auto *plan : *root().plans())
-    list += (list.empty() ? "" : ", ") + plan->target()->str();
+    if (plan->rank() == 0)
+      list += (list.empty() ? "" : ", ") + plan->target()->str();
   return list;
+}
+
+int32_t Artifact::worldSize() const { return root().plans()->Get(0)->world_size(); }
+
+std::vector<const sl::schema::Plan *> Artifact::ranksOf(const sl::schema::Plan &rankZero) const {
+  std::vector<const sl::schema::Plan *> ranks;
+  for (const auto *plan : *root().plans())
+    if (plan->target()->str() == rankZero.target()->str())
+      ranks.push_back(plan);  // consecutive, in rank order: checkStructure
+  return ranks;
 }
 
 StatusOr<const sl::schema::Plan *> Artifact::planFor(int major, int minor) const {

@@ -32,6 +32,10 @@ public:
   StatusOr<const sl::schema::Plan *> planFor(int major, int minor) const;
   // The artifact's targets, comma-separated ("sm_90a, sm_100a").
   std::string targets() const;
+  // Ranks of every target (slc compile --tensor-parallel; 1 without it).
+  int32_t worldSize() const;
+  // The plans of every rank of `rankZero`'s target, in rank order.
+  std::vector<const sl::schema::Plan *> ranksOf(const sl::schema::Plan &rankZero) const;
 
 private:
   std::string path_;

@@ -56,21 +56,35 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &artifactPath,
   auto store = io::WeightStore::open(weightsDir);
   if (!store)
     return store.status();
+  // A rank's binding of a tensor-parallel model is checked against the whole tensor and reads
+  // its slice of it.
   std::vector<io::WeightSpec> specs;
+  std::vector<std::optional<io::WeightSlice>> slices;
   for (const auto *binding : *root.weights()) {
     auto dtype = weightDType(binding->dtype(), binding->name()->str());
     if (!dtype)
       return dtype.status();
+    const bool sliced = binding->ranges() && binding->ranges()->size() > 0;
+    const auto &shape = sliced ? *binding->checkpoint_shape() : *binding->shape();
     specs.push_back({binding->name()->str(), *dtype,
-                     std::vector<int64_t>(binding->shape()->begin(), binding->shape()->end())});
+                     std::vector<int64_t>(shape.begin(), shape.end())});
+    slices.emplace_back();
+    if (sliced) {
+      slices.back().emplace();
+      slices.back()->dim = binding->ranges()->Get(0)->dim();
+      for (const auto *range : *binding->ranges())
+        slices.back()->pieces.emplace_back(range->offset(), range->size());
+    }
   }
   if (Status status = io::checkBindings(*store, specs); !status)
     return Status::error("weights " + weightsDir + " do not match artifact " + artifactPath +
                          ":\n" + status.message());
   if (Status status = checkWeightsFit(model->artifact_, "the weights"); !status)
     return status;
-  for (const io::WeightSpec &spec : specs) {
-    auto bytes = io::materialize(*store, spec.name, spec.dtype, spec.shape);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const io::WeightSpec &spec = specs[i];
+    auto bytes = io::materialize(*store, spec.name, spec.dtype, spec.shape,
+                                 slices[i] ? &*slices[i] : nullptr);
     if (!bytes)
       return bytes.status();
     model->weights_.push_back(std::move(*bytes));

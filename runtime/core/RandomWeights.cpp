@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 namespace sl::runtime {
@@ -19,8 +20,18 @@ uint64_t mix64(uint64_t x) {
 }
 }  // namespace
 
+uint32_t randomStream(const sl::schema::WeightBinding &binding) {
+  uint32_t hash = 2166136261u;  // FNV-1a
+  for (char c : binding.name()->str())
+    hash = (hash ^ uint8_t(c)) * 16777619u;
+  return hash & 0x7FFFFFFFu;  // streams with the top bit set are session state's
+}
+
 RandomFill randomFillOf(const sl::schema::WeightBinding &binding) {
-  const auto &shape = *binding.shape();
+  // The whole tensor's fan-in: a rank's slice holds the same values as the unsharded tensor.
+  const auto &shape = binding.checkpoint_shape() && binding.checkpoint_shape()->size() > 0
+                          ? *binding.checkpoint_shape()
+                          : *binding.shape();
   if (shape.size() >= 2)
     return {1.0f / std::sqrt(float(shape.Get(shape.size() - 1))), 0.0f};
   return {0.1f, 1.0f};
@@ -35,12 +46,30 @@ float randomWeight(uint64_t seed, uint32_t binding, uint64_t index, float scale,
 }
 
 namespace {
+// Where element i of a rank's slice lies in the whole tensor: the slice keeps `pieces` (offset,
+// size) of a dimension of `extent` elements, between `outer` rows and `inner` trailing elements.
+struct SliceIndex {
+  uint64_t extent = 0, inner = 1, kept = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> pieces;
+  uint64_t operator()(uint64_t i) const {
+    const uint64_t row = i / (kept * inner), within = i % (kept * inner);
+    uint64_t before = 0;
+    for (auto [offset, size] : pieces) {
+      if (within < (before + size) * inner)
+        return (row * extent + offset) * inner + (within - before * inner);
+      before += size;
+    }
+    return i;  // unreachable: the pieces sum to `kept`
+  }
+};
+
 std::vector<uint8_t> values(size_t count, sl::schema::DType dtype, uint64_t seed,
-                            uint32_t stream, float scale, float offset) {
+                            uint32_t stream, float scale, float offset,
+                            const SliceIndex *slice = nullptr) {
   std::vector<uint8_t> bytes(count * dtypeBytes(dtype));
   auto fill = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      float value = randomWeight(seed, stream, uint64_t(i), scale, offset);
+      float value = randomWeight(seed, stream, slice ? (*slice)(i) : uint64_t(i), scale, offset);
       if (dtype == sl::schema::DType::bf16) {
         uint16_t bits = io::f32ToBF16(value);
         std::memcpy(bytes.data() + 2 * i, &bits, 2);
@@ -76,13 +105,26 @@ std::vector<uint8_t> synthesizedValues(size_t count, sl::schema::DType dtype, ui
 
 std::vector<std::vector<uint8_t>> randomWeights(const Artifact &artifact, uint64_t seed) {
   std::vector<std::vector<uint8_t>> weights;
-  uint32_t index = 0;
   for (const auto *binding : *artifact.root().weights()) {
     int64_t count = 1;
     for (int64_t dim : *binding->shape())
       count *= dim;
     RandomFill fill = randomFillOf(*binding);
-    weights.push_back(values(size_t(count), binding->dtype(), seed, index++, fill.scale, fill.offset));
+    std::optional<SliceIndex> slice;
+    if (binding->ranges() && binding->ranges()->size() > 0) {  // checked on load: in the shape
+      const auto &whole = *binding->checkpoint_shape();
+      const int64_t dim = binding->ranges()->Get(0)->dim();
+      slice.emplace();
+      slice->extent = uint64_t(whole.Get(dim));
+      for (size_t d = size_t(dim) + 1; d < whole.size(); ++d)
+        slice->inner *= uint64_t(whole.Get(d));
+      for (const auto *range : *binding->ranges()) {
+        slice->pieces.emplace_back(uint64_t(range->offset()), uint64_t(range->size()));
+        slice->kept += uint64_t(range->size());
+      }
+    }
+    weights.push_back(values(size_t(count), binding->dtype(), seed, randomStream(*binding),
+                             fill.scale, fill.offset, slice ? &*slice : nullptr));
   }
   return weights;
 }

@@ -1,8 +1,11 @@
 // Deterministic synthetic weights for `slrun --random-weights` (benchmarks of real shapes
-// without a checkpoint). Element i of binding b: offset + scale * u(seed, b, i), u uniform in
-// [-1, 1); scale = 1/sqrt(fan-in) for matrices (last dimension), vectors are 1 + 0.1 u (norm
-// weights, D, A_log, dt_bias stay near their usual magnitude). The CUDA backend fills device
-// memory with the same values (runtime/kernels/sl_random.cuh), so both backends agree.
+// without a checkpoint). Element i of checkpoint tensor b: offset + scale * u(seed, s(b), i), u
+// uniform in [-1, 1), s(b) a hash of the tensor's name (not its binding index), so that a
+// rank's slice of a tensor-parallel model (i = the element's index in the whole tensor) holds
+// exactly the values of the unsharded model; scale = 1/sqrt(fan-in) for matrices (last
+// dimension of the whole tensor), vectors are 1 + 0.1 u (norm weights, D, A_log, dt_bias stay
+// near their usual magnitude). The CUDA backend fills device memory with the same values
+// (runtime/kernels/sl_random.cuh), so both backends agree.
 #pragma once
 
 #include "runtime/core/Artifact.h"
@@ -16,6 +19,8 @@ struct RandomFill {
   float scale, offset;
 };
 RandomFill randomFillOf(const sl::schema::WeightBinding &binding);
+// The random stream of a binding's checkpoint tensor: a hash of its name.
+uint32_t randomStream(const sl::schema::WeightBinding &binding);
 
 // The same function as slk::random_weight (sl_random.cuh), on the host.
 float randomWeight(uint64_t seed, uint32_t binding, uint64_t index, float scale, float offset);

@@ -1,5 +1,6 @@
 #include "runtime/cpu/CpuExecutor.h"
 
+#include "runtime/core/Collectives.h"
 #include "runtime/core/LaunchArgs.h"
 #include "runtime/core/RandomWeights.h"
 #include "runtime/cpu/CpuKernel.h"
@@ -45,7 +46,8 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &requ
     return status;
   if (!session.hasHostState())
     return fail("the CPU backend needs a session with host state");
-  if (Status status = claim(session); !status)
+  // A rank's session is claimed by its group.
+  if (Status status = link_ ? Status::success() : claim(session); !status)
     return fail(status.message());
   const int64_t start = session.length();
   const bool stateful = function.states()->size() > 0;
@@ -120,6 +122,19 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &requ
     const int64_t skippedRows = launch->output_rows() ? tokens - keptRows : 0;
     if (n == 0)
       continue;
+    if (const auto *collective = launch->collective()) {
+      if (!link_)
+        return fail("the collective at " + launch->location()->str() +
+                    " needs the ranks of a tensor-parallel plan");
+      const auto *buffer = function.buffers()->Get(collective->buffer());
+      const int64_t bytes = tokens * collective->bytes_per_token();
+      Status status = link_->collectives->allReduceSum(
+          link_->rank, arena.get() + buffer->offset() + collective->byte_offset(),
+          size_t(bytes / dtypeBytes(collective->dtype())), collective->dtype());
+      if (!status)
+        return fail("all-reduce at " + launch->location()->str() + ": " + status.message());
+      continue;
+    }
     cpu::KernelFn fn = cpu::lookupKernel(kernel->template_name()->str());
     if (!fn)
       return fail("the CPU backend has no kernel '" + kernel->template_name()->str() + "'");
@@ -168,7 +183,7 @@ StatusOr<std::vector<Tensor>> CpuExecutor::call(const sl::schema::Function &requ
   }
   if (captures)
     logCaptured(std::move(captured));
-  if (stateful)
+  if (stateful && !link_)
     session.advance(tokens);
 
   std::vector<Tensor> outputs;
@@ -189,11 +204,16 @@ Status CpuExecutor::synthesizeState(Session &session, int64_t length, uint64_t s
     return Status::error("the CPU backend needs a session with host state");
   if (Status status = claim(session); !status)
     return status;
+  return synthesizeHostState(artifact_, session, length, seed);
+}
+
+Status synthesizeHostState(const Artifact &artifact, Session &session, int64_t length,
+                           uint64_t seed) {
   if (length < 0 || length > session.capacity())
     return Status::error("cannot synthesise " + std::to_string(length) +
                          " tokens of state in a session of capacity " +
                          std::to_string(session.capacity()));
-  const auto &slots = *artifact_.root().states();
+  const auto &slots = *artifact.root().states();
   uint32_t stream = 0;
   for (size_t i = 0; i < slots.size(); ++i) {
     StateBuffers &state = session.state(i);

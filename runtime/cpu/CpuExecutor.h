@@ -5,7 +5,18 @@
 
 #include "runtime/core/Executor.h"
 
+#include <optional>
+
 namespace sl::runtime {
+
+class InProcessCollectives;
+
+// What a rank of a tensor-parallel plan needs besides its plan: the group it meets at each
+// collective launch, and its rank in it.
+struct RankLink {
+  InProcessCollectives *collectives = nullptr;
+  int rank = 0;
+};
 
 class CpuExecutor : public Executor {
 public:
@@ -14,6 +25,11 @@ public:
   // every plan's tile choices.
   CpuExecutor(const Artifact &artifact, const std::vector<std::vector<uint8_t>> &weights)
       : Executor(*artifact.root().plans()->Get(0)), artifact_(artifact), weights_(weights) {}
+  // One rank of a tensor-parallel plan, run by a CpuRankGroup: it reads and writes its own
+  // state slots of the group's session, which the group claims and advances.
+  CpuExecutor(const Artifact &artifact, const std::vector<std::vector<uint8_t>> &weights,
+              const sl::schema::Plan &plan, RankLink link)
+      : Executor(plan), artifact_(artifact), weights_(weights), link_(link) {}
 
   StatusOr<std::vector<Tensor>> call(const sl::schema::Function &function, Session &session,
                                      const std::vector<const void *> &inputs,
@@ -25,6 +41,12 @@ private:
   Status claim(Session &session);
   const Artifact &artifact_;
   const std::vector<std::vector<uint8_t>> &weights_;
+  std::optional<RankLink> link_;
 };
+
+// Synthetic state of every slot of the session (all ranks' slots) as if `length` tokens had
+// been seen.
+Status synthesizeHostState(const Artifact &artifact, Session &session, int64_t length,
+                           uint64_t seed);
 
 }  // namespace sl::runtime

@@ -306,6 +306,80 @@ void runGatedRmsNorm(Launch &L) {
   });
 }
 
+// gated_sum_squares<T, CHANNELS, GROUP, THREADS>(y, ldy, gate, ldg, sums, lds, first, n) and
+// gated_rms_norm_sums<T, WT, CHANNELS, GROUP, THREADS>(y, ldy, gate, ldg, weight, sums, lds,
+// first, out, n, eps, count): the gated norm of a group split over ranks (sl_norm.cuh); the sums
+// are all-reduced between the two.
+void runGatedSumSquares(Launch &L) {
+  L.expect("gated_sum_squares");
+  const Elem t = L.elem("T");
+  const int64_t channels = L.dim("CHANNELS"), group = L.dim("GROUP");
+  const int64_t n = L.count("n"), lds = L.count("lds"), first = L.count("first");
+  if (channels % group != 0 || first < 0 || first + channels / group > lds)
+    fail("CHANNELS / GROUP groups from column first must fit the lds columns of sums");
+  if (n == 0)
+    return;
+  const void *y = L.ptr("y");
+  const int64_t ldy = L.count("ldy");
+  const void *gate = L.ptr("gate");
+  const int64_t ldg = L.count("ldg");
+  float *sums = static_cast<float *>(L.ptr("sums"));
+  parallelFor(n, 8 * channels, [&](int64_t r0, int64_t r1) {
+    std::vector<float> yv(static_cast<size_t>(channels)), gv(static_cast<size_t>(channels));
+    for (int64_t row = r0; row < r1; ++row) {
+      loadRow(t, y, row * ldy, channels, yv.data());
+      loadRow(t, gate, row * ldg, channels, gv.data());
+      for (int64_t c = 0; c < lds; ++c)
+        sums[row * lds + c] = 0.0f;
+      for (int64_t g = 0; g < channels / group; ++g) {
+        double ss = 0.0;
+        for (int64_t c = g * group; c < (g + 1) * group; ++c) {
+          const double h = double(yv[size_t(c)] * activate("slk::kActSilu", gv[size_t(c)]));
+          ss += h * h;
+        }
+        sums[row * lds + first + g] = float(ss);
+      }
+    }
+  });
+}
+
+void runGatedRmsNormSums(Launch &L) {
+  L.expect("gated_rms_norm_sums");
+  const Elem t = L.elem("T"), wt = L.elem("WT");
+  const int64_t channels = L.dim("CHANNELS"), group = L.dim("GROUP");
+  const int64_t n = L.count("n"), lds = L.count("lds"), first = L.count("first");
+  const int64_t count = L.count("count");
+  if (channels % group != 0 || first < 0 || first + channels / group > lds || count < group)
+    fail("CHANNELS / GROUP groups from column first must fit the lds columns of sums, and "
+         "count must be at least GROUP");
+  if (n == 0)
+    return;
+  const void *y = L.ptr("y");
+  const int64_t ldy = L.count("ldy");
+  const void *gate = L.ptr("gate");
+  const int64_t ldg = L.count("ldg");
+  const void *weight = L.ptr("weight");
+  const float *sums = static_cast<const float *>(L.ptr("sums"));
+  void *out = L.ptr("out");
+  const float eps = L.real("eps");
+  parallelFor(n, 8 * channels, [&](int64_t r0, int64_t r1) {
+    std::vector<float> yv(static_cast<size_t>(channels)), gv(static_cast<size_t>(channels)),
+        h(static_cast<size_t>(channels));
+    for (int64_t row = r0; row < r1; ++row) {
+      loadRow(t, y, row * ldy, channels, yv.data());
+      loadRow(t, gate, row * ldg, channels, gv.data());
+      for (int64_t c = 0; c < channels; ++c)
+        h[size_t(c)] = yv[size_t(c)] * activate("slk::kActSilu", gv[size_t(c)]);
+      for (int64_t g = 0; g < channels / group; ++g) {
+        const float mean = float(double(sums[row * lds + first + g]) / double(count));
+        const float rstd = float(1.0 / std::sqrt(double(mean + eps)));
+        normalize(t, wt, h.data() + g * group, group, rstd, weight, g * group, out,
+                  row * channels + g * group);
+      }
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Linear layers (sl_gemm.cuh): c = act(a·w^T + bias) + residual, epilogue
 // v = T(acc + bias); v = T(act(v)); v = v + residual (fp32); stored as OUT_T.
@@ -812,6 +886,8 @@ std::vector<KernelEntry> denseKernels() {
       {"rms_norm", guarded<runRmsNorm>},
       {"add_rms_norm", guarded<runAddRmsNorm>},
       {"gated_rms_norm", guarded<runGatedRmsNorm>},
+      {"gated_sum_squares", guarded<runGatedSumSquares>},
+      {"gated_rms_norm_sums", guarded<runGatedRmsNormSums>},
       {"gemm", guarded<runGemm>},
       {"gemm_wgmma", guarded<runGemmWgmma>},
       {"gemv", guarded<runGemv>},

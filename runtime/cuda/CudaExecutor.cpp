@@ -279,8 +279,9 @@ CudaExecutor::create(const runtime::Artifact &artifact,
         return pointer.status();
       executor->weights_.push_back(*pointer);
       runtime::RandomFill fill = runtime::randomFillOf(*binding);
-      if (Status s = executor->fill(*pointer, count, binding->dtype(), *randomSeed, i,
-                                    fill.scale, fill.offset, binding->name()->str());
+      if (Status s = executor->fill(*pointer, count, binding->dtype(), *randomSeed,
+                                    runtime::randomStream(*binding), fill.scale, fill.offset,
+                                    binding->name()->str());
           !s)
         return s;
     }

@@ -493,9 +493,23 @@ StatusOr<WeightStore> WeightStore::open(const std::string &path) {
 // ---------------------------------------------------------------------------------------------
 // Bindings
 
+void copySlice(const uint8_t *whole, const std::vector<int64_t> &shape, size_t elementBytes,
+               const WeightSlice &slice, uint8_t *out) {
+  size_t outer = 1, inner = elementBytes;
+  for (int64_t d = 0; d < int64_t(shape.size()); ++d)
+    (d < slice.dim ? outer : inner) *= d == slice.dim ? 1 : size_t(shape[d]);
+  const size_t extent = size_t(shape[slice.dim]);
+  for (size_t o = 0; o < outer; ++o)
+    for (auto [offset, size] : slice.pieces) {
+      std::memcpy(out, whole + (o * extent + size_t(offset)) * inner, size_t(size) * inner);
+      out += size_t(size) * inner;
+    }
+}
+
 StatusOr<std::vector<uint8_t>> materialize(const WeightStore &store,
                                            const std::string &bindingName, WeightDType want,
-                                           const std::vector<int64_t> &shape) {
+                                           const std::vector<int64_t> &shape,
+                                           const WeightSlice *slice) {
   const std::string what = "weight '" + bindingName + "' (checkpoint " + store.source() + ")";
   const int64_t numel = checkedNumel(shape);
   if (numel < 0 || uint64_t(numel) > std::numeric_limits<size_t>::max() / 4)
@@ -533,11 +547,38 @@ StatusOr<std::vector<uint8_t>> materialize(const WeightStore &store,
     parts.push_back(t);
   }
 
-  std::vector<uint8_t> out(size_t(numel) * esize);
+  if (!slice) {
+    std::vector<uint8_t> out(size_t(numel) * esize);
+    size_t offset = 0;
+    for (const TensorView *t : parts) {
+      const size_t count = size_t(t->numel());
+      convert(t->data, t->dtype, out.data() + offset, want, count);
+      offset += count * esize;
+    }
+    return out;
+  }
+  // A slice: the stacked experts are dimension 0 of `shape`, so a slice along a later dimension
+  // is the same slice (one dimension lower) of every expert's tensor.
+  const bool stacked = parts.size() > 1 || hasExpertPlaceholder(bindingName);
+  if (slice->dim < 0 || slice->dim >= int64_t(shape.size()) || (stacked && slice->dim == 0))
+    return Status::error(what + ": cannot slice dimension " + std::to_string(slice->dim));
+  int64_t kept = 0;
+  for (auto [offset, size] : slice->pieces) {
+    if (offset < 0 || size < 0 || offset > shape[slice->dim] - size)
+      return Status::error(what + ": a slice outside dimension " + std::to_string(slice->dim));
+    kept += size;
+  }
+  WeightSlice partSlice = *slice;
+  if (stacked)
+    partSlice.dim -= 1;
+  std::vector<uint8_t> out(size_t(numel / shape[slice->dim] * kept) * esize);
   size_t offset = 0;
+  std::vector<uint8_t> raw;
   for (const TensorView *t : parts) {
-    const size_t count = size_t(t->numel());
-    convert(t->data, t->dtype, out.data() + offset, want, count);
+    const size_t count = size_t(t->numel() / t->shape[partSlice.dim] * kept);
+    raw.resize(count * weightDTypeSize(t->dtype));
+    copySlice(t->data, t->shape, weightDTypeSize(t->dtype), partSlice, raw.data());
+    convert(raw.data(), t->dtype, out.data() + offset, want, count);
     offset += count * esize;
   }
   return out;

@@ -86,13 +86,28 @@ struct WeightSpec {
   std::vector<int64_t> shape;
 };
 
+// Part of a tensor: pieces (offset, size) of dimension `dim`, concatenated along it in order
+// (a rank's slice of a tensor-parallel weight).
+struct WeightSlice {
+  int64_t dim = 0;
+  std::vector<std::pair<int64_t, int64_t>> pieces;
+};
+
+// Copies `slice` of the C-order tensor `whole` (`shape`, elements of `elementBytes`) to `out`,
+// which holds the sliced shape. `slice` must lie inside `shape`.
+void copySlice(const uint8_t *whole, const std::vector<int64_t> &shape, size_t elementBytes,
+               const WeightSlice &slice, uint8_t *out);
+
 // The bytes of binding `bindingName` (C order, little-endian) in dtype `want` with `shape`.
 // Converts between F32, F16 and BF16 (narrowing rounds to nearest even); with "{e}" in the name
 // stacks the per-expert tensors along dim 0 (count = shape[0]). Errors: missing tensor, shape
 // mismatch (name, expected, found), bad binding shape.
+// With `slice` (dimensions of `shape`, the whole stacked tensor) only that part is read and
+// converted: a rank's slice straight from the checkpoint.
 StatusOr<std::vector<uint8_t>> materialize(const WeightStore &store,
                                            const std::string &bindingName, WeightDType want,
-                                           const std::vector<int64_t> &shape);
+                                           const std::vector<int64_t> &shape,
+                                           const WeightSlice *slice = nullptr);
 
 // Checks the checkpoint against every binding at once; the one error lists all missing tensors
 // (with expected shapes), all shape mismatches (expected and found) and all tensors of the

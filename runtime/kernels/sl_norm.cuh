@@ -196,4 +196,59 @@ __device__ void gated_rms_norm(const T *y, i32 ldy, const T *gate, i32 ldg, cons
   }
 }
 
+// A norm group split over the ranks of a tensor-parallel model (docs/parallel.md): each rank
+// holds GROUP of a group's channels, so the mean of squares needs the other ranks' sums.
+// gated_sum_squares writes, per row, the sum of h^2 (h = y * silu(gate), fp32) of each of its
+// CHANNELS / GROUP groups into columns first, first + 1, ... of sums ([n, lds] fp32) and zeroes
+// the row's other columns, ready for an all-reduce (sum) over the ranks; gated_rms_norm_sums
+// then normalises with mean = sums[row, first + g] / count (count: the channels of the whole
+// group). Grid (n, CHANNELS / GROUP), block THREADS, smem 0, like gated_rms_norm.
+template <typename T, int CHANNELS, int GROUP, int THREADS>
+__device__ void gated_sum_squares(const T *y, i32 ldy, const T *gate, i32 ldg, float *sums, i32 lds,
+                                  i32 first, i32 n) {
+  static_assert(CHANNELS % GROUP == 0, "CHANNELS must be a multiple of GROUP");
+  static_assert(THREADS % 32 == 0, "THREADS must be a multiple of 32");
+  __shared__ float scratch[THREADS / 32];
+  const i32 row = blockIdx.x;
+  if (row >= n)
+    return;
+  const int g0 = blockIdx.y * GROUP;
+  const T *yr = y + i64(row) * ldy + g0;
+  const T *gr = gate + i64(row) * ldg + g0;
+  float ss = 0.0f;
+  for (int c = threadIdx.x; c < GROUP; c += THREADS) {
+    const float gv = load_f32(gr + c);
+    const float h = load_f32(yr + c) * (gv / (1.0f + expf(-gv)));
+    ss += h * h;
+  }
+  const float total = block_sum<THREADS>(ss, scratch);
+  float *srow = sums + i64(row) * lds;
+  if (threadIdx.x == 0)
+    srow[first + blockIdx.y] = total;
+  if (blockIdx.y == 0)
+    for (int c = threadIdx.x; c < lds; c += THREADS)
+      if (c < first || c >= first + CHANNELS / GROUP)
+        srow[c] = 0.0f;
+}
+
+template <typename T, typename WT, int CHANNELS, int GROUP, int THREADS>
+__device__ void gated_rms_norm_sums(const T *y, i32 ldy, const T *gate, i32 ldg, const WT *weight,
+                                    const float *sums, i32 lds, i32 first, T *out, i32 n,
+                                    float eps, i32 count) {
+  static_assert(CHANNELS % GROUP == 0, "CHANNELS must be a multiple of GROUP");
+  const i32 row = blockIdx.x;
+  if (row >= n)
+    return;
+  const int g0 = blockIdx.y * GROUP;
+  const T *yr = y + i64(row) * ldy + g0;
+  const T *gr = gate + i64(row) * ldg + g0;
+  const float rstd = rsqrtf(sums[i64(row) * lds + first + blockIdx.y] / float(count) + eps);
+  T *orow = out + i64(row) * CHANNELS + g0;
+  for (int c = threadIdx.x; c < GROUP; c += THREADS) {
+    const float gv = load_f32(gr + c);
+    const float h = load_f32(yr + c) * (gv / (1.0f + expf(-gv)));
+    store_f32(orow + c, load_f32(weight + g0 + c) * nrm::Round<T>::f(h * rstd));
+  }
+}
+
 }  // namespace slk

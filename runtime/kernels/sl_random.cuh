@@ -1,5 +1,6 @@
 // sl_random.cuh: deterministic synthetic weights (slrun --random-weights), for benchmarks of
-// real shapes without a checkpoint. Element i of binding b is a function of (seed, b, i) only,
+// real shapes without a checkpoint. Element i of binding b is a function of (seed, b, i) only
+// (b: the stream of the binding's checkpoint tensor, a hash of its name, runtime::randomStream),
 // computed with the same integer hash and float operations as the runtime's host version
 // (runtime/core/RandomWeights.h), so the CPU and CUDA backends see identical weights.
 #pragma once

@@ -23,6 +23,7 @@ std::optional<E> enumNamed(const char *const *names, std::string_view name) {
 inline bool isValid(RuntimeValue value) { return value <= RuntimeValue::MAX; }
 inline bool isValid(StatePart part) { return part <= StatePart::MAX; }
 inline bool isValid(ArgKind kind) { return kind <= ArgKind::MAX; }
+inline bool isValid(CollectiveOp op) { return op <= CollectiveOp::MAX; }
 
 // The value spelled `name` ("n", "anchor_offsets", ...), if any.
 inline std::optional<RuntimeValue> runtimeValueNamed(std::string_view name) {

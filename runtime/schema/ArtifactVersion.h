@@ -2,5 +2,5 @@
 #pragma once
 
 namespace sl::schema {
-constexpr unsigned kSchemaVersion = 3;
+constexpr unsigned kSchemaVersion = 4;
 }  // namespace sl::schema

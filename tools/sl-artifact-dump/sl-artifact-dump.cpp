@@ -59,8 +59,12 @@ int main(int argc, char **argv) {
             << sl::schema::kSchemaVersion << "), " << artifact->producer()->str() << ", from "
             << artifact->source_name()->str() << "\nmodel " << artifact->model()->str()
             << "\nplans";
+  // A tensor-parallel artifact: one plan per target and rank ("sm_90a:r1").
   for (const auto *plan : *artifact->plans())
-    std::cout << " " << plan->target()->str();
+    std::cout << " " << plan->target()->str()
+              << (plan->world_size() > 1 ? ":r" + std::to_string(plan->rank()) : "");
+  if (artifact->plans()->size() > 0 && artifact->plans()->Get(0)->world_size() > 1)
+    std::cout << "\nranks " << artifact->plans()->Get(0)->world_size();
   std::cout << "\nlibrary headers " << artifact->headers()->size() << "\n";
   std::cout << "kernels " << artifact->kernels()->size() << "\n";
   for (const auto *kernel : *artifact->kernels())
@@ -72,7 +76,19 @@ int main(int argc, char **argv) {
               << " [";
     for (size_t i = 0; i < weight->shape()->size(); ++i)
       std::cout << (i ? "x" : "") << weight->shape()->Get(i);
-    std::cout << "]\n";
+    std::cout << "]";
+    // A rank's slice: "ranges dim 0 [0+32, 64+32] of [200x64]".
+    if (weight->ranges() && weight->ranges()->size() > 0) {
+      std::cout << " ranges dim " << weight->ranges()->Get(0)->dim() << " [";
+      for (size_t i = 0; i < weight->ranges()->size(); ++i)
+        std::cout << (i ? ", " : "") << weight->ranges()->Get(i)->offset() << "+"
+                  << weight->ranges()->Get(i)->size();
+      std::cout << "] of [";
+      for (size_t i = 0; weight->checkpoint_shape() && i < weight->checkpoint_shape()->size(); ++i)
+        std::cout << (i ? "x" : "") << weight->checkpoint_shape()->Get(i);
+      std::cout << "]";
+    }
+    std::cout << "\n";
   }
   std::cout << "states " << artifact->states()->size() << "\n";
   for (const auto *state : *artifact->states()) {
@@ -85,12 +101,32 @@ int main(int argc, char **argv) {
   }
   for (const auto *plan : *artifact->plans())
     for (const auto *function : *plan->functions()) {
-      std::cout << "plan " << plan->target()->str() << " function " << function->name()->str()
+      size_t collectives = 0;
+      for (const auto *launch : *function->launches())
+        collectives += launch->collective() ? 1 : 0;
+      std::cout << "plan " << plan->target()->str();
+      if (plan->world_size() > 1)
+        std::cout << " rank " << plan->rank();
+      std::cout << " function " << function->name()->str()
                 << " phase " << function->phase()->str() << " max_tokens " << function->max_tokens()
                 << " arena " << function->arena_bytes() << " buffers "
-                << function->buffers()->size() << " launches " << function->launches()->size()
-                << "\n";
+                << function->buffers()->size() << " launches " << function->launches()->size();
+      if (plan->world_size() > 1)
+        std::cout << " collectives " << collectives << " states";
+      for (size_t i = 0; plan->world_size() > 1 && i < function->states()->size(); ++i)
+        std::cout << (i ? "," : " ") << function->states()->Get(i);
+      std::cout << "\n";
       for (const auto *launch : *function->launches()) {
+        if (const auto *collective = launch->collective()) {
+          std::cout << "  collective " << schema::EnumNameCollectiveOp(collective->op()) << " buf"
+                    << collective->buffer()
+                    << (collective->byte_offset() ? "+" + std::to_string(collective->byte_offset())
+                                                  : std::string())
+                    << " " << schema::EnumNameDType(collective->dtype()) << " rows("
+                    << collective->bytes_per_token() << ") at " << launch->location()->str()
+                    << "\n";
+          continue;
+        }
         std::cout << "  " << artifact->kernels()->Get(launch->kernel())->name()->str() << " grid(";
         for (size_t d = 0; d < 3; ++d) {
           const auto *e = launch->grid()->Get(d);

@@ -254,6 +254,90 @@ func.func @weight_expert_rank() {
 
 // -----
 
+func.func @weight_ranges_without_shape() {
+  // expected-error @+1 {{expects 'ranges' and 'checkpoint_shape' together on weight 'w'}}
+  %w = sl.weight "w" {ranges = array<i64: 0, 0, 4>} : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @weight_ranges_not_triples() {
+  // expected-error @+1 {{expects ranges as (dim, offset, size) triples, got 2 integers}}
+  %w = sl.weight "w" {checkpoint_shape = array<i64: 8, 8>, ranges = array<i64: 0, 0>} : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @weight_ranges_two_dims() {
+  // expected-error @+1 {{expects every range along dimension 0, got 1}}
+  %w = sl.weight "w" {checkpoint_shape = array<i64: 8, 8>, ranges = array<i64: 0, 0, 2, 1, 0, 2>} : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @weight_range_outside() {
+  // expected-error @+1 {{range [6, 10) is outside dimension 0 (8) of weight 'w'}}
+  %w = sl.weight "w" {checkpoint_shape = array<i64: 8, 8>, ranges = array<i64: 0, 6, 4>} : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @weight_ranges_wrong_result() {
+  // expected-error @+1 {{expects dimension 0 of the result to be 6 (the ranges of checkpoint_shape), got 'tensor<4x8xf32>'}}
+  %w = sl.weight "w" {checkpoint_shape = array<i64: 8, 8>, ranges = array<i64: 0, 0, 2, 0, 4, 4>} : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @weight_ranges_rank(%x: tensor<?x4xf32>) {
+  // expected-error @+1 {{expects checkpoint_shape of rank 2, got 1 dimensions}}
+  %w = sl.weight "w" {checkpoint_shape = array<i64: 8>, ranges = array<i64: 0, 0, 4>} : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @gated_norm_shared_group(%y: tensor<?x32xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{expects shared_group = [ranks > 1, index < count, count]}}
+  %n = sl.gated_rms_norm %y, %y, %w {epsilon = 1.0e-05 : f64, group_size = 32 : i64, shared_group = array<i64: 2, 2, 2>} : tensor<?x32xf32>, tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @gated_norm_shared_group_channels(%y: tensor<?x32xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{expects y to hold the one shared group's 16 channels, got 32}}
+  %n = sl.gated_rms_norm %y, %y, %w {epsilon = 1.0e-05 : f64, group_size = 16 : i64, shared_group = array<i64: 2, 0, 1>} : tensor<?x32xf32>, tensor<32xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// sl.all_reduce
+//===----------------------------------------------------------------------===//
+
+func.func @all_reduce_types(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{all of {x, result} have same type}}
+  %s = "sl.all_reduce"(%x) : (tensor<?x64xf32>) -> tensor<?x64xbf16>
+  return
+}
+
+// -----
+
+func.func @all_reduce_dynamic_row(%x: tensor<?x?xf32>) {
+  // expected-error @+1 {{expects every dimension after the token dimension to be static (each rank sums the same bytes), got 'tensor<?x?xf32>'}}
+  %s = sl.all_reduce %x : tensor<?x?xf32>
+  return
+}
+
+// -----
+
 //===----------------------------------------------------------------------===//
 // sl.embedding
 //===----------------------------------------------------------------------===//

@@ -22,6 +22,19 @@ func.func @weights_and_embedding(%tokens: tensor<?xi64>) -> (tensor<?x64xbf16>, 
   return %h, %up : tensor<?x64xbf16>, tensor<8x32x64xbf16>
 }
 
+// A rank's slice of a tensor-parallel weight, and the all-reduce of a partial product.
+// CHECK-LABEL: func @ranges_and_all_reduce
+func.func @ranges_and_all_reduce(%x: tensor<?x64xbf16>) -> (tensor<100x64xbf16>, tensor<?x64xbf16>) {
+  // CHECK: sl.weight "backbone.layers.0.mixer.in_proj.weight" {checkpoint_shape = array<i64: 200, 64>, ranges = array<i64: 0, 32, 32, 0, 96, 32, 0, 144, 16, 0, 176, 16, 0, 196, 4>} : tensor<100x64xbf16>
+  %w = sl.weight "backbone.layers.0.mixer.in_proj.weight"
+      {checkpoint_shape = array<i64: 200, 64>,
+       ranges = array<i64: 0, 32, 32, 0, 96, 32, 0, 144, 16, 0, 176, 16, 0, 196, 4>}
+      : tensor<100x64xbf16>
+  // CHECK: sl.all_reduce %{{.+}} : tensor<?x64xbf16>
+  %s = sl.all_reduce %x : tensor<?x64xbf16>
+  return %w, %s : tensor<100x64xbf16>, tensor<?x64xbf16>
+}
+
 // CHECK-LABEL: func @norms_linear_add_activation
 func.func @norms_linear_add_activation(%x: tensor<?x64xbf16>, %z: tensor<?x64xbf16>,
     %w: tensor<64xbf16>, %wp: tensor<128x64xbf16>, %b: tensor<128xbf16>) -> tensor<?x128xbf16> {

@@ -167,6 +167,51 @@ TEST(DenseNorm, AddRmsNormRoundsTheSum) {
   }
 }
 
+// A norm group split over two ranks (tensor parallelism): each rank's sum of squares into its
+// group's column (the others zeroed), the columns summed (the all-reduce), then each rank's half
+// normalised with the whole group's mean equals gated_rms_norm of the whole group.
+TEST(DenseNorm, GatedRmsNormOfAGroupSplitOverRanks) {
+  const int half = 8, n = 3, groups = 2, index = 1;
+  const float eps = 1e-5f;
+  Tensor y = randomTensor(Elem::f32, size_t(n) * 2 * half, 1.0f, 16);
+  Tensor gate = randomTensor(Elem::f32, size_t(n) * 2 * half, 2.0f, 17);
+  Tensor w = randomTensor(Elem::f32, 2 * half, 1.0f, 18);
+  Tensor whole(Elem::f32, size_t(n) * 2 * half);
+  const std::string c = std::to_string(2 * half), h = std::to_string(half);
+  ASSERT_TRUE(run("gated_rms_norm", {"float", "float", c, c, "32"},
+                  {P(y.data()), I(2 * half), P(gate.data()), I(2 * half), P(w.data()),
+                   P(whole.data()), I(n), R(eps)}));
+  std::vector<std::vector<float>> sums(2, std::vector<float>(size_t(n) * groups, 7.0f));
+  for (int rank = 0; rank < 2; ++rank) {
+    const float *yr = static_cast<const float *>(y.data()) + rank * half;
+    const float *gr = static_cast<const float *>(gate.data()) + rank * half;
+    ASSERT_TRUE(run("gated_sum_squares", {"float", h, h, "32"},
+                    {P(yr), I(2 * half), P(gr), I(2 * half), P(sums[rank].data()), I(groups),
+                     I(index), I(n)}));
+  }
+  for (size_t i = 0; i < sums[0].size(); ++i) {
+    if (i % groups != index) {
+      EXPECT_EQ(sums[0][i], 0.0f);  // other groups' columns: zero, for the sum
+      EXPECT_EQ(sums[1][i], 0.0f);
+    }
+    sums[0][i] += sums[1][i];
+  }
+  for (int rank = 0; rank < 2; ++rank) {
+    const float *yr = static_cast<const float *>(y.data()) + rank * half;
+    const float *gr = static_cast<const float *>(gate.data()) + rank * half;
+    const float *wr = static_cast<const float *>(w.data()) + rank * half;
+    std::vector<float> out(size_t(n) * half);
+    ASSERT_TRUE(run("gated_rms_norm_sums", {"float", "float", h, h, "32"},
+                    {P(yr), I(2 * half), P(gr), I(2 * half), P(wr), P(sums[0].data()), I(groups),
+                     I(index), P(out.data()), I(n), R(eps), I(2 * half)}));
+    for (int r = 0; r < n; ++r)
+      for (int col = 0; col < half; ++col)
+        EXPECT_NEAR(out[size_t(r) * half + col],
+                    whole.get(size_t(r) * 2 * half + rank * half + col), 1e-5)
+            << "rank " << rank << " row " << r << " col " << col;
+  }
+}
+
 TEST(DenseNorm, GatedRmsNormStridedGroups) {
   const int channels = 24, group = 8, n = 3, ldy = 40, ldg = 33, y0 = 3, g0 = 5;
   const float eps = 1e-5f;

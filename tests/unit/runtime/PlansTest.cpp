@@ -19,6 +19,8 @@ struct PlanSpec {
   int64_t maxTokens = 4;
   int64_t arenaBytes = 64;
   std::string function = "decode";
+  int32_t rank = 0, worldSize = 1;
+  bool collective = false;  // an all-reduce of the buffer after the kernel
 };
 
 // Kernels "k0" and "k1"; plan i launches kernel i (a different launch list per plan).
@@ -39,6 +41,12 @@ std::vector<uint8_t> artifact(const std::vector<PlanSpec> &specs,
     std::vector<flatbuffers::Offset<fs::Arg>> args{fs::CreateArg(b, fs::ArgKind::buffer, 0)};
     std::vector<flatbuffers::Offset<fs::Launch>> launches{
         fs::CreateLaunchDirect(b, uint32_t(p % 2), &grid, &args, "loc", false)};
+    if (specs[p].collective) {
+      std::vector<flatbuffers::Offset<fs::Arg>> none;
+      launches.push_back(fs::CreateLaunchDirect(
+          b, 0, &grid, &none, "sum", false,
+          fs::CreateCollective(b, fs::CollectiveOp::all_reduce_sum, 0, 0, 16, fs::DType::f32)));
+    }
     std::vector<fs::Buffer> buffers{{0, specs[p].arenaBytes}};
     std::vector<flatbuffers::Offset<fs::Tensor>> inputs,
         outputs{fs::CreateTensorDirect(b, fs::DType::f32, &shape)};
@@ -47,7 +55,8 @@ std::vector<uint8_t> artifact(const std::vector<PlanSpec> &specs,
         b, specs[p].function.c_str(), "decode", specs[p].maxTokens, specs[p].arenaBytes,
         &buffers, &inputs, &states, &outputs, &outputBuffers, &launches)};
     plans.push_back(fs::CreatePlanDirect(
-        b, specs[p].target.empty() ? nullptr : specs[p].target.c_str(), &functions));
+        b, specs[p].target.empty() ? nullptr : specs[p].target.c_str(), &functions, nullptr,
+        specs[p].rank, specs[p].worldSize));
   }
   std::vector<flatbuffers::Offset<fs::WeightBinding>> weights;
   std::vector<flatbuffers::Offset<fs::LibraryHeader>> headers;
@@ -124,8 +133,44 @@ TEST(Plans, InconsistentPlansAreRefused) {
 TEST(Plans, ArtifactsOfAnotherSchemaAreRefused) {
   // Version 2 had one launch list for all targets.
   EXPECT_EQ(loadError(artifact({{"sm_90a"}}, 2)),
-            "artifact t.slpkg: schema version 2, but this slrun reads version 3; recompile the "
+            "artifact t.slpkg: schema version 2, but this slrun reads version 4; recompile the "
             "model with the matching slc");
+}
+
+}  // namespace
+
+namespace {
+
+// The ranks of a tensor-parallel artifact: consecutive per target, rank 0 first; collectives only
+// in plans of several ranks, inside their buffer.
+TEST(Plans, RanksOfATarget) {
+  auto loaded = sl::runtime::Artifact::fromBytes(
+      artifact({{"sm_90a", 4, 64, "decode", 0, 2, true},
+                {"sm_90a", 4, 64, "decode", 1, 2, true},
+                {"sm_100a", 4, 64, "decode", 0, 2, true},
+                {"sm_100a", 4, 64, "decode", 1, 2, true}}),
+      "t.slpkg");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->worldSize(), 2);
+  EXPECT_EQ(loaded->targets(), "sm_90a, sm_100a");
+  auto ranks = loaded->ranksOf(*loaded->root().plans()->Get(2));
+  ASSERT_EQ(ranks.size(), 2u);
+  EXPECT_EQ(ranks[0]->rank(), 0);
+  EXPECT_EQ(ranks[1]->rank(), 1);
+  EXPECT_EQ(ranks[1]->target()->str(), "sm_100a");
+
+  EXPECT_EQ(loadError(artifact({{"sm_90a", 4, 64, "decode", 1, 2}, {"sm_90a", 4, 64, "decode", 0, 2}})),
+            "artifact t.slpkg: corrupt (plan 0 (sm_90a) is rank 1 of 2, expected rank 0 of 2)");
+  EXPECT_EQ(loadError(artifact({{"sm_90a", 4, 64, "decode", 0, 2}})),
+            "artifact t.slpkg: corrupt (world size 2 does not divide the 1 plans)");
+  EXPECT_EQ(loadError(artifact({{"sm_90a", 4, 64, "decode", 0, 1, true}})),
+            "artifact t.slpkg: corrupt (plan sm_90a: function decode: the collective at sum is "
+            "in a plan of one rank)");
+  // 4 tokens of 16 bytes do not fit the 32-byte buffer.
+  EXPECT_EQ(loadError(artifact({{"sm_90a", 4, 32, "decode", 0, 2, true},
+                                {"sm_90a", 4, 32, "decode", 1, 2, true}})),
+            "artifact t.slpkg: corrupt (plan sm_90a: function decode: the collective at sum "
+            "covers bytes outside its buffer)");
 }
 
 }  // namespace

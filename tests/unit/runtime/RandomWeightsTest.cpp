@@ -1,6 +1,7 @@
 // Synthetic weights: deterministic, within offset ± scale, different per binding and element,
 // and the documented scales (1/sqrt(fan-in) for matrices, 1 ± 0.1 for vectors).
 #include "runtime/core/RandomWeights.h"
+#include "runtime/schema/ArtifactVersion.h"
 
 #include <gtest/gtest.h>
 
@@ -47,4 +48,43 @@ TEST(RandomWeights, ThreadedFillEqualsTheElementFunction) {
   for (size_t i = 0; i < count; i += 997)
     ASSERT_EQ(values[i], randomWeight(7, 5 | 0x80000000u, i, 0.25f, 0.0f)) << i;
   ASSERT_EQ(values[count - 1], randomWeight(7, 5 | 0x80000000u, count - 1, 0.25f, 0.0f));
+}
+
+// A rank's slice of a tensor-parallel weight (WeightBinding.ranges) holds exactly the values of
+// the unsharded tensor at those positions: the stream is the checkpoint name's, the index the
+// element's in the whole tensor, the scale the whole tensor's fan-in.
+TEST(RandomWeights, RankSliceEqualsTheWholeTensorsElements) {
+  namespace fs = sl::schema;
+  flatbuffers::FlatBufferBuilder b;
+  std::vector<int64_t> whole{3, 4, 6}, slice{3, 4, 3};
+  std::vector<fs::WeightRange> ranges{{2, 1, 2}, {2, 5, 1}};
+  std::vector<flatbuffers::Offset<fs::WeightBinding>> weights{
+      fs::CreateWeightBindingDirect(b, "experts.{e}.down", fs::DType::f32, &whole),
+      fs::CreateWeightBindingDirect(b, "experts.{e}.down", fs::DType::f32, &slice, &ranges,
+                                    &whole)};
+  std::vector<fs::Buffer> buffers{{0, 0}};  // (one struct: an empty vector may be misaligned)
+  std::vector<flatbuffers::Offset<fs::Tensor>> tensors;
+  std::vector<uint32_t> none;
+  std::vector<flatbuffers::Offset<fs::Launch>> launches;
+  std::vector<flatbuffers::Offset<fs::Function>> functions{fs::CreateFunctionDirect(
+      b, "f", "function", 1, 0, &buffers, &tensors, &none, &tensors, &none, &launches)};
+  std::vector<flatbuffers::Offset<fs::Plan>> plans{fs::CreatePlanDirect(b, "sm_90a", &functions)};
+  std::vector<flatbuffers::Offset<fs::LibraryHeader>> headers;
+  std::vector<flatbuffers::Offset<fs::Kernel>> kernels;
+  std::vector<flatbuffers::Offset<fs::StateSlot>> slots;
+  fs::FinishArtifactBuffer(b, fs::CreateArtifactDirect(b, fs::kSchemaVersion, "test", "t.mlir",
+                                                       "{}", &headers, &kernels, &weights,
+                                                       &slots, &plans));
+  auto artifact = sl::runtime::Artifact::fromBytes(
+      std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()), "t");
+  ASSERT_TRUE(artifact.ok()) << artifact.status().message();
+  auto values = sl::runtime::randomWeights(*artifact, 42);
+  ASSERT_EQ(values.size(), 2u);
+  const float *all = reinterpret_cast<const float *>(values[0].data());
+  const float *part = reinterpret_cast<const float *>(values[1].data());
+  // Columns 1, 2 and 5 of every row of every expert.
+  size_t i = 0;
+  for (int row = 0; row < 3 * 4; ++row)
+    for (int column : {1, 2, 5})
+      EXPECT_EQ(part[i++], all[row * 6 + column]) << row << " " << column;
 }

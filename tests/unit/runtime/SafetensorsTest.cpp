@@ -440,3 +440,37 @@ TEST_F(SafetensorsTest, CheckBindingsReportsEverythingAtOnce) {
   EXPECT_TRUE(contains(msg, "1 unexpected")) << msg;
   EXPECT_FALSE(contains(msg, "norm.weight")) << msg;
 }
+
+// A rank's slice of a tensor-parallel weight: pieces of one dimension, concatenated, read from
+// the checkpoint (converted after slicing), also per expert of a stacked binding.
+TEST_F(SafetensorsTest, SlicesOfOneDimension) {
+  writeSafetensors(path("model.safetensors"),
+                   {f32Tensor("in_proj", {6, 2}, {0, 1, 10, 11, 20, 21, 30, 31, 40, 41, 50, 51}),
+                    bf16Tensor("out_proj", {2, 4}, {0, 1, 2, 3, 4, 5, 6, 7}),
+                    f32Tensor("moe.experts.0.down", {2, 4}, {0, 1, 2, 3, 4, 5, 6, 7}),
+                    f32Tensor("moe.experts.1.down", {2, 4}, {8, 9, 10, 11, 12, 13, 14, 15})});
+  auto store = WeightStore::open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  // Rows 1 and 4..5 (a z row and two dt rows, say).
+  WeightSlice rows{0, {{1, 1}, {4, 2}}};
+  auto inProj = materialize(*store, "in_proj", WeightDType::F32, {6, 2}, &rows);
+  ASSERT_TRUE(inProj.ok()) << inProj.status().message();
+  EXPECT_EQ(asF32(*inProj), (std::vector<float>{10, 11, 40, 41, 50, 51}));
+  // Columns 2..3 of a bf16 tensor, read as f32.
+  WeightSlice columns{1, {{2, 2}}};
+  auto outProj = materialize(*store, "out_proj", WeightDType::F32, {2, 4}, &columns);
+  ASSERT_TRUE(outProj.ok()) << outProj.status().message();
+  EXPECT_EQ(asF32(*outProj), (std::vector<float>{2, 3, 6, 7}));
+  // Stacked experts [2, 2, 4]: columns 1..2 of every expert's [2, 4] tensor.
+  WeightSlice expertColumns{2, {{1, 2}}};
+  auto down = materialize(*store, "moe.experts.{e}.down", WeightDType::F32, {2, 2, 4},
+                          &expertColumns);
+  ASSERT_TRUE(down.ok()) << down.status().message();
+  EXPECT_EQ(asF32(*down), (std::vector<float>{1, 2, 5, 6, 9, 10, 13, 14}));
+  // Outside the dimension, or along the expert dimension: refused.
+  WeightSlice outside{0, {{5, 2}}};
+  EXPECT_FALSE(materialize(*store, "in_proj", WeightDType::F32, {6, 2}, &outside).ok());
+  WeightSlice experts{0, {{0, 1}}};
+  EXPECT_FALSE(
+      materialize(*store, "moe.experts.{e}.down", WeightDType::F32, {2, 2, 4}, &experts).ok());
+}
