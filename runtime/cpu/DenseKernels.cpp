@@ -268,6 +268,15 @@ void runRmsNormImpl(Launch &L, bool add) {
 void runRmsNorm(Launch &L) { runRmsNormImpl(L, false); }
 void runAddRmsNorm(Launch &L) { runRmsNormImpl(L, true); }
 
+// h = y · silu(gate) of one row, in fp32 (the gated norms' input).
+void gatedRow(Elem t, const void *y, int64_t yOffset, const void *gate, int64_t gateOffset,
+              int64_t channels, std::vector<float> &yv, std::vector<float> &gv, float *h) {
+  loadRow(t, y, yOffset, channels, yv.data());
+  loadRow(t, gate, gateOffset, channels, gv.data());
+  for (int64_t c = 0; c < channels; ++c)
+    h[c] = yv[size_t(c)] * activate("slk::kActSilu", gv[size_t(c)]);
+}
+
 // gated_rms_norm<T, WT, CHANNELS, GROUP, THREADS>(y, ldy, gate, ldg, weight, out, n, eps):
 // per group of GROUP channels, h = y · silu(gate) in fp32, out = T(weight · T(h · rstd_group));
 // y and gate are strided views, out is contiguous [n, CHANNELS].
@@ -294,10 +303,7 @@ void runGatedRmsNorm(Launch &L) {
     std::vector<float> yv(static_cast<size_t>(channels)), gv(static_cast<size_t>(channels)),
         h(static_cast<size_t>(channels));
     for (int64_t row = r0; row < r1; ++row) {
-      loadRow(t, y, row * ldy, channels, yv.data());
-      loadRow(t, gate, row * ldg, channels, gv.data());
-      for (int64_t c = 0; c < channels; ++c)
-        h[size_t(c)] = yv[size_t(c)] * activate("slk::kActSilu", gv[size_t(c)]);
+      gatedRow(t, y, row * ldy, gate, row * ldg, channels, yv, gv, h.data());
       for (int64_t g0 = 0; g0 < channels; g0 += group) {
         const float rstd = rstdOf(h.data() + g0, group, eps);
         normalize(t, wt, h.data() + g0, group, rstd, weight, g0, out, row * channels + g0);
@@ -325,18 +331,16 @@ void runGatedSumSquares(Launch &L) {
   const int64_t ldg = L.count("ldg");
   float *sums = static_cast<float *>(L.ptr("sums"));
   parallelFor(n, 8 * channels, [&](int64_t r0, int64_t r1) {
-    std::vector<float> yv(static_cast<size_t>(channels)), gv(static_cast<size_t>(channels));
+    std::vector<float> yv(static_cast<size_t>(channels)), gv(static_cast<size_t>(channels)),
+        h(static_cast<size_t>(channels));
     for (int64_t row = r0; row < r1; ++row) {
-      loadRow(t, y, row * ldy, channels, yv.data());
-      loadRow(t, gate, row * ldg, channels, gv.data());
+      gatedRow(t, y, row * ldy, gate, row * ldg, channels, yv, gv, h.data());
       for (int64_t c = 0; c < lds; ++c)
         sums[row * lds + c] = 0.0f;
       for (int64_t g = 0; g < channels / group; ++g) {
         double ss = 0.0;
-        for (int64_t c = g * group; c < (g + 1) * group; ++c) {
-          const double h = double(yv[size_t(c)] * activate("slk::kActSilu", gv[size_t(c)]));
-          ss += h * h;
-        }
+        for (int64_t c = g * group; c < (g + 1) * group; ++c)
+          ss += double(h[size_t(c)]) * double(h[size_t(c)]);
         sums[row * lds + first + g] = float(ss);
       }
     }
@@ -366,10 +370,7 @@ void runGatedRmsNormSums(Launch &L) {
     std::vector<float> yv(static_cast<size_t>(channels)), gv(static_cast<size_t>(channels)),
         h(static_cast<size_t>(channels));
     for (int64_t row = r0; row < r1; ++row) {
-      loadRow(t, y, row * ldy, channels, yv.data());
-      loadRow(t, gate, row * ldg, channels, gv.data());
-      for (int64_t c = 0; c < channels; ++c)
-        h[size_t(c)] = yv[size_t(c)] * activate("slk::kActSilu", gv[size_t(c)]);
+      gatedRow(t, y, row * ldy, gate, row * ldg, channels, yv, gv, h.data());
       for (int64_t g = 0; g < channels / group; ++g) {
         const float mean = float(double(sums[row * lds + first + g]) / double(count));
         const float rstd = float(1.0 / std::sqrt(double(mean + eps)));
