@@ -194,6 +194,12 @@ int runCompileCommand(int argc, char **argv) {
       cl::desc("Split the model over N ranks (1, 2, 4, 8): one plan per target and rank, "
                "each with its heads and weight slices, an all-reduce per block (docs/parallel.md)"),
       cl::init(1), in);
+  cl::opt<int64_t> expertParallel(
+      "expert-parallel",
+      cl::desc("Split the routed experts over M groups of the N ranks (M divides N; N = M "
+               "without --tensor-parallel): rank r holds the experts of group r / (N/M), its "
+               "share of their intermediate dimension, and skips the other groups' pairs"),
+      cl::init(1), in);
   cl::opt<bool> aot("aot", cl::desc("Ship the NVRTC-compiled cubins in the artifact"),
                     cl::init(false), in);
   registerAsmPrinterCLOptions();
@@ -248,6 +254,21 @@ int runCompileCommand(int argc, char **argv) {
   if (tensorParallel < 1 || tensorParallel > 64 || (tensorParallel & (tensorParallel - 1)))
     return fail("--tensor-parallel must be a power of two in [1, 64] (1, 2, 4, 8 are the "
                 "usual), got " + std::to_string(tensorParallel));
+  if (expertParallel < 1 || expertParallel > 64 || (expertParallel & (expertParallel - 1)))
+    return fail("--expert-parallel must be a power of two in [1, 64], got " +
+                std::to_string(expertParallel));
+  // The expert groups partition the tensor-parallel ranks; alone, each group is one rank.
+  if (expertParallel.getNumOccurrences() && !tensorParallel.getNumOccurrences())
+    tensorParallel = int64_t(expertParallel);
+  if (tensorParallel % expertParallel) {
+    std::string works;
+    for (int64_t m = 1; m <= tensorParallel; m *= 2)
+      works += (works.empty() ? "" : ", ") + std::to_string(m);
+    return fail("--expert-parallel=" + std::to_string(expertParallel) +
+                " must divide the world size --tensor-parallel=" +
+                std::to_string(tensorParallel) + " (each expert group is a set of ranks); "
+                "values that work: " + works);
+  }
   if (tensorParallel > 1 && tuningSweep)
     return fail("--tuning-sweep measures the kernels of one GPU: it takes no --tensor-parallel");
   if (tensorParallel == 1 && stopAfter == "sl-shard-graph")
@@ -323,7 +344,8 @@ int runCompileCommand(int argc, char **argv) {
     if (!pm)
       return fail("invalid pass manager options");
     (tensorParallel > 1 &&
-     add(*pm, "sl-shard-graph", mlir::sl::createSLShardGraph({rank, tensorParallel}))) ||
+     add(*pm, "sl-shard-graph",
+         mlir::sl::createSLShardGraph({rank, tensorParallel, expertParallel}))) ||
         add(*pm, "sl-fuse-epilogues", mlir::sl::createSLFuseEpilogues()) ||
         add(*pm, "sl-specialize-phases",
             mlir::sl::createSLSpecializePhases({"forward", prefillChunk}));

@@ -97,7 +97,7 @@ struct AddIntoExperts : OpRewritePattern<AddOp> {
       Value fused = rewriter.create<MoEExpertsOp>(
           experts.getLoc(), experts.getType(), experts.getX(), experts.getWeights(),
           experts.getIndices(), experts.getUp(), experts.getDown(), shared, residual,
-          experts.getActivationAttr());
+          experts.getActivationAttr(), experts.getExpertOffsetAttr());
       rewriter.replaceOp(op, fused);
       rewriter.eraseOp(experts);
       return success();

@@ -21,6 +21,12 @@ def SLShardGraph : Pass<"sl-shard-graph", "::mlir::ModuleOp"> {
     `sl.all_reduce` before the residual add. A shape that does not divide is an error naming
     the layer, the dimension and the world sizes that work. `world-size = 1` changes nothing.
 
+    With `expert-parallel = M` (dividing the world size N) the routed experts are split too:
+    rank r of group g = r / (N/M) binds experts `[g·E/M, (g+1)·E/M)` (a range along dimension
+    0 of `up` and `down`), their intermediate dimension sliced by the N/M ranks of the group,
+    and its `sl.moe_experts` gets `expert_offset = g·E/M`: it skips the pairs routed to other
+    groups. The router stays replicated; the partial sums join the block's one all-reduce.
+
     Before (world-size 2, rank 1):
     ```mlir
     %wo = sl.weight "layers.3.mixer.o_proj.weight" : tensor<64x64xf32>
@@ -40,7 +46,10 @@ def SLShardGraph : Pass<"sl-shard-graph", "::mlir::ModuleOp"> {
   let options = [
     Option<"rank", "rank", "int64_t", /*default=*/"0", "The rank whose graph to produce">,
     Option<"worldSize", "world-size", "int64_t", /*default=*/"1",
-           "Number of ranks (slc compile --tensor-parallel)">
+           "Number of ranks (slc compile --tensor-parallel)">,
+    Option<"expertParallel", "expert-parallel", "int64_t", /*default=*/"1",
+           "Expert groups (slc compile --expert-parallel), dividing world-size: rank r holds "
+           "the routed experts of group r / (world-size / expert-parallel)">
   ];
   let dependentDialects = ["::mlir::sl::SLDialect"];
 }

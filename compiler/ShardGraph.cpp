@@ -5,6 +5,11 @@
 // routed and shared experts), and its output projection's partial products are summed over the
 // ranks by one sl.all_reduce before the residual add. Weights bind their rank's ranges of the
 // checkpoint tensor (sl.weight ranges); state types shrink to the rank's heads and groups.
+//
+// Expert parallelism (M expert groups of N/M ranks each): rank r of group g = r / (N/M) holds
+// the routed experts [g·E/M, (g+1)·E/M), their intermediate dimension sliced by the N/M ranks
+// of the group; the router stays replicated and the rank's sl.moe_experts skips the pairs
+// routed to other groups (expert_offset), its partial sum joining the block's all-reduce.
 #include "compiler/LocationText.h"
 #include "compiler/Passes.h"
 
@@ -77,10 +82,17 @@ RankedTensorType withDim(Type type, int64_t dim, int64_t size) {
   return RankedTensorType::get(shape, tensor.getElementType());
 }
 
+// One dimension's ranges of a sliced weight.
+struct DimRanges {
+  int64_t dim;
+  SmallVector<Range> ranges;
+};
+
 class RankSharder {
 public:
-  RankSharder(func::FuncOp function, int64_t rank, int64_t worldSize)
-      : function_(function), rank_(rank), n_(worldSize), builder_(function.getContext()) {}
+  RankSharder(func::FuncOp function, int64_t rank, int64_t worldSize, int64_t expertGroups)
+      : function_(function), rank_(rank), n_(worldSize), m_(expertGroups),
+        builder_(function.getContext()) {}
 
   LogicalResult run();
 
@@ -88,7 +100,11 @@ private:
   // The weight op behind operand `operandIndex` of `user`, replaced by one that binds `ranges`
   // of it along `dim`. An error when the operand is not a checkpoint weight.
   LogicalResult sliceWeight(Operation *user, unsigned operandIndex, int64_t dim,
-                            ArrayRef<Range> ranges);
+                            ArrayRef<Range> ranges) {
+    return sliceWeight(user, operandIndex, {DimRanges{dim, SmallVector<Range>(ranges)}});
+  }
+  // The same along several dimensions (ascending): the product of their ranges.
+  LogicalResult sliceWeight(Operation *user, unsigned operandIndex, ArrayRef<DimRanges> dims);
   // The projection (sl.linear of a weight) that produces `value`, or an error naming `what`.
   FailureOr<LinearOp> projectionOf(Operation *layer, Value value, StringRef what);
   // A row-parallel projection: its input is the rank's slice; its result the partial product.
@@ -113,13 +129,13 @@ private:
   }
 
   func::FuncOp function_;
-  int64_t rank_, n_;
+  int64_t rank_, n_, m_;  // m_: expert groups (--expert-parallel), dividing n_
   OpBuilder builder_;
   DenseSet<Operation *> done_;
 };
 
-LogicalResult RankSharder::sliceWeight(Operation *user, unsigned operandIndex, int64_t dim,
-                                       ArrayRef<Range> ranges) {
+LogicalResult RankSharder::sliceWeight(Operation *user, unsigned operandIndex,
+                                       ArrayRef<DimRanges> dims) {
   Value value = user->getOperand(operandIndex);
   auto weight = value.getDefiningOp<WeightOp>();
   if (!weight || weight.getRanges())
@@ -127,13 +143,17 @@ LogicalResult RankSharder::sliceWeight(Operation *user, unsigned operandIndex, i
                              << " is not a whole checkpoint weight";
   auto type = llvm::cast<RankedTensorType>(weight.getType());
   SmallVector<int64_t> triples;
-  int64_t total = 0;
-  for (Range range : ranges) {
-    triples.append({dim, range.offset, range.size});
-    total += range.size;
+  Type slicedType = type;
+  for (const DimRanges &along : dims) {
+    int64_t total = 0;
+    for (Range range : along.ranges) {
+      triples.append({along.dim, range.offset, range.size});
+      total += range.size;
+    }
+    slicedType = withDim(slicedType, along.dim, total);
   }
   builder_.setInsertionPoint(weight);
-  auto sliced = builder_.create<WeightOp>(weight.getLoc(), withDim(type, dim, total),
+  auto sliced = builder_.create<WeightOp>(weight.getLoc(), slicedType,
                                           weight.getNameAttr(),
                                           builder_.getDenseI64ArrayAttr(triples),
                                           builder_.getDenseI64ArrayAttr(type.getShape()));
@@ -346,9 +366,26 @@ FailureOr<LinearOp> RankSharder::shardMlp(Operation *layer, LinearOp down) {
 }
 
 LogicalResult RankSharder::shardMoE(MoEExpertsOp experts) {
-  const int64_t intermediate =
-      llvm::cast<RankedTensorType>(experts.getUp().getType()).getDimSize(1);
-  if (failed(require(experts, n_, [&](int64_t n) -> std::optional<std::string> {
+  auto upType = llvm::cast<RankedTensorType>(experts.getUp().getType());
+  const int64_t numExperts = upType.getDimSize(0), intermediate = upType.getDimSize(1);
+  // A group's ranks share its experts' intermediate dimension (all N ranks when m_ = 1).
+  const int64_t groupSize = n_ / m_;
+  if (m_ > 1 && (numExperts % m_ || intermediate % groupSize)) {
+    std::string works;
+    for (int64_t m = 1; m <= n_; m *= 2)
+      if (numExperts % m == 0 && n_ % m == 0 && intermediate % (n_ / m) == 0)
+        works += (works.empty() ? "" : ", ") + std::to_string(m);
+    return experts.emitError()
+           << "sl-shard-graph: layer " << layerName(experts)
+           << " cannot be split over --expert-parallel=" << m_ << " with --tensor-parallel=" << n_
+           << ": "
+           << (numExperts % m_ ? dividesText("the routed experts", numExperts, m_)
+                               : dividesText("the routed experts' intermediate size", intermediate,
+                                             groupSize) +
+                                     " (the ranks of an expert group)")
+           << "; expert-parallel sizes that work for this layer: " << works;
+  }
+  if (m_ == 1 && failed(require(experts, n_, [&](int64_t n) -> std::optional<std::string> {
         if (intermediate % n)
           return dividesText("the routed experts' intermediate size", intermediate, n);
         return std::nullopt;
@@ -357,9 +394,24 @@ LogicalResult RankSharder::shardMoE(MoEExpertsOp experts) {
   if (experts.getShared() || experts.getResidual())
     return experts.emitError("sl-shard-graph: runs before sl-fuse-epilogues (the routed and "
                              "shared partial sums are added before the all-reduce)");
-  const Range slice = mySlice(intermediate);
-  if (failed(sliceWeight(experts, 3, 1, {slice})) || failed(sliceWeight(experts, 4, 2, {slice})))
+  // The rank's experts (its group's range of dimension 0) and its share of their intermediate
+  // dimension; a dimension the rank holds whole gets no range.
+  const int64_t group = rank_ / groupSize, localExperts = numExperts / m_;
+  const Range interSlice{(rank_ % groupSize) * (intermediate / groupSize),
+                         intermediate / groupSize};
+  SmallVector<DimRanges> upRanges, downRanges;
+  if (m_ > 1) {
+    upRanges.push_back({0, {Range{group * localExperts, localExperts}}});
+    downRanges.push_back(upRanges.back());
+  }
+  if (groupSize > 1) {
+    upRanges.push_back({1, {interSlice}});
+    downRanges.push_back({2, {interSlice}});
+  }
+  if (failed(sliceWeight(experts, 3, upRanges)) || failed(sliceWeight(experts, 4, downRanges)))
     return failure();
+  if (m_ > 1)
+    experts.setExpertOffset(group * localExperts);
   done_.insert(experts);
   // The shared expert's partial product joins the routed one before the block's one all-reduce.
   Value blockOutput = experts.getResult();
@@ -424,10 +476,15 @@ struct ShardGraph : impl::SLShardGraphBase<ShardGraph> {
                                  << " is outside world size " << worldSize.getValue();
       return signalPassFailure();
     }
+    if (expertParallel < 1 || worldSize % expertParallel) {
+      getOperation().emitError() << "sl-shard-graph: expert-parallel " << expertParallel.getValue()
+                                 << " does not divide world size " << worldSize.getValue();
+      return signalPassFailure();
+    }
     if (worldSize == 1)
       return;
     for (func::FuncOp function : getOperation().getOps<func::FuncOp>())
-      if (failed(RankSharder(function, rank, worldSize).run()))
+      if (failed(RankSharder(function, rank, worldSize, expertParallel).run()))
         return signalPassFailure();
   }
 };

@@ -22,10 +22,11 @@ done
 ((${#modes[@]})) || modes=(normal asan fuzz)
 
 # Test oracles and clients from PyPI: numpy (.npy comparisons), tokenizers (HF's tokenizer),
-# openai (the server's client).
-python3 -c "import numpy, tokenizers, openai" 2>/dev/null ||
-  python3 -m pip install --quiet numpy tokenizers openai ||
-  { echo "0 passed, 1 failed (cannot install numpy, tokenizers, openai)"; exit 1; }
+# openai (the server's client), nvidia-nccl-cu13 (the NCCL library slrun --devices opens; its
+# loader is tested without a GPU).
+python3 -c "import numpy, tokenizers, openai, nvidia.nccl" 2>/dev/null ||
+  python3 -m pip install --quiet numpy tokenizers openai nvidia-nccl-cu13 ||
+  { echo "0 passed, 1 failed (cannot install numpy, tokenizers, openai, nvidia-nccl-cu13)"; exit 1; }
 
 status=0
 reports=()

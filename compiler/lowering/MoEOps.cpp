@@ -82,6 +82,9 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
   bool hasShared = bool(op.getShared()), hasResidual = bool(op.getResidual());
   Value weights = L.lookup(op.getWeights()), indices = L.lookup(op.getIndices());
   Type element = getElementTypeOrSelf(op.getX().getType());
+  // An expert-parallel rank's first expert: the kernels map the router's global ids to its
+  // `experts` and skip the other pairs (0 and all experts when unsharded).
+  const int64_t offset = op.getExpertOffset();
   auto optional = [&](LaunchBuilder &launch, Value value) -> LaunchBuilder & {
     return value ? launch.pointer(L.lookup(value)) : launch.null();
   };
@@ -94,6 +97,8 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
         .pointer(indices)
         .pointer(h)
         .runtime(RuntimeValue::n)
+        .i32(offset)
+        .i32(experts)
         .launch("moe_decode_up", {*t, str(hidden), str(inter), str(topK), str(warps), act},
                 32 * warps, Extent::fixed((inter + warps - 1) / warps),
                 Extent{topK, 0, 1});
@@ -101,7 +106,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
     down.pointer(h).pointer(L.lookup(op.getDown())).pointer(weights).pointer(indices);
     optional(down, op.getShared());
     optional(down, op.getResidual());
-    down.pointer(L.allocate(op.getResult())).runtime(RuntimeValue::n);
+    down.pointer(L.allocate(op.getResult())).runtime(RuntimeValue::n).i32(offset).i32(experts);
     down.launch("moe_decode_down",
                 {*t, str(hidden), str(inter), str(topK), str(warps), boolArg(hasShared),
                  boolArg(hasResidual)},
@@ -127,6 +132,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
       .pointer(sortedPair)
       .pointer(tileExpert)
       .pointer(numTiles)
+      .i32(offset)
       .launch("moe_align", {str(experts), str(topK), str(bm), "1024"}, 1024,
               Extent::fixed(1));
   std::vector<std::string> upArgs = {*t, str(hidden), str(inter), str(topK)};
@@ -155,7 +161,7 @@ LogicalResult lowerMoEExperts(FunctionLowering &L, sld::MoEExpertsOp op) {
   combine.pointer(slotOut).pointer(weights).pointer(indices);
   optional(combine, op.getShared());
   optional(combine, op.getResidual());
-  combine.pointer(L.allocate(op.getResult())).runtime(RuntimeValue::n);
+  combine.pointer(L.allocate(op.getResult())).runtime(RuntimeValue::n).i32(offset).i32(experts);
   combine.launch("moe_combine",
                  {*t, str(hidden), str(topK), "256", boolArg(hasShared), boolArg(hasResidual)},
                  256, Extent::perTokens(1));

@@ -137,26 +137,32 @@ LogicalResult WeightOp::verify() {
   if (int64_t(whole.size()) != type.getRank())
     return emitOpError() << "expects checkpoint_shape of rank " << type.getRank() << ", got "
                          << whole.size() << " dimensions";
-  const int64_t dim = ranges[0];
-  if (dim < 0 || dim >= type.getRank())
-    return emitOpError() << "range dimension " << dim << " is outside the rank "
-                         << type.getRank() << " of weight '" << getName() << "'";
-  int64_t total = 0;
+  // The triples of one dimension are consecutive, dimensions ascending: the slice is the
+  // product of each dimension's concatenated pieces (an expert-parallel rank's experts along
+  // dimension 0 and its share of their intermediate dimension).
+  SmallVector<int64_t> expected(whole.begin(), whole.end());
+  int64_t previous = -1;
   for (size_t i = 0; i < ranges.size(); i += 3) {
-    if (ranges[i] != dim)
-      return emitOpError() << "expects every range along dimension " << dim << ", got "
-                           << ranges[i];
+    const int64_t dim = ranges[i];
+    if (dim < 0 || dim >= type.getRank())
+      return emitOpError() << "range dimension " << dim << " is outside the rank "
+                           << type.getRank() << " of weight '" << getName() << "'";
+    if (dim < previous)
+      return emitOpError() << "expects the ranges grouped by dimension in ascending order, got "
+                           << "dimension " << dim << " after " << previous;
+    if (dim != previous)
+      expected[dim] = 0;
+    previous = dim;
     if (ranges[i + 1] < 0 || ranges[i + 2] <= 0 || ranges[i + 1] + ranges[i + 2] > whole[dim])
       return emitOpError() << "range [" << ranges[i + 1] << ", " << ranges[i + 1] + ranges[i + 2]
                            << ") is outside dimension " << dim << " (" << whole[dim]
                            << ") of weight '" << getName() << "'";
-    total += ranges[i + 2];
+    expected[dim] += ranges[i + 2];
   }
   for (int64_t d = 0; d < type.getRank(); ++d)
-    if (type.getDimSize(d) != (d == dim ? total : whole[d]))
+    if (type.getDimSize(d) != expected[d])
       return emitOpError() << "expects dimension " << d << " of the result to be "
-                           << (d == dim ? total : whole[d])
-                           << " (the ranges of checkpoint_shape), got " << type;
+                           << expected[d] << " (the ranges of checkpoint_shape), got " << type;
   return success();
 }
 
@@ -408,8 +414,23 @@ LogicalResult MoEExpertsOp::verify() {
     if (value && failed(check.sameType(name, value.getType(), x, "same as x")))
       return failure();
   int64_t topK = dimOf(getWeights(), 1);
-  if (topK < 1 || topK > experts)
-    return emitOpError() << "expects top_k (" << topK << ") in [1, " << experts
+  const int64_t offset = getExpertOffset();
+  if (offset < 0)
+    return emitOpError() << "expects expert_offset >= 0, got " << offset;
+  // The indices hold global expert ids: with the router in sight, its experts bound the
+  // rank's range and top_k; otherwise an unsharded op's own experts bound top_k.
+  int64_t total = ShapedType::kDynamic;
+  if (auto router = getIndices().getDefiningOp<MoERouterOp>())
+    total = dimOf(router.getGate(), 0);
+  else if (!(*this)->hasAttr(getExpertOffsetAttrName()))
+    total = experts;
+  if (!ShapedType::isDynamic(total) && !ShapedType::isDynamic(experts) &&
+      offset + experts > total)
+    return emitOpError() << "expects the experts [" << offset << ", " << offset + experts
+                         << ") (expert_offset, plus the experts of up) inside the router's "
+                         << total << " experts";
+  if (topK < 1 || (!ShapedType::isDynamic(total) && topK > total))
+    return emitOpError() << "expects top_k (" << topK << ") in [1, " << total
                          << "] (the number of experts)";
   return success();
 }

@@ -322,11 +322,25 @@ def SL_MoEExpertsOp : SL_Op<"moe_experts", [Pure, AttrSizedOperandSegments]> {
         : (tensor<?x2688xbf16>, tensor<?x6xf32>, tensor<?x6xi32>,
            tensor<128x1856x2688xbf16>, tensor<128x2688x1856xbf16>) -> tensor<?x2688xbf16>
     ```
+
+    A rank of an expert-parallel model (`sl-shard-graph` with `--expert-parallel`) holds only
+    the experts `[expert_offset, expert_offset + experts)` of `up` and `down` (`experts` = their
+    first dimension), while `indices` keep the router's global expert ids: a pair routed to
+    expert `e` uses `up[e - expert_offset]`, and pairs outside the range are skipped (their
+    share of the sum is another rank's, added by the block's all-reduce). `expert_offset`
+    defaults to 0, where every id must be a local expert. Rank 1 of 8 experts over 2 groups:
+
+    ```mlir
+    %y = sl.moe_experts %x, %wts, %ids, %up, %down activation(relu2) {expert_offset = 4 : i64}
+        : (tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>,
+           tensor<4x32x64xf32>, tensor<4x64x32xf32>) -> tensor<?x64xf32>
+    ```
   }];
   let arguments = (ins SL_FloatTensor:$x, SL_FloatTensor:$weights, SL_IntTensor:$indices,
                        SL_FloatTensor:$up, SL_FloatTensor:$down,
                        Optional<SL_FloatTensor>:$shared, Optional<SL_FloatTensor>:$residual,
-                       SL_ActivationKind:$activation);
+                       SL_ActivationKind:$activation,
+                       DefaultValuedOptionalAttr<I64Attr, "0">:$expert_offset);
   let results = (outs SL_FloatTensor:$result);
   let assemblyFormat = [{
     $x `,` $weights `,` $indices `,` $up `,` $down (`shared` `(` $shared^ `)`)?
@@ -338,13 +352,14 @@ def SL_MoEExpertsOp : SL_Op<"moe_experts", [Pure, AttrSizedOperandSegments]> {
                    "::mlir::Value":$indices, "::mlir::Value":$up, "::mlir::Value":$down,
                    "::mlir::sl::ActivationAttr":$activation), [{
       build($_builder, $_state, result, x, weights, indices, up, down, ::mlir::Value(),
-            ::mlir::Value(), activation);
+            ::mlir::Value(), activation, ::mlir::IntegerAttr());
     }]>,
     OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$x, "::mlir::Value":$weights,
                    "::mlir::Value":$indices, "::mlir::Value":$up, "::mlir::Value":$down,
                    "::mlir::sl::Activation":$activation), [{
       build($_builder, $_state, result, x, weights, indices, up, down, ::mlir::Value(),
-            ::mlir::Value(), activation);
+            ::mlir::Value(), ::mlir::sl::ActivationAttr::get($_builder.getContext(), activation),
+            ::mlir::IntegerAttr());
     }]>
   ];
 }

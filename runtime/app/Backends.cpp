@@ -22,26 +22,60 @@ const BackendRegistry &backends() {
   return registry;
 }
 
+namespace {
+// The GPU numbers of "0,1,2"; an error for anything else.
+StatusOr<std::vector<int>> gpuList(const std::string &text) {
+  std::vector<int> devices;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    const size_t end = std::min(text.find(',', begin), text.size());
+    const std::string item = text.substr(begin, end - begin);
+    if (item.empty() || item.size() > 4 ||
+        item.find_first_not_of("0123456789") != std::string::npos)
+      return Status::error("--devices must be GPU numbers separated by commas (e.g. 0,1), "
+                           "got '" + text + "'");
+    devices.push_back(std::stoi(item));
+    begin = end + 1;
+  }
+  return devices;
+}
+}  // namespace
+
+StatusOr<std::string> deviceSpec(const cli::CommandLine &options) {
+  if (!options.has("devices"))
+    return options.get("device", "cpu");
+  const std::string device = options.get("device", "cuda");
+  if (device != "cuda")
+    return Status::error("--devices names GPUs: it needs --device=cuda, got --device=" + device);
+  const std::string list = options.get("devices");
+  if (auto devices = gpuList(list); !devices)
+    return devices.status();
+  return "cuda:" + list;
+}
+
 StatusOr<const Backend *> selectBackend(const std::string &device) {
-  return backends().find(device);
+  return backends().find(device.substr(0, device.find(':')));
 }
 
 StatusOr<const Backend *> selectBackend(const cli::CommandLine &options) {
-  return selectBackend(options.get("device", "cpu"));
+  auto spec = deviceSpec(options);
+  if (!spec)
+    return spec.status();
+  return selectBackend(*spec);
 }
 
 StatusOr<std::unique_ptr<Executor>> makeExecutor(const std::string &device, const Model &model) {
   auto backend = selectBackend(device);
   if (!backend)
     return backend.status();
-  // Only the CPU backend simulates ranks; several GPUs need NCCL (docs/parallel.md).
-  if (model.artifact().worldSize() > 1 && !(*backend)->hostMemory)
-    return Status::error("artifact " + model.artifact().path() + " is split over " +
-                         std::to_string(model.artifact().worldSize()) +
-                         " ranks (slc compile --tensor-parallel): multi-GPU execution "
-                         "(--devices, NCCL) is not built yet; run it with --device=cpu, or "
-                         "compile without --tensor-parallel for one GPU");
-  return (*backend)->create(model);
+  std::vector<int> devices;
+  if (const size_t colon = device.find(':'); colon != std::string::npos) {
+    auto list = gpuList(device.substr(colon + 1));
+    if (!list)
+      return list.status();
+    devices = std::move(*list);
+  }
+  return (*backend)->create(model, devices);
 }
 
 StatusOr<std::unique_ptr<Model>> loadModel(const cli::CommandLine &options, bool weightsRequired) {
@@ -63,7 +97,11 @@ StatusOr<std::unique_ptr<Model>> loadModel(const cli::CommandLine &options, bool
 
 Status checkSessionFits(const Model &model, Executor &executor, const Backend &backend,
                         int64_t capacity, uint64_t hostOutputBytes, const std::string &flag) {
-  auto state = sessionBytes(model.artifact(), capacity);
+  // A device holds its rank's state only (a tensor-parallel group: its heads).
+  auto state = sessionBytes(model.artifact(), capacity,
+                            backend.hostMemory || model.artifact().worldSize() == 1
+                                ? nullptr
+                                : &executor.plan());
   if (!state)
     return Status::error(flag + ": " + state.status().message());
   const uint64_t arena = largestArenaBytes(model.artifact());

@@ -14,18 +14,26 @@ namespace sl::runtime {
 // The backends of this build: "cpu" (the CPU reference backend) and "cuda" (the CUDA backend,
 // which logs the GPU it runs on).
 const BackendRegistry &backends();
-// The backend called `device`, or of --device (default cpu); an error names the known ones.
+// --device and --devices as one device spec: "cpu", "cuda", or "cuda:0,1" (--devices: the
+// GPUs of the ranks, in rank order; it implies --device=cuda). An error for a malformed list or
+// --devices with another backend.
+StatusOr<std::string> deviceSpec(const cli::CommandLine &options);
+// The backend of a device spec, or of --device/--devices (default cpu); an error names the
+// known ones.
 StatusOr<const Backend *> selectBackend(const std::string &device);
 StatusOr<const Backend *> selectBackend(const cli::CommandLine &options);
-// Whether --device names a backend.
+// Whether --device (and --devices) name a backend.
 inline Status checkDevice(const cli::CommandLine &options) {
   return selectBackend(options).status();
 }
-// An executor of `device`'s backend, or of --device's, for `model`.
+// An executor of a device spec's backend (on its GPUs), or of --device's, for `model`.
 StatusOr<std::unique_ptr<Executor>> makeExecutor(const std::string &device, const Model &model);
 inline StatusOr<std::unique_ptr<Executor>> makeExecutor(const cli::CommandLine &options,
                                                         const Model &model) {
-  return makeExecutor(options.get("device", "cpu"), model);
+  auto spec = deviceSpec(options);
+  if (!spec)
+    return spec.status();
+  return makeExecutor(*spec, model);
 }
 // --weights DIR, or --random-weights (synthesised in place: on the host for the CPU backend, on
 // the device for the CUDA backend).

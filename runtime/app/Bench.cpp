@@ -85,7 +85,7 @@ private:
 
 int benchCommand(int argc, char **argv) {
   auto options = cli::CommandLine::parse(argc, argv, {"random-weights", "profile"},
-                                {"artifact", "weights", "device", "contexts", "chunk", "name",
+                                {"artifact", "weights", "device", "devices", "contexts", "chunk", "name",
                                  "decode-steps", "prefill-tokens", "commit", "output"});
   if (!options)
     return fail(options.status());
@@ -224,7 +224,8 @@ int benchCommand(int argc, char **argv) {
           << ", \"synthesized_cache\": " << (synthesized ? "true" : "false")
           << ", \"device\": \"" << device.name << "\", \"gpu\": \"" << gpu << "\", \"commit\": \""
           << commit << "\", \"kv_bytes_per_token\": " << kvBytesPerToken(artifact)
-          << ", \"gpu_mem_used_gib\": " << used << "}\n";
+          << ", \"gpu_mem_used_gib\": " << used
+          << ", \"world_size\": " << artifact.worldSize() << "}\n";
     char row[160];
     std::snprintf(row, sizeof(row), "%-8s %12lld %8lld %12.3f %12.1f  %s", phase.c_str(),
                   (long long)context, (long long)tokens, ms, perSecond,

@@ -30,7 +30,7 @@ using Clock = std::chrono::steady_clock;
 
 const char *kNiahUsage =
     "usage: slrun niah (--artifact A --weights DIR [--device=cpu|cuda] [--chunk=N]\n"
-    "                   [--max-context=N]\n"
+    "                   [--devices=0,1,...] [--max-context=N]\n"
     "                  | --url http://HOST:PORT --model NAME [--api-key KEY] --tokenizer DIR\n"
     "                   [--timeout=SECONDS])\n"
     "                  [--task FILE] [--lengths=1024,4096,16384] [--depths=0,0.25,0.5,0.75,1]\n"
@@ -60,7 +60,8 @@ struct NiahConfig {
 
 // Options that belong to one mode only: a clear error instead of being ignored.
 Status exclusive(const Options &options, bool local) {
-  const std::vector<std::string> localOnly = {"weights", "device", "chunk", "max-context"};
+  const std::vector<std::string> localOnly = {"weights", "device", "devices", "chunk",
+                                              "max-context"};
   const std::vector<std::string> urlOnly = {"model", "api-key", "tokenizer", "timeout"};
   for (const std::string &name : local ? urlOnly : localOnly)
     if (options.has(name))
@@ -86,7 +87,7 @@ StatusOr<NiahConfig> readConfig(const Options &options) {
         return status;
     config.artifact = *artifact;
     config.weights = config.tokenizerDir = *weights;
-    config.device = options.get("device", "cpu");
+    config.device = *deviceSpec(options);  // checkDevice: valid
   } else {
     auto url = options.required("url");
     auto model = options.required("model");
@@ -517,7 +518,7 @@ StatusOr<std::vector<double>> parseNiahDepths(const std::string &text) {
 int niahCommand(int argc, char **argv) {
   auto options = Options::parse(
       argc, argv, {"help", "no-needle"},
-      {"artifact", "weights", "device", "url", "model", "api-key", "tokenizer", "timeout", "task",
+      {"artifact", "weights", "device", "devices", "url", "model", "api-key", "tokenizer", "timeout", "task",
        "lengths", "depths", "trials", "needles", "seed", "max-new-tokens", "chunk", "max-context",
        "output", "heatmap", "label"});
   if (!options)

@@ -162,7 +162,7 @@ int tuneCommand(int argc, char **argv) {
   auto model = Model::synthesize(*artifactPath, uint64_t(*seed), (*backend)->hostMemory);
   if (!model)
     return failTune(model.status());
-  auto executor = (*backend)->create(**model);
+  auto executor = (*backend)->create(**model, {});
   if (!executor)
     return failTune(executor.status());
   Executor &device = **executor;

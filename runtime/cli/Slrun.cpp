@@ -62,6 +62,9 @@ const char *kUsage =
     "Options take '--name value' or '--name=value'; '@file' names a .npy file.\n"
     "--device=cuda runs on the GPU: kernels are compiled by NVRTC on first use and cached in\n"
     "$SLC_CACHE_DIR (default ~/.cache/slc; SLC_DISABLE_CACHE=1 bypasses the cache).\n"
+    "--devices=0,1,... runs a tensor-parallel artifact (slc compile --tensor-parallel=N) on N\n"
+    "GPUs, one per rank in rank order, through NCCL (nvidia-nccl-cu13, or SL_NCCL_LIBRARY);\n"
+    "every command takes it. On --device=cpu the ranks are simulated.\n"
     "--max-context=N sets the session capacity (default: the tokens the command needs); at most\n"
     "2147483647 tokens, and a session must fit the memory left (its bytes are checked first).\n"
     "--random-weights replaces --weights by deterministic synthetic weights of the artifact's\n"
@@ -94,7 +97,7 @@ StatusOr<std::vector<int32_t>> readTokens(const std::string &path) {
   return tokens;
 }
 
-const std::set<std::string> kModelOptions = {"artifact", "weights", "device", "chunk",
+const std::set<std::string> kModelOptions = {"artifact", "weights", "device", "devices", "chunk",
                                              "max-context", "tokens", "output"};
 
 // What logits and generate share: the prompt, the model, its backend and a session for the
@@ -283,7 +286,8 @@ int generateCommand(int argc, char **argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   std::cout << "generated " << generated->size() << " tokens after a " << tokens.size()
             << "-token prompt in " << seconds * 1e3 << " ms ("
-            << options->get("device", "cpu") << "):";
+            << options->get("device", "cpu")
+            << (options->has("devices") ? " on GPUs " + options->get("devices") : "") << "):";
   for (int32_t token : *generated)
     std::cout << " " << token;
   std::cout << "\n";
@@ -310,7 +314,7 @@ StatusOr<io::NpyDType> npyDTypeOf(sl::schema::DType dtype) {
 
 int runCommand(int argc, char **argv) {
   auto options = Options::parse(argc, argv, {"random-weights"},
-                                {"artifact", "weights", "function", "input", "output", "device",
+                                {"artifact", "weights", "function", "input", "output", "device", "devices",
                                  "max-context"});
   if (!options)
     return fail(options.status());

@@ -57,7 +57,8 @@ bool sameInterface(const sl::schema::Function &a, const sl::schema::Function &b,
          sameShapes(*a.outputs(), *b.outputs());
 }
 
-// A binding's ranges: along one dimension of `checkpoint_shape`, inside it, summing to `shape`.
+// A binding's ranges: grouped by dimension of `checkpoint_shape` in ascending order, inside it;
+// along each sliced dimension they sum to `shape` (the other dimensions are whole).
 std::string checkRanges(const sl::schema::WeightBinding &binding) {
   const std::string where = "weight " + binding.name()->str() + ": ";
   if (!binding.ranges() || binding.ranges()->size() == 0)
@@ -66,20 +67,25 @@ std::string checkRanges(const sl::schema::WeightBinding &binding) {
   if (!whole || !elementsAligned(whole) || !elementsAligned(binding.ranges()) ||
       whole->size() != binding.shape()->size())
     return where + "ranges without a checkpoint shape of its rank (or misaligned)";
-  const int64_t dim = binding.ranges()->Get(0)->dim();
-  if (dim < 0 || size_t(dim) >= whole->size())
-    return where + "a range along dimension " + std::to_string(dim) + ", outside its rank";
-  int64_t total = 0;
+  std::vector<int64_t> expected(whole->begin(), whole->end());
+  int64_t previous = -1;
   for (const auto *range : *binding.ranges()) {
-    if (range->dim() != dim || range->offset() < 0 || range->size() <= 0 ||
+    const int64_t dim = range->dim();
+    if (dim < 0 || size_t(dim) >= whole->size())
+      return where + "a range along dimension " + std::to_string(dim) + ", outside its rank";
+    if (dim < previous)
+      return where + "ranges not grouped by dimension in ascending order";
+    if (dim != previous)
+      expected[size_t(dim)] = 0;
+    previous = dim;
+    if (range->offset() < 0 || range->size() <= 0 ||
         range->offset() > whole->Get(dim) - range->size())
       return where + "a range outside dimension " + std::to_string(dim) +
              " of its checkpoint shape";
-    total += range->size();
+    expected[size_t(dim)] += range->size();
   }
   for (size_t d = 0; d < whole->size(); ++d)
-    if (binding.shape()->Get(d) != (int64_t(d) == dim ? total : whole->Get(d)) ||
-        whole->Get(d) < 0)
+    if (binding.shape()->Get(d) != expected[d] || whole->Get(d) < 0)
       return where + "a shape that is not the sum of its ranges of the checkpoint shape";
   return "";
 }

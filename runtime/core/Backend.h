@@ -17,7 +17,10 @@ struct Backend {
   // Sessions keep their state, and synthesised weights are made, in host memory (a backend that
   // computes there) rather than in the device's.
   bool hostMemory = false;
-  StatusOr<std::unique_ptr<Executor>> (*create)(const Model &model) = nullptr;
+  // An executor of `model`; `devices`: the GPUs --devices named (empty: the backend's default),
+  // one per rank of a tensor-parallel artifact.
+  StatusOr<std::unique_ptr<Executor>> (*create)(const Model &model,
+                                                const std::vector<int> &devices) = nullptr;
 };
 
 class BackendRegistry {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <thread>
 
 namespace sl::runtime {
 
@@ -28,6 +29,25 @@ void store(void *data, size_t i, sl::schema::DType dtype, float value) {
   std::memcpy(static_cast<uint8_t *>(data) + 2 * i, &bits, 2);
 }
 }  // namespace
+
+void onRankThreads(size_t ranks, const std::function<void(size_t)> &work) {
+  std::vector<std::thread> threads;
+  for (size_t rank = 1; rank < ranks; ++rank)
+    threads.emplace_back(work, rank);
+  if (ranks > 0)
+    work(0);
+  for (std::thread &thread : threads)
+    thread.join();
+}
+
+OutputRows rowsOfRank(const sl::schema::Function &function, size_t rank, OutputRows rows) {
+  if (rank == 0)
+    return rows;
+  for (const auto *launch : *function.launches())
+    if (launch->collective() && launch->output_rows())
+      return rows;
+  return OutputRows::none;
+}
 
 void sumInRankOrder(const std::vector<void *> &buffers, size_t count, sl::schema::DType dtype) {
   for (size_t i = 0; i < count; ++i) {

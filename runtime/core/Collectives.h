@@ -3,15 +3,26 @@
 // order (0, 1, ...) in fp32, so every rank gets the same bits, run after run.
 #pragma once
 
+#include "runtime/core/Executor.h"
 #include "runtime/schema/artifact_generated.h"
 #include "runtime/support/Status.h"
 
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <vector>
 
 namespace sl::runtime {
+
+// Runs work(r) for every rank r < `ranks`, each on a thread of its own (rank 0 on the caller's),
+// and returns when all have: the ranks of a group meet at their collectives.
+void onRankThreads(size_t ranks, const std::function<void(size_t)> &work);
+
+// The output rows rank `rank` of a group computes for a call of `function` asking for `rows`:
+// the outputs are rank 0's (the LM head is replicated), so the other ranks skip the output-rows
+// launches (none), unless a collective is one of them (every rank must join it).
+OutputRows rowsOfRank(const sl::schema::Function &function, size_t rank, OutputRows rows);
 
 // buffers[r] (`count` elements of `dtype`, f32, f16 or bf16) of every rank r becomes the sum
 // over the ranks, added in rank order in fp32 and rounded once to `dtype`.

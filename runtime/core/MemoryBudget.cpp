@@ -132,14 +132,22 @@ StatusOr<uint64_t> weightBytes(const Artifact &artifact) {
   return total;
 }
 
-StatusOr<SessionBytes> sessionBytes(const Artifact &artifact, int64_t capacity) {
+StatusOr<SessionBytes> sessionBytes(const Artifact &artifact, int64_t capacity,
+                                    const sl::schema::Plan *rank) {
   if (capacity < 1 || capacity > kMaxSessionTokens)
     return Status::error("a session holds 1 to " + std::to_string(kMaxSessionTokens) +
                          " tokens (the kernels' positions are 32-bit), got " +
                          std::to_string(capacity));
   SessionBytes bytes;
   const auto &slots = *artifact.root().states();
+  std::vector<bool> counted(slots.size(), rank == nullptr);
+  if (rank)
+    for (const auto *function : *rank->functions())
+      for (uint32_t slot : *function->states())
+        counted.at(slot) = true;
   for (size_t i = 0; i < slots.size(); ++i) {
+    if (!counted[i])
+      continue;
     const auto *slot = slots.Get(i);
     auto overflow = [&] {
       return Status::error("artifact " + artifact.path() + ": " + slotName(*slot, i) +

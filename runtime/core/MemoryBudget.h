@@ -28,7 +28,10 @@ struct SessionBytes {
   uint64_t total() const { return kvCache + mambaState + stripeTables; }
 };
 // An error when `capacity` is outside [1, kMaxSessionTokens] or a size overflows 64 bits.
-StatusOr<SessionBytes> sessionBytes(const Artifact &artifact, int64_t capacity);
+// `rank`: only the slots of that plan's functions (one GPU's share of a tensor-parallel
+// artifact: its heads); null: every slot.
+StatusOr<SessionBytes> sessionBytes(const Artifact &artifact, int64_t capacity,
+                                    const sl::schema::Plan *rank = nullptr);
 
 // The largest arena of the artifact's functions in any plan (one call's activations).
 uint64_t largestArenaBytes(const Artifact &artifact);

@@ -59,7 +59,7 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &artifactPath,
   // A rank's binding of a tensor-parallel model is checked against the whole tensor and reads
   // its slice of it.
   std::vector<io::WeightSpec> specs;
-  std::vector<std::optional<io::WeightSlice>> slices;
+  std::vector<std::vector<io::WeightSlice>> slices;
   for (const auto *binding : *root.weights()) {
     auto dtype = weightDType(binding->dtype(), binding->name()->str());
     if (!dtype)
@@ -68,13 +68,14 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &artifactPath,
     const auto &shape = sliced ? *binding->checkpoint_shape() : *binding->shape();
     specs.push_back({binding->name()->str(), *dtype,
                      std::vector<int64_t>(shape.begin(), shape.end())});
+    // One slice per dimension (checked on load: grouped, ascending).
     slices.emplace_back();
-    if (sliced) {
-      slices.back().emplace();
-      slices.back()->dim = binding->ranges()->Get(0)->dim();
-      for (const auto *range : *binding->ranges())
-        slices.back()->pieces.emplace_back(range->offset(), range->size());
-    }
+    if (sliced)
+      for (const auto *range : *binding->ranges()) {
+        if (slices.back().empty() || slices.back().back().dim != range->dim())
+          slices.back().push_back({range->dim(), {}});
+        slices.back().back().pieces.emplace_back(range->offset(), range->size());
+      }
   }
   if (Status status = io::checkBindings(*store, specs); !status)
     return Status::error("weights " + weightsDir + " do not match artifact " + artifactPath +
@@ -83,8 +84,7 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &artifactPath,
     return status;
   for (size_t i = 0; i < specs.size(); ++i) {
     const io::WeightSpec &spec = specs[i];
-    auto bytes = io::materialize(*store, spec.name, spec.dtype, spec.shape,
-                                 slices[i] ? &*slices[i] : nullptr);
+    auto bytes = io::materialize(*store, spec.name, spec.dtype, spec.shape, slices[i]);
     if (!bytes)
       return bytes.status();
     model->weights_.push_back(std::move(*bytes));

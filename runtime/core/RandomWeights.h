@@ -22,6 +22,16 @@ RandomFill randomFillOf(const sl::schema::WeightBinding &binding);
 // The random stream of a binding's checkpoint tensor: a hash of its name.
 uint32_t randomStream(const sl::schema::WeightBinding &binding);
 
+// Where a binding's elements lie in its checkpoint tensor, as strided runs: for r < rows and
+// j < length, element sliceBase + r * sliceStride + j of the binding is element
+// wholeBase + r * wholeStride + j of the whole tensor. One run (rows 1) for an unsliced binding;
+// a rank's slice has a run per range, `rows` = the elements before the sliced dimension. The
+// CUDA backend fills a slice run by run (slk::fill_random); the host fill agrees (a unit test).
+struct RandomRun {
+  uint64_t rows = 1, length = 0, sliceBase = 0, sliceStride = 0, wholeBase = 0, wholeStride = 0;
+};
+std::vector<RandomRun> randomRuns(const sl::schema::WeightBinding &binding);
+
 // The same function as slk::random_weight (sl_random.cuh), on the host.
 float randomWeight(uint64_t seed, uint32_t binding, uint64_t index, float scale, float offset);
 

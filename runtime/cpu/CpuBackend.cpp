@@ -8,7 +8,11 @@
 namespace sl::runtime {
 
 Backend cpuBackend() {
-  return {"cpu", /*hostMemory=*/true, [](const Model &model) -> StatusOr<std::unique_ptr<Executor>> {
+  return {"cpu", /*hostMemory=*/true,
+          [](const Model &model, const std::vector<int> &devices)
+              -> StatusOr<std::unique_ptr<Executor>> {
+            if (!devices.empty())
+              return Status::error("--devices names GPUs: it needs --device=cuda");
             // A tensor-parallel artifact: its ranks simulated on this machine.
             if (model.artifact().worldSize() > 1) {
               std::cerr << "slrun: " << model.artifact().worldSize()

@@ -1,6 +1,5 @@
 #include "runtime/cpu/CpuRankGroup.h"
 
-#include <thread>
 
 namespace sl::runtime {
 
@@ -42,17 +41,14 @@ StatusOr<std::vector<Tensor>> CpuRankGroup::call(const sl::schema::Function &fun
   // others from the collective they wait at.
   std::vector<StatusOr<std::vector<Tensor>>> results(ranks_.size(),
                                                      Status::error("rank did not run"));
-  auto runRank = [&](size_t rank) {
-    results[rank] = ranks_[rank]->call(function, session, inputs, tokens, rows);
+  onRankThreads(ranks_.size(), [&](size_t rank) {
+    auto own = ranks_[rank]->own(function);
+    results[rank] = own ? ranks_[rank]->call(function, session, inputs, tokens,
+                                             rowsOfRank(**own, rank, rows))
+                        : own.status();
     if (!results[rank])
       collectives_.abort();
-  };
-  std::vector<std::thread> threads;
-  for (size_t rank = 1; rank < ranks_.size(); ++rank)
-    threads.emplace_back(runRank, rank);
-  runRank(0);
-  for (std::thread &thread : threads)
-    thread.join();
+  });
   // The first failure in rank order that is not another rank's abort says what went wrong.
   for (size_t rank = 0; rank < ranks_.size(); ++rank)
     if (!results[rank] &&

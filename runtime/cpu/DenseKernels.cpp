@@ -556,8 +556,23 @@ void runActivation(Launch &L) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// MoE (sl_moe.cuh). Pair p = token·TOPK + slot.
+// MoE (sl_moe.cuh). Pair p = token·TOPK + slot. The kernels that read the router's expert ids
+// take the rank's range of them (expert parallelism): local expert e - expert_offset for ids in
+// [expert_offset, expert_offset + local experts), the other pairs skipped.
 // ---------------------------------------------------------------------------------------------
+
+// The rank's experts [offset, offset + count) of a launch, read from its arguments.
+struct ExpertRange {
+  int64_t offset = 0, count = 0;
+  bool contains(int32_t e) const { return e >= offset && e - offset < count; }
+};
+
+ExpertRange expertRange(const Launch &L, int64_t localExperts) {
+  const ExpertRange range{L.count("expert_offset"), localExperts};
+  if (range.count <= 0)
+    fail("local_experts must be positive, got " + std::to_string(range.count));
+  return range;
+}
 
 // The routing decision of one token from its fp32 logits: s = sigmoid (expf), top-k of
 // s + correction_bias (ties -> lower expert id) in descending order; weight = s, / (sum of the
@@ -642,8 +657,9 @@ void runMoeTopk(Launch &L) {
                   weights + row * topk, indices + row * topk);
 }
 
-// moe_align<EXPERTS, TOPK, BM, THREADS>(indices, n, sorted_pair, tile_expert, num_tiles):
-// expert e owns rows [start_e, start_e + ceil(count_e/BM)·BM) (experts ascending, start_0 = 0);
+// moe_align<EXPERTS, TOPK, BM, THREADS>(indices, n, sorted_pair, tile_expert, num_tiles,
+//   expert_offset): pairs whose id is outside [expert_offset, expert_offset + EXPERTS) are
+// dropped; local expert e (id e + expert_offset) owns rows [start_e, start_e + ceil(count_e/BM)·BM) (experts ascending, start_0 = 0);
 // its pairs fill the first count_e rows (here in ascending pair order; the device's order is
 // unspecified), the rest are -1; tile_expert[tile] = expert of rows [tile·BM, (tile+1)·BM).
 void runMoeAlign(Launch &L) {
@@ -654,13 +670,15 @@ void runMoeAlign(Launch &L) {
   int32_t *sortedPair = L.ptr<int32_t>("sorted_pair");
   int32_t *tileExpert = L.ptr<int32_t>("tile_expert");
   int32_t *numTiles = L.ptr<int32_t>("num_tiles");
+  const ExpertRange local = expertRange(L, experts);
   const int64_t pairs = n * topk;
   std::vector<int64_t> count(static_cast<size_t>(experts), 0);
   for (int64_t p = 0; p < pairs; ++p) {
-    if (indices[p] < 0 || indices[p] >= experts)
+    if (indices[p] < 0)
       fail("expert id " + std::to_string(indices[p]) + " of pair " + std::to_string(p) +
-           " is outside [0, " + std::to_string(experts) + ")");
-    ++count[size_t(indices[p])];
+           " is negative");
+    if (local.contains(indices[p]))
+      ++count[size_t(indices[p] - local.offset)];
   }
   std::vector<int64_t> fill(static_cast<size_t>(experts));
   int64_t rows = 0;
@@ -674,7 +692,8 @@ void runMoeAlign(Launch &L) {
   *numTiles = int32_t(rows / bm);
   std::fill(sortedPair, sortedPair + rows, -1);
   for (int64_t p = 0; p < pairs; ++p)
-    sortedPair[fill[size_t(indices[p])]++] = int32_t(p);
+    if (local.contains(indices[p]))
+      sortedPair[fill[size_t(indices[p] - local.offset)]++] = int32_t(p);
 }
 
 // The real rows (sorted_pair >= 0) of the tiles moe_align produced, grouped by expert.
@@ -752,16 +771,17 @@ void runMoeDown(Launch &L) {
 }
 
 // The routed sum and epilogue shared by moe_combine and moe_decode_down, for token `token`:
-// out = T(T(T(sum over slots in ascending expert id (stable) of fl(w · y)) + shared) + residual),
-// y(slot, col) the T-valued expert output of that slot.
+// out = T(T(T(sum over the slots of `local` experts in ascending expert id (stable) of
+// fl(w · y)) + shared) + residual), y(slot, col) the T-valued expert output of that slot.
 template <typename ExpertOut>
 void combineToken(Elem t, int64_t hidden, int64_t topk, int64_t token, const float *weights,
-                  const int32_t *indices, const void *shared, const void *residual, void *out,
-                  ExpertOut &&y) {
-  std::vector<int64_t> order(static_cast<size_t>(topk));
-  for (int64_t j = 0; j < topk; ++j)
-    order[size_t(j)] = j;
+                  const int32_t *indices, const ExpertRange &local, const void *shared,
+                  const void *residual, void *out, ExpertOut &&y) {
+  std::vector<int64_t> order;
   const int32_t *idx = indices + token * topk;
+  for (int64_t j = 0; j < topk; ++j)
+    if (local.contains(idx[j]))
+      order.push_back(j);
   std::stable_sort(order.begin(), order.end(),
                    [&](int64_t a, int64_t b) { return idx[a] < idx[b]; });
   for (int64_t col = 0; col < hidden; ++col) {
@@ -779,13 +799,15 @@ void combineToken(Elem t, int64_t hidden, int64_t topk, int64_t token, const flo
 }
 
 // moe_combine<T, HIDDEN, TOPK, THREADS, HAS_SHARED, HAS_RESIDUAL>(slot_out, weights, indices,
-//   shared_out, residual, out, n). out may alias shared_out / residual (read before written).
+//   shared_out, residual, out, n, expert_offset, local_experts). out may alias shared_out /
+// residual (read before written).
 void runMoeCombine(Launch &L) {
   L.expect("moe_combine");
   const Elem t = L.elem("T");
   const int64_t hidden = L.dim("HIDDEN"), topk = L.dim("TOPK");
   const bool hasShared = L.flag("HAS_SHARED"), hasResidual = L.flag("HAS_RESIDUAL");
   const int64_t n = L.count("n");
+  const ExpertRange local = expertRange(L, L.integer("local_experts"));
   if (n == 0)
     return;
   const void *slotOut = L.ptr("slot_out");
@@ -796,40 +818,45 @@ void runMoeCombine(Launch &L) {
   void *out = L.ptr("out");
   parallelFor(n, topk * hidden, [&](int64_t t0, int64_t t1) {
     for (int64_t token = t0; token < t1; ++token)
-      combineToken(t, hidden, topk, token, weights, indices, shared, residual, out,
+      combineToken(t, hidden, topk, token, weights, indices, local, shared, residual, out,
                    [&](int64_t slot, int64_t col) {
                      return load(t, slotOut, (token * topk + slot) * hidden + col);
                    });
   });
 }
 
-// The pairs p < pairs grouped by their expert indices[p] (ids must be >= 0).
-std::map<int32_t, std::vector<int64_t>> pairsByExpert(const int32_t *indices, int64_t pairs) {
+// The pairs p < pairs of `local` experts grouped by their local expert indices[p] - offset
+// (ids must be >= 0).
+std::map<int32_t, std::vector<int64_t>> pairsByExpert(const int32_t *indices, int64_t pairs,
+                                                      const ExpertRange &local) {
   std::map<int32_t, std::vector<int64_t>> groups;
   for (int64_t p = 0; p < pairs; ++p) {
     if (indices[p] < 0)
       fail("expert id " + std::to_string(indices[p]) + " of pair " + std::to_string(p) +
            " is negative");
-    groups[indices[p]].push_back(p);
+    if (local.contains(indices[p]))
+      groups[int32_t(indices[p] - local.offset)].push_back(p);
   }
   return groups;
 }
 
-// moe_decode_up<T, HIDDEN, INTER, TOPK, WARPS, ACT>(x, up, indices, h, n):
-// h[p, i] = T(act(T(x[p / TOPK] · up[indices[p], i]))).
+// moe_decode_up<T, HIDDEN, INTER, TOPK, WARPS, ACT>(x, up, indices, h, n, expert_offset,
+//   local_experts): h[p, i] = T(act(T(x[p / TOPK] · up[indices[p] - expert_offset, i]))) for
+// the pairs of local experts (the other rows are not written).
 void runMoeDecodeUp(Launch &L) {
   L.expect("moe_decode_up");
   const Elem t = L.elem("T");
   const int64_t hidden = L.dim("HIDDEN"), inter = L.dim("INTER"), topk = L.dim("TOPK");
   const std::string &act = L.act("ACT");
   const int64_t n = L.count("n");
+  const ExpertRange local = expertRange(L, L.integer("local_experts"));
   if (n == 0)
     return;
   const void *x = L.ptr("x");
   const void *up = L.ptr("up");
   const int32_t *indices = L.ptr<const int32_t>("indices");
   void *h = L.ptr("h");
-  for (const auto &group : pairsByExpert(indices, n * topk)) {
+  for (const auto &group : pairsByExpert(indices, n * topk, local)) {
     const int32_t e = group.first;
     const std::vector<int64_t> &pairs = group.second; // (C++17 lambdas cannot capture bindings)
     Rows a{t, x, {}};
@@ -844,14 +871,16 @@ void runMoeDecodeUp(Launch &L) {
 }
 
 // moe_decode_down<T, HIDDEN, INTER, TOPK, WARPS, HAS_SHARED, HAS_RESIDUAL>(h, down, weights,
-//   indices, shared_out, residual, out, n): y[p, j] = T(h[p] · down[indices[p], j]), then the
-// routed sum / shared / residual epilogue of moe_combine.
+//   indices, shared_out, residual, out, n, expert_offset, local_experts):
+// y[p, j] = T(h[p] · down[indices[p] - expert_offset, j]) for the pairs of local experts, then
+// the routed sum (over those pairs) / shared / residual epilogue of moe_combine.
 void runMoeDecodeDown(Launch &L) {
   L.expect("moe_decode_down");
   const Elem t = L.elem("T");
   const int64_t hidden = L.dim("HIDDEN"), inter = L.dim("INTER"), topk = L.dim("TOPK");
   const bool hasShared = L.flag("HAS_SHARED"), hasResidual = L.flag("HAS_RESIDUAL");
   const int64_t n = L.count("n");
+  const ExpertRange local = expertRange(L, L.integer("local_experts"));
   if (n == 0)
     return;
   const void *h = L.ptr("h");
@@ -863,7 +892,7 @@ void runMoeDecodeDown(Launch &L) {
   void *out = L.ptr("out");
   std::vector<float> y(
       static_cast<size_t>(n * topk * hidden)); // T-rounded expert outputs, pair order
-  for (const auto &group : pairsByExpert(indices, n * topk)) {
+  for (const auto &group : pairsByExpert(indices, n * topk, local)) {
     const int32_t e = group.first;
     const std::vector<int64_t> &pairs = group.second; // (C++17 lambdas cannot capture bindings)
     Rows a{t, h, {}};
@@ -876,7 +905,7 @@ void runMoeDecodeDown(Launch &L) {
   }
   for (int64_t token = 0; token < n; ++token)
     combineToken(
-        t, hidden, topk, token, weights, indices, shared, residual, out,
+        t, hidden, topk, token, weights, indices, local, shared, residual, out,
         [&](int64_t slot, int64_t col) { return y[size_t((token * topk + slot) * hidden + col)]; });
 }
 

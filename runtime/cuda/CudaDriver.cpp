@@ -1,11 +1,13 @@
 #include "runtime/cuda/CudaDriver.h"
 
+#include "runtime/cuda/Symbols.h"
+
 #include <dlfcn.h>
 
 // cuda.h maps many entry points to versioned symbols (cuMemAlloc -> cuMemAlloc_v2): the symbol
 // looked up is the macro-expanded name, so it always matches the prototype of the header.
 #define SL_SYMBOL_NAME(x) #x
-#define SL_LOAD(fn) load(driver.fn, SL_SYMBOL_NAME(fn))
+#define SL_LOAD(fn) symbols.load(driver.fn, SL_SYMBOL_NAME(fn))
 
 namespace sl::cuda {
 
@@ -16,12 +18,7 @@ StatusOr<Driver> open() {
     return Status::error(std::string("no CUDA driver: dlopen(libcuda.so.1) failed: ") +
                          dlerror());
   Driver driver{};
-  std::string missing;
-  auto load = [&](auto &fn, const char *name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(library, name));
-    if (!fn)
-      missing += std::string(missing.empty() ? "" : ", ") + name;
-  };
+  Symbols symbols(library);
   SL_LOAD(cuInit);
   SL_LOAD(cuDeviceGet);
   SL_LOAD(cuDeviceGetCount);
@@ -53,8 +50,11 @@ StatusOr<Driver> open() {
   SL_LOAD(cuGraphLaunch);
   SL_LOAD(cuGraphExecDestroy);
   SL_LOAD(cuGraphDestroy);
-  if (!missing.empty())
-    return Status::error("libcuda.so.1 lacks " + missing);
+  SL_LOAD(cuStreamBeginCapture);
+  SL_LOAD(cuStreamEndCapture);
+  SL_LOAD(cuStreamGetCaptureInfo);
+  if (!symbols.missing().empty())
+    return Status::error("libcuda.so.1 lacks " + symbols.missing());
   if (Status status = driver.check(driver.cuInit(0), "cuInit"); !status)
     return status;
   int count = 0;

@@ -47,6 +47,12 @@ struct Driver {
   CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
   CUresult (*cuGraphExecDestroy)(CUgraphExec);
   CUresult (*cuGraphDestroy)(CUgraph);
+  // Stream capture: a step with NCCL collectives enters its graph this way (NCCL launches its
+  // own kernels); the capture info names the node each kernel launch added.
+  CUresult (*cuStreamBeginCapture)(CUstream, CUstreamCaptureMode);
+  CUresult (*cuStreamEndCapture)(CUstream, CUgraph *);
+  CUresult (*cuStreamGetCaptureInfo)(CUstream, CUstreamCaptureStatus *, cuuint64_t *, CUgraph *,
+                                     const CUgraphNode **, const CUgraphEdgeData **, size_t *);
 
   // The loaded driver, or an error saying why there is none (no libcuda.so.1, no device).
   static StatusOr<const Driver *> get();

@@ -6,6 +6,8 @@
 #include "runtime/schema/ArtifactVersion.h"
 #include "runtime/support/Version.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
@@ -69,7 +71,9 @@ compileCached(const std::string &name, const std::string &source,
     std::error_code error;
     std::filesystem::create_directories(file.parent_path(), error);
     std::filesystem::path temp = file;
-    temp += ".tmp." + std::to_string(::getpid());
+    // Unique per writer: the ranks of a group compile the same kernels at once, in one process.
+    static std::atomic<uint64_t> writes{0};
+    temp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(writes++);
     std::ofstream out(temp, std::ios::binary);
     out.write(compiled->cubin.data(), static_cast<std::streamsize>(compiled->cubin.size()));
     out.close();
@@ -108,8 +112,9 @@ CudaExecutor::DeviceState::~DeviceState() {
     driver.cuMemFree(pointer);
 }
 
-Status CudaExecutor::fill(CUdeviceptr out, int64_t count, sl::schema::DType dtype, uint64_t seed,
-                          uint32_t stream, float scale, float offset, const std::string &what) {
+Status CudaExecutor::fill(CUdeviceptr out, const runtime::RandomRun &run, sl::schema::DType dtype,
+                          uint64_t seed, uint32_t stream, float scale, float offset,
+                          const std::string &what) {
   if (!fills_.count(dtype)) {
     if (dtype != sl::schema::DType::bf16 && dtype != sl::schema::DType::f32)
       return Status::error("synthetic values of " + what + ": dtype is neither bf16 nor f32");
@@ -118,13 +123,15 @@ Status CudaExecutor::fill(CUdeviceptr out, int64_t count, sl::schema::DType dtyp
     std::string source = "#include \"sl_random.cuh\"\nextern \"C\" __global__ void "
                          "__launch_bounds__(256)\n" +
                          name + "(" + type +
-                         " *out, slk::i64 count, slk::u64 seed, slk::u32 binding, float scale, "
-                         "float offset) {\n  slk::fill_random<" +
-                         type + ", 256>(out, count, seed, binding, scale, offset);\n}\n";
+                         " *out, slk::i64 rows, slk::i64 length, slk::i64 out_stride, slk::u64 "
+                         "whole_base, slk::u64 whole_stride, slk::u64 seed, slk::u32 binding, "
+                         "float scale, float offset) {\n  slk::fill_random<" +
+                         type + ", 256>(out, rows, length, out_stride, whole_base, whole_stride, "
+                                "seed, binding, scale, offset);\n}\n";
     auto cubin = compileCached(name, source, headers_, arch_);
     if (!cubin)
       return Status::error(cubin.status().message() +
-                           " (an artifact of an older slc lacks sl_random.cuh)");
+                           " (the artifact's sl_random.cuh is an older slc's: recompile it)");
     CUmodule module;
     CUfunction function;
     if (Status s = driver_.check(driver_.cuModuleLoadData(&module, cubin->data()),
@@ -137,13 +144,20 @@ Status CudaExecutor::fill(CUdeviceptr out, int64_t count, sl::schema::DType dtyp
       return s;
     fills_[dtype] = function;
   }
-  int64_t elements = count;
+  CUdeviceptr first = out + run.sliceBase * runtime::dtypeBytes(dtype);
+  int64_t rows = int64_t(run.rows), length = int64_t(run.length);
+  int64_t outStride = int64_t(run.sliceStride);
+  uint64_t wholeBase = run.wholeBase, wholeStride = run.wholeStride;
   uint64_t seedArg = seed;
   uint32_t streamArg = stream;
-  void *params[] = {&out, &elements, &seedArg, &streamArg, &scale, &offset};
-  unsigned blocks = unsigned((count + 256 * 8 - 1) / (256 * 8));
+  void *params[] = {&first,   &rows,     &length,    &outStride, &wholeBase,
+                    &wholeStride, &seedArg, &streamArg, &scale,     &offset};
+  const uint64_t blocks = run.rows * ((run.length + 256 * 8 - 1) / (256 * 8));
   if (blocks == 0)
     return Status::success();
+  if (blocks > 0x7FFFFFFFull)
+    return Status::error("synthetic values of " + what + ": " + std::to_string(blocks) +
+                         " blocks exceed one launch");
   return driver_.check(
       driver_.cuLaunchKernel(fills_[dtype], blocks, 1, 1, 256, 1, 1, 0, stream_, params, nullptr),
       "cuLaunchKernel", "fill_random " + what);
@@ -173,14 +187,15 @@ Status CudaExecutor::synthesizeState(runtime::Session &session, int64_t length, 
       uint32_t streamOfPart = stream++;
       if (!part.pointer)
         continue;
-      int64_t count = int64_t(part.bytes / runtime::dtypeBytes(part.dtype));
-      if (Status s = fill(part.pointer, count, part.dtype, seed, streamOfPart, part.scale, 0.0f,
-                          "session state");
+      const uint64_t count = part.bytes / runtime::dtypeBytes(part.dtype);
+      if (Status s = fill(part.pointer, runtime::RandomRun{1, count, 0, count, 0, count},
+                          part.dtype, seed, streamOfPart, part.scale, 0.0f, "session state");
           !s)
         return s;
     }
   }
-  session.restoreLength(length);
+  if (!grouped())  // the group sets it once, after every rank
+    session.restoreLength(length);
   return driver_.check(driver_.cuStreamSynchronize(stream_), "cuStreamSynchronize",
                        "synthesising session state");
 }
@@ -188,13 +203,18 @@ Status CudaExecutor::synthesizeState(runtime::Session &session, int64_t length, 
 StatusOr<std::unique_ptr<CudaExecutor>>
 CudaExecutor::create(const runtime::Artifact &artifact,
                      const std::vector<std::vector<uint8_t>> &weights,
-                     std::optional<uint64_t> randomSeed) {
+                     std::optional<uint64_t> randomSeed, Placement placement) {
   auto driver = Driver::get();
   if (!driver)
     return driver.status();
   const Driver &d = **driver;
+  int count = 0;
+  d.cuDeviceGetCount(&count);
+  if (placement.device < 0 || placement.device >= count)
+    return Status::error("there is no GPU " + std::to_string(placement.device) +
+                         ": the CUDA driver reports " + std::to_string(count));
   CUdevice device;
-  if (Status s = d.check(d.cuDeviceGet(&device, 0), "cuDeviceGet"); !s)
+  if (Status s = d.check(d.cuDeviceGet(&device, placement.device), "cuDeviceGet"); !s)
     return s;
   char name[256] = {0};
   d.cuDeviceGetName(name, sizeof(name) - 1, device);
@@ -203,8 +223,16 @@ CudaExecutor::create(const runtime::Artifact &artifact,
   d.cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
   auto plan = artifact.planFor(major, minor);
   if (!plan)
-    return Status::error(plan.status().message() + " (" + name + ")");
-  std::unique_ptr<CudaExecutor> executor(new CudaExecutor(d, artifact, **plan));
+    return Status::error(plan.status().message() + " (" + name + ", GPU " +
+                         std::to_string(placement.device) + ")");
+  // A rank runs its own plan, of the target this GPU gets.
+  if (placement.plan && placement.plan->target()->str() != (*plan)->target()->str())
+    return Status::error("GPU " + std::to_string(placement.device) + " (" + name + ") takes the " +
+                         (*plan)->target()->str() + " plan, the group runs " +
+                         placement.plan->target()->str() + ": the GPUs of --devices must be alike");
+  const sl::schema::Plan &own = placement.plan ? *placement.plan : **plan;
+  std::unique_ptr<CudaExecutor> executor(new CudaExecutor(d, artifact, own, placement));
+  plan = &own;
   executor->deviceName_ = name;
   d.cuDeviceGetAttribute(&executor->multiprocessors_, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
                          device);
@@ -223,11 +251,23 @@ CudaExecutor::create(const runtime::Artifact &artifact,
   auto &headers = executor->headers_;
   for (const auto *header : *artifact.root().headers())
     headers.push_back({header->name()->str(), header->text()->str()});
-  // Only the plan's kernels: another target's may not even build for this GPU.
+  // Only the plan's kernels (another target's may not even build for this GPU), weights (another
+  // rank's slices stay on its GPU) and state slots (its heads).
   std::vector<bool> used(artifact.root().kernels()->size(), false);
-  for (const auto *function : *(*plan)->functions())
-    for (const auto *launch : *function->launches())
+  std::vector<bool> usedWeights(artifact.root().weights()->size(), false);
+  executor->usedSlots_.assign(artifact.root().states()->size(), false);
+  for (const auto *function : *(*plan)->functions()) {
+    for (uint32_t slot : *function->states())
+      executor->usedSlots_[slot] = true;
+    for (const auto *launch : *function->launches()) {
+      if (launch->collective())
+        continue;
       used[launch->kernel()] = true;
+      for (const auto *arg : *launch->args())
+        if (arg->kind() == sl::schema::ArgKind::weight)
+          usedWeights[size_t(arg->index())] = true;
+    }
+  }
   for (uint32_t k = 0; k < used.size(); ++k) {
     if (!used[k]) {
       executor->functions_.push_back(nullptr);
@@ -267,8 +307,11 @@ CudaExecutor::create(const runtime::Artifact &artifact,
 
   // Weights (read or synthesised), arenas, input staging, the error flag.
   const auto &bindings = *artifact.root().weights();
+  executor->weights_.assign(bindings.size(), 0);
   if (randomSeed) {
     for (uint32_t i = 0; i < bindings.size(); ++i) {
+      if (!usedWeights[i])
+        continue;
       const auto *binding = bindings.Get(i);
       int64_t count = 1;
       for (int64_t dim : *binding->shape())
@@ -277,13 +320,15 @@ CudaExecutor::create(const runtime::Artifact &artifact,
                                         binding->name()->str());
       if (!pointer)
         return pointer.status();
-      executor->weights_.push_back(*pointer);
+      executor->weights_[i] = *pointer;
+      // A rank's slice: the whole tensor's values at its elements, run by run.
       runtime::RandomFill fill = runtime::randomFillOf(*binding);
-      if (Status s = executor->fill(*pointer, count, binding->dtype(), *randomSeed,
-                                    runtime::randomStream(*binding), fill.scale, fill.offset,
-                                    binding->name()->str());
-          !s)
-        return s;
+      for (const runtime::RandomRun &run : runtime::randomRuns(*binding))
+        if (Status s = executor->fill(*pointer, run, binding->dtype(), *randomSeed,
+                                      runtime::randomStream(*binding), fill.scale, fill.offset,
+                                      binding->name()->str());
+            !s)
+          return s;
     }
     if (Status s = d.check(d.cuStreamSynchronize(executor->stream_), "cuStreamSynchronize",
                            "synthesising weights");
@@ -294,6 +339,8 @@ CudaExecutor::create(const runtime::Artifact &artifact,
                          " weights for " + std::to_string(bindings.size()) + " bindings");
   }
   for (size_t i = 0; !randomSeed && i < weights.size(); ++i) {
+    if (!usedWeights[i])
+      continue;
     auto pointer = executor->allocate(weights[i].size(), bindings.Get(i)->name()->str());
     if (!pointer)
       return pointer.status();
@@ -301,7 +348,7 @@ CudaExecutor::create(const runtime::Artifact &artifact,
                            "cuMemcpyHtoD", bindings.Get(i)->name()->str());
         !s)
       return s;
-    executor->weights_.push_back(*pointer);
+    executor->weights_[i] = *pointer;
   }
   // Calls run one at a time on one stream and nothing lives in an arena from one call to the
   // next: the functions share one arena, of the largest size (a tile sweep holds hundreds).
@@ -319,12 +366,64 @@ CudaExecutor::create(const runtime::Artifact &artifact,
   return executor;
 }
 
+runtime::BackendState *CudaExecutor::ownState(runtime::Session &session) const {
+  if (!grouped())
+    return session.backendState();
+  auto *group = static_cast<RankStates *>(session.backendState());
+  return group ? group->ranks.at(size_t(placement_.rank)).get() : nullptr;
+}
+
+void CudaExecutor::setOwnState(runtime::Session &session,
+                               std::unique_ptr<runtime::BackendState> state) {
+  if (!grouped())
+    session.setBackendState(std::move(state));
+  else
+    static_cast<RankStates *>(session.backendState())->ranks.at(size_t(placement_.rank)) =
+        std::move(state);
+}
+
+Status CudaExecutor::checkOwns(const runtime::Session &session) const {
+  return grouped() ? Status::success() : checkOwner(session);
+}
+
+Status CudaExecutor::checkAllReduce() {
+  const Driver &d = driver_;
+  if (!grouped())
+    return Status::error("an all-reduce needs the GPUs of a group");
+  if (Status s = d.check(d.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); !s)
+    return s;
+  auto buffer = allocate(sizeof(float), "the all-reduce check");
+  if (!buffer)
+    return buffer.status();
+  const float mine = float(placement_.rank + 1);
+  float sum = 0.0f;
+  const Nccl &nccl = *placement_.nccl;
+  for (Status s : {d.check(d.cuMemcpyHtoD(*buffer, &mine, sizeof(float)), "cuMemcpyHtoD"),
+                   nccl.check(nccl.ncclAllReduce(reinterpret_cast<const void *>(*buffer),
+                                                 reinterpret_cast<void *>(*buffer), 1,
+                                                 Nccl::kFloat32, Nccl::kSum, placement_.comm,
+                                                 stream_),
+                              "ncclAllReduce", "the all-reduce check"),
+                   d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize"),
+                   d.check(d.cuMemcpyDtoH(&sum, *buffer, sizeof(float)), "cuMemcpyDtoH")})
+    if (!s)
+      return s;
+  const int ranks = plan().world_size();
+  const float expected = float(ranks * (ranks + 1) / 2);
+  if (sum != expected)
+    return Status::error("the all-reduce check of rank " + std::to_string(placement_.rank) +
+                         " gave " + std::to_string(sum) + ", not " + std::to_string(expected));
+  return Status::success();
+}
+
 StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session &session,
                                                                 bool keepsState) {
-  if (Status s = checkOwner(session); !s)
+  if (Status s = checkOwns(session); !s)
     return s;
+  if (grouped() && !session.backendState())
+    return Status::error("a rank's session state without its group's (CudaRankGroup::claim)");
   const auto &slots = *artifact_.root().states();
-  if (!session.backendState()) {
+  if (!ownState(session)) {
     // A session that ran nowhere but continues a sequence has no state to continue from.
     if (keepsState && session.length() > 0)
       return Status::error("this session (" + std::to_string(session.length()) +
@@ -360,6 +459,8 @@ StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session
     for (const auto *function : *plan().functions())
       maxTokens = std::max<int64_t>(maxTokens, function->max_tokens());
     for (size_t i = 0; i < slots.size(); ++i) {
+      if (!usedSlots_[i])
+        continue;
       const runtime::StateBuffers &host = session.state(i);
       for (Status s : {allocateState(host.kBytes, state.k[i], "k"),
                        allocateState(host.kBytes, state.v[i], "v"),
@@ -382,10 +483,10 @@ StatusOr<CudaExecutor::DeviceState *> CudaExecutor::deviceState(runtime::Session
           return abandon(s);
       }
     }
-    session.setBackendState(std::move(owned));
+    setOwnState(session, std::move(owned));
   }
-  // checkOwner: this executor made it, so it is a DeviceState.
-  DeviceState &state = static_cast<DeviceState &>(*session.backendState());
+  // checkOwns: this executor made it, so it is a DeviceState.
+  DeviceState &state = static_cast<DeviceState &>(*ownState(session));
   if (session.length() == 0) {
     // A new or reset sequence starts from zero state (the Mamba states must be zero).
     for (size_t i = 0; i < slots.size(); ++i) {
@@ -415,10 +516,12 @@ Status CudaExecutor::copyState(runtime::Session &session, bool kv, bool toHost) 
     return s;
   // The state to read must exist (an empty sequence's is all zeros); the state to write is
   // made if needed.
-  if (Status s = checkOwner(session); !s)
+  if (Status s = checkOwns(session); !s)
     return s;
-  if (toHost && session.length() == 0 && !session.backendState()) {
+  if (toHost && session.length() == 0 && !ownState(session)) {
     for (size_t i = 0; i < session.slotCount(); ++i) {
+      if (!usedSlots_[i])
+        continue;
       std::fill(session.state(i).conv.begin(), session.state(i).conv.end(), 0);
       std::fill(session.state(i).ssm.begin(), session.state(i).ssm.end(), 0);
     }
@@ -488,6 +591,16 @@ CUDA_KERNEL_NODE_PARAMS CudaExecutor::nodeParams(Launch &launch, std::vector<voi
 }
 
 Status CudaExecutor::launchOne(Launch &launch) {
+  if (launch.collective) {
+    const int dtype = launch.collective->dtype() == sl::schema::DType::bf16   ? Nccl::kBfloat16
+                      : launch.collective->dtype() == sl::schema::DType::f16 ? Nccl::kFloat16
+                                                                             : Nccl::kFloat32;
+    const Nccl &nccl = *placement_.nccl;
+    return nccl.check(nccl.ncclAllReduce(reinterpret_cast<const void *>(launch.address),
+                                         reinterpret_cast<void *>(launch.address), launch.count,
+                                         dtype, Nccl::kSum, placement_.comm, stream_),
+                      "ncclAllReduce", kernelLabel(launch));
+  }
   std::vector<void *> params;
   CUDA_KERNEL_NODE_PARAMS p = nodeParams(launch, params);
   return driver_.check(driver_.cuLaunchKernel(p.func, p.gridDimX, p.gridDimY, p.gridDimZ,
@@ -497,8 +610,9 @@ Status CudaExecutor::launchOne(Launch &launch) {
 }
 
 std::string CudaExecutor::kernelLabel(const Launch &launch) const {
-  return artifact_.root().kernels()->Get(launch.kernel)->name()->str() + " at " +
-         launch.source->location()->str();
+  return (launch.collective ? std::string("all_reduce")
+                            : artifact_.root().kernels()->Get(launch.kernel)->name()->str()) +
+         " at " + launch.source->location()->str();
 }
 
 Status CudaExecutor::launchDirect(std::vector<Launch> &launches) {
@@ -531,7 +645,9 @@ Status CudaExecutor::launchProfiled(std::vector<Launch> &launches) {
         !s)
       return s;
     KernelTime &entry =
-        (*profile_)[artifact_.root().kernels()->Get(launches[i].kernel)->name()->str()];
+        (*profile_)[launches[i].collective
+                        ? std::string("all_reduce (NCCL)")
+                        : artifact_.root().kernels()->Get(launches[i].kernel)->name()->str()];
     entry.ms += ms;
     entry.launches += 1;
   }
@@ -579,9 +695,22 @@ Status CudaExecutor::launchGraph(const std::string &function, int64_t tokens,
   bool sameShape = graph.exec && graph.tokens == tokens && graph.launches.size() == launches.size();
   for (size_t i = 0; sameShape && i < launches.size(); ++i)
     sameShape = graph.launches[i].kernel == launches[i].kernel &&
+                graph.launches[i].collective == launches[i].collective &&
+                graph.launches[i].address == launches[i].address &&
+                graph.launches[i].count == launches[i].count &&
                 std::equal(launches[i].grid, launches[i].grid + 3, graph.launches[i].grid);
   std::vector<void *> params;
-  if (!sameShape) {
+  const bool collectives = std::any_of(launches.begin(), launches.end(),
+                                       [](const Launch &launch) { return launch.collective; });
+  if (!sameShape && collectives) {
+    releaseGraph(graph);
+    if (Status s = captureGraph(function, graph, launches); !s) {
+      releaseGraph(graph);
+      return s;
+    }
+    graph.tokens = tokens;
+    graph.launches = launches;
+  } else if (!sameShape) {
     releaseGraph(graph);
     if (Status s = d.check(d.cuGraphCreate(&graph.graph, 0), "cuGraphCreate", function); !s)
       return s;
@@ -606,7 +735,7 @@ Status CudaExecutor::launchGraph(const std::string &function, int64_t tokens,
     // Only the arguments that changed since the last replay (positions, lengths, a new
     // session's state) are written into the executable graph.
     for (size_t i = 0; i < launches.size(); ++i) {
-      if (launches[i].slots == graph.launches[i].slots)
+      if (launches[i].collective || launches[i].slots == graph.launches[i].slots)
         continue;
       CUDA_KERNEL_NODE_PARAMS p = nodeParams(launches[i], params);
       if (Status s = d.check(d.cuGraphExecKernelNodeSetParams(graph.exec, graph.nodes[i], &p),
@@ -617,6 +746,50 @@ Status CudaExecutor::launchGraph(const std::string &function, int64_t tokens,
     }
   }
   return d.check(d.cuGraphLaunch(graph.exec, stream_), "cuGraphLaunch", function);
+}
+
+Status CudaExecutor::captureGraph(const std::string &function, Graph &graph,
+                                  std::vector<Launch> &launches) {
+  const Driver &d = driver_;
+  // Thread-local: the other ranks' threads keep launching on their own streams meanwhile.
+  if (Status s = d.check(d.cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                         "cuStreamBeginCapture", function);
+      !s)
+    return s;
+  Status captured = Status::success();
+  for (Launch &launch : launches) {
+    if (!(captured = launchOne(launch)))
+      break;
+    CUgraphNode node = nullptr;
+    if (!launch.collective) {
+      // The node this launch added: the capture's one dependency now.
+      CUstreamCaptureStatus status;
+      const CUgraphNode *dependencies = nullptr;
+      const CUgraphEdgeData *edges = nullptr;  // asked for: a query without them may be lossy
+      size_t count = 0;
+      if (!(captured = d.check(d.cuStreamGetCaptureInfo(stream_, &status, nullptr, nullptr,
+                                                        &dependencies, &edges, &count),
+                               "cuStreamGetCaptureInfo", kernelLabel(launch))))
+        break;
+      if (count != 1) {
+        captured = Status::error("capturing " + kernelLabel(launch) + ": " +
+                                 std::to_string(count) + " nodes end the capture, not one");
+        break;
+      }
+      node = dependencies[0];
+    }
+    graph.nodes.push_back(node);
+  }
+  // The capture ends whatever happened, so that the stream is usable again.
+  CUgraph made = nullptr;
+  Status ended = d.check(d.cuStreamEndCapture(stream_, &made), "cuStreamEndCapture", function);
+  graph.graph = made;
+  if (!captured)
+    return captured;
+  if (!ended)
+    return ended;
+  return d.check(d.cuGraphInstantiate(&graph.exec, graph.graph, 0), "cuGraphInstantiate",
+                 function);
 }
 
 void CudaExecutor::releaseGraph(Graph &graph) {
@@ -729,6 +902,18 @@ CudaExecutor::call(const sl::schema::Function &requested, runtime::Session &sess
     resolved.index = index;
     resolved.rows = n;
     resolved.skippedRows = skippedRows;
+    if (const auto *collective = launch->collective()) {
+      if (!grouped())
+        return fail("the collective at " + launch->location()->str() +
+                    " needs the GPUs of a tensor-parallel group (slrun --devices)");
+      resolved.collective = collective;
+      resolved.address = arena + function.buffers()->Get(collective->buffer())->offset() +
+                         collective->byte_offset();
+      resolved.count = size_t(tokens * collective->bytes_per_token()) /
+                       runtime::dtypeBytes(collective->dtype());
+      launches.push_back(std::move(resolved));
+      continue;
+    }
     resolved.slots.assign(launch->args()->size(), 0);
     const runtime::LaunchCall call{function, session, start, tokens, n, skippedRows};
     for (size_t a = 0; a < launch->args()->size(); ++a) {
@@ -790,7 +975,8 @@ CudaExecutor::call(const sl::schema::Function &requested, runtime::Session &sess
                 " is outside the vocabulary");
   if (captures)
     logCaptured(std::move(captured));
-  if (stateful)
+  // A rank's group advances the session once, after every rank's call.
+  if (stateful && !grouped())
     session.advance(tokens);
 
   std::vector<runtime::Tensor> outputs;

@@ -510,6 +510,14 @@ StatusOr<std::vector<uint8_t>> materialize(const WeightStore &store,
                                            const std::string &bindingName, WeightDType want,
                                            const std::vector<int64_t> &shape,
                                            const WeightSlice *slice) {
+  return materialize(store, bindingName, want, shape,
+                     slice ? std::vector<WeightSlice>{*slice} : std::vector<WeightSlice>{});
+}
+
+StatusOr<std::vector<uint8_t>> materialize(const WeightStore &store,
+                                           const std::string &bindingName, WeightDType want,
+                                           const std::vector<int64_t> &shape,
+                                           const std::vector<WeightSlice> &slices) {
   const std::string what = "weight '" + bindingName + "' (checkpoint " + store.source() + ")";
   const int64_t numel = checkedNumel(shape);
   if (numel < 0 || uint64_t(numel) > std::numeric_limits<size_t>::max() / 4)
@@ -547,7 +555,7 @@ StatusOr<std::vector<uint8_t>> materialize(const WeightStore &store,
     parts.push_back(t);
   }
 
-  if (!slice) {
+  if (slices.empty()) {
     std::vector<uint8_t> out(size_t(numel) * esize);
     size_t offset = 0;
     for (const TensorView *t : parts) {
@@ -557,28 +565,57 @@ StatusOr<std::vector<uint8_t>> materialize(const WeightStore &store,
     }
     return out;
   }
-  // A slice: the stacked experts are dimension 0 of `shape`, so a slice along a later dimension
-  // is the same slice (one dimension lower) of every expert's tensor.
-  const bool stacked = parts.size() > 1 || hasExpertPlaceholder(bindingName);
-  if (slice->dim < 0 || slice->dim >= int64_t(shape.size()) || (stacked && slice->dim == 0))
-    return Status::error(what + ": cannot slice dimension " + std::to_string(slice->dim));
-  int64_t kept = 0;
-  for (auto [offset, size] : slice->pieces) {
-    if (offset < 0 || size < 0 || offset > shape[slice->dim] - size)
-      return Status::error(what + ": a slice outside dimension " + std::to_string(slice->dim));
-    kept += size;
+  // The kept shape, checking that the slices lie inside `shape` along ascending dimensions.
+  std::vector<int64_t> kept = shape;
+  int64_t previous = -1;
+  for (const WeightSlice &slice : slices) {
+    if (slice.dim <= previous || slice.dim >= int64_t(shape.size()))
+      return Status::error(what + ": cannot slice dimension " + std::to_string(slice.dim));
+    previous = slice.dim;
+    kept[size_t(slice.dim)] = 0;
+    for (auto [offset, size] : slice.pieces) {
+      if (offset < 0 || size < 0 || offset > shape[size_t(slice.dim)] - size)
+        return Status::error(what + ": a slice outside dimension " + std::to_string(slice.dim));
+      kept[size_t(slice.dim)] += size;
+    }
   }
-  WeightSlice partSlice = *slice;
-  if (stacked)
-    partSlice.dim -= 1;
-  std::vector<uint8_t> out(size_t(numel / shape[slice->dim] * kept) * esize);
+  // The stacked experts are dimension 0 of `shape`: a slice of it picks expert tensors, and a
+  // slice along a later dimension is the same slice (one dimension lower) of each of them.
+  const bool stacked = parts.size() > 1 || hasExpertPlaceholder(bindingName);
+  std::vector<WeightSlice> partSlices;
+  std::vector<const TensorView *> keptParts = parts;
+  for (const WeightSlice &slice : slices) {
+    if (stacked && slice.dim == 0) {
+      keptParts.clear();
+      for (auto [offset, size] : slice.pieces)
+        keptParts.insert(keptParts.end(), parts.begin() + offset, parts.begin() + offset + size);
+      continue;
+    }
+    partSlices.push_back(slice);
+    if (stacked)
+      partSlices.back().dim -= 1;
+  }
+  std::vector<uint8_t> out(size_t(checkedNumel(kept)) * esize);
   size_t offset = 0;
-  std::vector<uint8_t> raw;
-  for (const TensorView *t : parts) {
-    const size_t count = size_t(t->numel() / t->shape[partSlice.dim] * kept);
-    raw.resize(count * weightDTypeSize(t->dtype));
-    copySlice(t->data, t->shape, weightDTypeSize(t->dtype), partSlice, raw.data());
-    convert(raw.data(), t->dtype, out.data() + offset, want, count);
+  std::vector<uint8_t> raw, next;
+  for (const TensorView *t : keptParts) {
+    // One dimension at a time: each copy keeps that dimension's pieces of the previous one.
+    const size_t bytes = weightDTypeSize(t->dtype);
+    std::vector<int64_t> partShape = t->shape;
+    const uint8_t *src = t->data;
+    size_t count = size_t(t->numel());
+    for (const WeightSlice &slice : partSlices) {
+      int64_t size = 0;
+      for (auto piece : slice.pieces)
+        size += piece.second;
+      count = count / size_t(partShape[size_t(slice.dim)]) * size_t(size);
+      next.resize(count * bytes);
+      copySlice(src, partShape, bytes, slice, next.data());
+      partShape[size_t(slice.dim)] = size;
+      raw.swap(next);
+      src = raw.data();
+    }
+    convert(src, t->dtype, out.data() + offset, want, count);
     offset += count * esize;
   }
   return out;

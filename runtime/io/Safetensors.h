@@ -108,6 +108,13 @@ StatusOr<std::vector<uint8_t>> materialize(const WeightStore &store,
                                            const std::string &bindingName, WeightDType want,
                                            const std::vector<int64_t> &shape,
                                            const WeightSlice *slice = nullptr);
+// The same with a slice along several dimensions (ascending; the product of their pieces): an
+// expert-parallel rank's experts (dimension 0 of a "{e}" binding: the tensors of those experts)
+// and its share of their intermediate dimension.
+StatusOr<std::vector<uint8_t>> materialize(const WeightStore &store,
+                                           const std::string &bindingName, WeightDType want,
+                                           const std::vector<int64_t> &shape,
+                                           const std::vector<WeightSlice> &slices);
 
 // Checks the checkpoint against every binding at once; the one error lists all missing tensors
 // (with expected shapes), all shape mismatches (expected and found) and all tensors of the

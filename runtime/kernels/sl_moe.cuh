@@ -12,6 +12,11 @@
 // and index_add_s into an fp32 buffer), rounded to T; then `+ shared` and `+ residual` are each
 // rounded to T. Every output element is computed by one thread in a fixed order: results are
 // bitwise deterministic (no float atomics anywhere).
+//
+// Expert parallelism (docs/parallel.md): a rank holds the experts [expert_offset,
+// expert_offset + local_experts) of the router's; `indices` keep the global ids, and every
+// kernel that reads them uses expert e - expert_offset and skips the pairs outside that range
+// (another rank adds them). An unsharded model passes expert_offset 0 and all its experts.
 #pragma once
 
 #include "sl_common.cuh"
@@ -68,6 +73,11 @@ __device__ __forceinline__ float finish(float routed, const T *shared_out, const
   if constexpr (HAS_RESIDUAL)
     v = dn::Round<T>::f(v + load_f32(residual + off));
   return v;
+}
+
+// Whether global expert id e is one of this rank's [offset, offset + local).
+__device__ __forceinline__ bool is_local(i32 e, i32 offset, i32 local) {
+  return static_cast<unsigned>(e - offset) < static_cast<unsigned>(local);
 }
 
 }  // namespace moe
@@ -223,8 +233,10 @@ __device__ void moe_topk(const float *logits, const float *correction_bias, floa
 
 // =============================================================================================
 // moe_align<EXPERTS, TOPK, BM, THREADS>(indices [n, TOPK], n, sorted_pair (out),
-//   tile_expert (out), num_tiles (out, 1 i32))
-// Groups the n·TOPK (token, slot) pairs p = token·TOPK + slot by expert. Expert e owns the
+//   tile_expert (out), num_tiles (out, 1 i32), expert_offset)
+// Groups the n·TOPK (token, slot) pairs p = token·TOPK + slot by local expert
+// e = indices[p] - expert_offset; pairs with e outside [0, EXPERTS) are dropped (expert
+// parallelism: another rank's experts). Expert e owns the
 // padded row range [start_e, start_e + ceil(count_e / BM)·BM) of the sorted order, experts in
 // ascending order, start_0 = 0; sorted_pair[row] = p for the count_e real rows of e (their
 // order inside the range is unspecified: every row is computed independently, so results do
@@ -232,10 +244,11 @@ __device__ void moe_topk(const float *logits, const float *correction_bias, floa
 // [t·BM, (t+1)·BM); *num_tiles = sum_e ceil(count_e / BM).
 // Capacity (tiles): max_tiles(n) = ceil(n·TOPK / BM) + EXPERTS; sorted_pair holds
 // max_tiles(n)·BM i32, tile_expert max_tiles(n) i32. Entries past *num_tiles are not written.
-// grid (1), block THREADS, smem 0 (static: 3·EXPERTS i32). Expert ids must be in [0, EXPERTS).
+// grid (1), block THREADS, smem 0 (static: 3·EXPERTS i32).
 // =============================================================================================
 template <int EXPERTS, int TOPK, int BM, int THREADS>
-__device__ void moe_align(const i32 *indices, i32 n, i32 *sorted_pair, i32 *tile_expert, i32 *num_tiles) {
+__device__ void moe_align(const i32 *indices, i32 n, i32 *sorted_pair, i32 *tile_expert, i32 *num_tiles,
+                          i32 expert_offset) {
   __shared__ i32 count[EXPERTS];
   __shared__ i32 start[EXPERTS];
   __shared__ i32 fill[EXPERTS];
@@ -245,7 +258,8 @@ __device__ void moe_align(const i32 *indices, i32 n, i32 *sorted_pair, i32 *tile
     count[e] = 0;
   __syncthreads();
   for (i32 p = threadIdx.x; p < pairs; p += THREADS)
-    atomicAdd(&count[indices[p]], 1);
+    if (moe::is_local(indices[p], expert_offset, EXPERTS))
+      atomicAdd(&count[indices[p] - expert_offset], 1);
   __syncthreads();
   if (threadIdx.x == 0) {
     i32 acc = 0;
@@ -266,10 +280,9 @@ __device__ void moe_align(const i32 *indices, i32 n, i32 *sorted_pair, i32 *tile
   for (i32 r = threadIdx.x; r < total_rows; r += THREADS)
     sorted_pair[r] = -1;
   __syncthreads();
-  for (i32 p = threadIdx.x; p < pairs; p += THREADS) {
-    const i32 pos = atomicAdd(&fill[indices[p]], 1);
-    sorted_pair[pos] = p;
-  }
+  for (i32 p = threadIdx.x; p < pairs; p += THREADS)
+    if (moe::is_local(indices[p], expert_offset, EXPERTS))
+      sorted_pair[atomicAdd(&fill[indices[p] - expert_offset], 1)] = p;
 }
 
 // =============================================================================================
@@ -471,14 +484,15 @@ __device__ void moe_down(const T *h, const T *down, const i32 *sorted_pair, cons
 // =============================================================================================
 // moe_combine<T, HIDDEN, TOPK, THREADS, HAS_SHARED, HAS_RESIDUAL>(slot_out [n·TOPK, HIDDEN],
 //   weights [n, TOPK] fp32, indices [n, TOPK], shared_out [n, HIDDEN], residual [n, HIDDEN],
-//   out [n, HIDDEN], n)
+//   out [n, HIDDEN], n, expert_offset, local_experts)
 // out[t] = T(T(T(sum over slots in ascending expert id of w·slot_out) + shared) + residual);
+// the sum is over the slots of local experts only (the rows moe_align kept);
 // the products and sums are rounded separately (no FMA contraction), as PyTorch does.
 // grid (n), block THREADS, smem 0. out may alias shared_out or residual.
 // =============================================================================================
 template <typename T, int HIDDEN, int TOPK, int THREADS, bool HAS_SHARED, bool HAS_RESIDUAL>
 __device__ void moe_combine(const T *slot_out, const float *weights, const i32 *indices, const T *shared_out,
-                            const T *residual, T *out, i32 n) {
+                            const T *residual, T *out, i32 n, i32 expert_offset, i32 local_experts) {
   const i32 t = blockIdx.x;
   if (t >= n)
     return;
@@ -487,10 +501,12 @@ __device__ void moe_combine(const T *slot_out, const float *weights, const i32 *
   moe::expert_order<TOPK>(indices + i64(t) * TOPK, order, e);
   float w[TOPK];
   const T *src[TOPK];
+  bool local[TOPK];
 #pragma unroll
   for (int j = 0; j < TOPK; ++j) {
     w[j] = weights[i64(t) * TOPK + order[j]];
     src[j] = slot_out + (i64(t) * TOPK + order[j]) * HIDDEN;
+    local[j] = moe::is_local(e[order[j]], expert_offset, local_experts);
   }
   const i64 base = i64(t) * HIDDEN;
   constexpr int V = 16 / sizeof(T);
@@ -502,6 +518,8 @@ __device__ void moe_combine(const T *slot_out, const float *weights, const i32 *
         acc[q] = 0.0f;
 #pragma unroll
       for (int j = 0; j < TOPK; ++j) {
+        if (!local[j])
+          continue;
         float f[V];
         unpack16(*reinterpret_cast<const uint4 *>(src[j] + ch * V), f);
 #pragma unroll
@@ -519,7 +537,8 @@ __device__ void moe_combine(const T *slot_out, const float *weights, const i32 *
       float acc = 0.0f;
 #pragma unroll
       for (int j = 0; j < TOPK; ++j)
-        acc = __fadd_rn(acc, __fmul_rn(w[j], load_f32(src[j] + c)));
+        if (local[j])
+          acc = __fadd_rn(acc, __fmul_rn(w[j], load_f32(src[j] + c)));
       store_f32(out + base + c, moe::finish<T, HAS_SHARED, HAS_RESIDUAL>(acc, shared_out, residual, base + c));
     }
   }
@@ -530,25 +549,30 @@ __device__ void moe_combine(const T *slot_out, const float *weights, const i32 *
 // output feature, 16-byte streaming loads).
 //
 // moe_decode_up<T, HIDDEN, INTER, TOPK, WARPS, ACT>(x [n, HIDDEN], up [EXPERTS, INTER, HIDDEN],
-//   indices [n, TOPK], h [n·TOPK, INTER] (out), n)
-//   h[p, i] = T(act(T(x[p / TOPK] · up[indices[p], i]))).
+//   indices [n, TOPK], h [n·TOPK, INTER] (out), n, expert_offset, local_experts)
+//   h[p, i] = T(act(T(x[p / TOPK] · up[indices[p] - expert_offset, i]))) for the pairs of local
+//   experts (rows of other pairs not written).
 //   grid (ceil(INTER/WARPS), n·TOPK), block 32·WARPS, smem 0.
 // moe_decode_down<T, HIDDEN, INTER, TOPK, WARPS, HAS_SHARED, HAS_RESIDUAL>(h, down
 //   [EXPERTS, HIDDEN, INTER], weights [n, TOPK], indices [n, TOPK], shared_out, residual,
-//   out [n, HIDDEN], n)
-//   out[t, j] = finish(sum over slots in ascending expert id of w · T(h[t·TOPK+s] · down[e_s, j]))
+//   out [n, HIDDEN], n, expert_offset, local_experts)
+//   out[t, j] = finish(sum over local slots in ascending expert id of
+//   w · T(h[t·TOPK+s] · down[e_s - expert_offset, j]))
 //   (the same value moe_down + moe_combine produce). One warp per (token, column): its TOPK
 //   weight rows are streamed together. grid (ceil(HIDDEN/WARPS), n), block 32·WARPS, smem 0.
 // Tokens sharing an expert read its rows once per token (fine for n <= 8).
 // =============================================================================================
 template <typename T, int HIDDEN, int INTER, int TOPK, int WARPS, int ACT>
-__device__ void moe_decode_up(const T *x, const T *up, const i32 *indices, T *h, i32 n) {
+__device__ void moe_decode_up(const T *x, const T *up, const i32 *indices, T *h, i32 n, i32 expert_offset,
+                              i32 local_experts) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const i32 p = blockIdx.y;
   const i32 i = blockIdx.x * WARPS + warp;
   if (p >= n * TOPK || i >= INTER)
     return;
-  const i32 e = indices[p];
+  const i32 e = indices[p] - expert_offset;
+  if (!moe::is_local(indices[p], expert_offset, local_experts))
+    return;
   float acc[1] = {0.0f};
   dn::warp_dot_rows<T, 1>(acc, x + i64(p / TOPK) * HIDDEN, HIDDEN, up + (i64(e) * INTER + i) * HIDDEN, 1,
                           HIDDEN, lane);
@@ -559,7 +583,8 @@ __device__ void moe_decode_up(const T *x, const T *up, const i32 *indices, T *h,
 
 template <typename T, int HIDDEN, int INTER, int TOPK, int WARPS, bool HAS_SHARED, bool HAS_RESIDUAL>
 __device__ void moe_decode_down(const T *h, const T *down, const float *weights, const i32 *indices,
-                                const T *shared_out, const T *residual, T *out, i32 n) {
+                                const T *shared_out, const T *residual, T *out, i32 n, i32 expert_offset,
+                                i32 local_experts) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const i32 t = blockIdx.y;
   const i32 col = blockIdx.x * WARPS + warp;
@@ -570,9 +595,11 @@ __device__ void moe_decode_down(const T *h, const T *down, const float *weights,
   moe::expert_order<TOPK>(indices + i64(t) * TOPK, order, e);
   const T *wr[TOPK];
   const T *hr[TOPK];
+  bool local[TOPK];
 #pragma unroll
   for (int j = 0; j < TOPK; ++j) {
-    wr[j] = down + (i64(e[order[j]]) * HIDDEN + col) * INTER;
+    local[j] = moe::is_local(e[order[j]], expert_offset, local_experts);
+    wr[j] = down + (i64(local[j] ? e[order[j]] - expert_offset : 0) * HIDDEN + col) * INTER;
     hr[j] = h + (i64(t) * TOPK + order[j]) * INTER;
   }
   float acc[TOPK];
@@ -586,9 +613,11 @@ __device__ void moe_decode_down(const T *h, const T *down, const float *weights,
       uint4 wv[TOPK];
 #pragma unroll
       for (int j = 0; j < TOPK; ++j)
-        wv[j] = dn::ld_stream(wr[j] + ch * V);
+        wv[j] = local[j] ? dn::ld_stream(wr[j] + ch * V) : make_uint4(0, 0, 0, 0);
 #pragma unroll
       for (int j = 0; j < TOPK; ++j) {
+        if (!local[j])
+          continue;
         float wf[V], hf[V];
         unpack16(wv[j], wf);
         unpack16(*reinterpret_cast<const uint4 *>(hr[j] + ch * V), hf);
@@ -601,12 +630,16 @@ __device__ void moe_decode_down(const T *h, const T *down, const float *weights,
     for (int kk = lane; kk < INTER; kk += 32)
 #pragma unroll
       for (int j = 0; j < TOPK; ++j)
-        acc[j] = fmaf(load_f32(wr[j] + kk), load_f32(hr[j] + kk), acc[j]);
+        if (local[j])
+          acc[j] = fmaf(load_f32(wr[j] + kk), load_f32(hr[j] + kk), acc[j]);
   }
   float routed = 0.0f;
 #pragma unroll
-  for (int j = 0; j < TOPK; ++j)
-    routed = __fadd_rn(routed, __fmul_rn(weights[i64(t) * TOPK + order[j]], dn::Round<T>::f(warp_sum(acc[j]))));
+  for (int j = 0; j < TOPK; ++j) {
+    const float y = dn::Round<T>::f(warp_sum(acc[j]));  // every lane joins the shuffle
+    if (local[j])
+      routed = __fadd_rn(routed, __fmul_rn(weights[i64(t) * TOPK + order[j]], y));
+  }
   if (lane == 0) {
     const i64 off = i64(t) * HIDDEN + col;
     store_f32(out + off, moe::finish<T, HAS_SHARED, HAS_RESIDUAL>(routed, shared_out, residual, off));

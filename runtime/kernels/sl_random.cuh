@@ -24,15 +24,25 @@ __host__ __device__ inline float random_weight(u64 seed, u32 binding, u64 index,
   return __fadd_rn(offset, __fmul_rn(scale, u));
 }
 
-// out[i] = random_weight(seed, binding, i, scale, offset) as T, i < count.
-// Grid (ceil(count / (THREADS * 8))), block THREADS.
+// A run of a binding (runtime::RandomRun): for r < rows and j < length,
+// out[r * out_stride + j] = random_weight(seed, binding, whole_base + r * whole_stride + j, ...)
+// as T (out points at the run's first element). Grid (rows * ceil(length / (THREADS * 8))),
+// block THREADS.
 template <typename T, int THREADS>
-__device__ void fill_random(T *out, i64 count, u64 seed, u32 binding, float scale, float offset) {
-  const i64 first = (i64(blockIdx.x) * THREADS + threadIdx.x) * 8;
+__device__ void fill_random(T *out, i64 rows, i64 length, i64 out_stride, u64 whole_base,
+                            u64 whole_stride, u64 seed, u32 binding, float scale, float offset) {
+  const i64 blocks_per_row = (length + THREADS * 8 - 1) / (THREADS * 8);
+  const i64 row = i64(blockIdx.x) / blocks_per_row;
+  if (row >= rows)
+    return;
+  const i64 first = (i64(blockIdx.x) % blocks_per_row * THREADS + threadIdx.x) * 8;
+  T *out_row = out + row * out_stride;
+  const u64 whole_row = whole_base + u64(row) * whole_stride;
 #pragma unroll
   for (int j = 0; j < 8; ++j)
-    if (first + j < count)
-      store_f32(out + first + j, random_weight(seed, binding, u64(first + j), scale, offset));
+    if (first + j < length)
+      store_f32(out_row + first + j,
+                random_weight(seed, binding, whole_row + u64(first + j), scale, offset));
 }
 
 }  // namespace slk

@@ -27,7 +27,7 @@ const char *kChatUsage =
     "usage: slrun chat --artifact A --weights DIR [--max-context 4096] [--chunk N]\n"
     "                  [--max-tokens 512] [--temperature 0.7] [--top-p 1] [--seed S]\n"
     "                  [--system TEXT] [--snapshot-dir ./snapshots] [--no-think]\n"
-    "                  [--device cpu|cuda]\n"
+    "                  [--device cpu|cuda] [--devices 0,1,...]\n"
     "Interactive chat. Commands: /reset, /save NAME, /load NAME, /stats, /quit.\n"
     "Ctrl-C stops the current answer; Ctrl-D or /quit leaves.\n";
 
@@ -79,7 +79,8 @@ int chatCommand(int argc, char **argv) {
   auto line = cli::CommandLine::parse(
       argc, argv, {"help", "no-think"},
       {"artifact", "weights", "max-context", "chunk", "max-tokens", "temperature", "top-p",
-       "top-k", "seed", "system", "snapshot-dir", "device"});
+       "top-k", "seed", "system", "snapshot-dir", "device",
+       "devices"});
   if (!line) {
     std::cerr << "slrun chat: " << line.status().message() << "\n" << kChatUsage;
     return 2;
@@ -104,8 +105,10 @@ int chatCommand(int argc, char **argv) {
       std::cerr << "slrun chat: " << status.message() << "\n" << kChatUsage;
       return 2;
     }
-  const std::string device = line->get("device", "cpu");
-  if (auto backend = runtime::selectBackend(device); !backend) {
+  auto deviceOr = runtime::deviceSpec(*line);
+  if (auto backend = deviceOr ? runtime::selectBackend(*deviceOr)
+                              : StatusOr<const runtime::Backend *>(deviceOr.status());
+      !backend) {
     std::cerr << "slrun chat: " << backend.status().message() << "\n" << kChatUsage;
     return 2;
   }
@@ -114,7 +117,7 @@ int chatCommand(int argc, char **argv) {
     std::cerr << "slrun chat: " << status.message() << "\n";
     return 2;
   }
-  auto loaded = loadModel(ModelConfig{*artifact, *weights, *capacity, *chunk, device});
+  auto loaded = loadModel(ModelConfig{*artifact, *weights, *capacity, *chunk, *deviceOr});
   if (!loaded) {
     std::cerr << "slrun: " << loaded.status().message() << "\n";
     return 1;

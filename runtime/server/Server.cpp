@@ -23,7 +23,8 @@ const char *kServeUsage =
     "usage: slrun serve --artifact A --weights DIR [--host 127.0.0.1] [--port 8080]\n"
     "                   [--api-key KEY] [--max-queue 16] [--max-context 4096] [--chunk N]\n"
     "                   [--snapshot-dir ./snapshots] [--max-sessions 32] [--device cpu|cuda]\n"
-    "                   [--max-snapshots 64] [--max-snapshot-bytes 68719476736]\n"
+    "                   [--devices 0,1,...] [--max-snapshots 64]\n"
+    "                   [--max-snapshot-bytes 68719476736]\n"
     "                   [--max-body-bytes 16777216] [--max-connections 1024]\n"
     "                   [--head-timeout 10] [--body-timeout 60]\n"
     "OpenAI-compatible HTTP server (see docs/serving.md).\n";
@@ -110,7 +111,7 @@ int serveCommand(int argc, char **argv) {
   auto line = cli::CommandLine::parse(argc, argv, {"help"},
                                  {"artifact", "weights", "host", "port", "api-key", "max-queue",
                                   "max-context", "chunk", "snapshot-dir", "max-sessions",
-                                  "device", "max-snapshots", "max-snapshot-bytes", "max-body-bytes",
+                                  "device", "devices", "max-snapshots", "max-snapshot-bytes", "max-body-bytes",
                                   "max-connections", "head-timeout", "body-timeout"});
   if (!line) {
     std::cerr << "slrun serve: " << line.status().message() << "\n" << kServeUsage;
@@ -148,12 +149,14 @@ int serveCommand(int argc, char **argv) {
       std::cerr << "slrun serve: " << status.message() << "\n" << kServeUsage;
       return 2;
     }
-  const std::string device = line->get("device", "cpu");
-  if (auto backend = runtime::selectBackend(device); !backend) {
+  auto device = runtime::deviceSpec(*line);
+  if (auto backend = device ? runtime::selectBackend(*device)
+                            : StatusOr<const runtime::Backend *>(device.status());
+      !backend) {
     std::cerr << "slrun serve: " << backend.status().message() << "\n" << kServeUsage;
     return 2;
   }
-  config.model = ModelConfig{*artifact, *weights, *capacity, *chunk, device};
+  config.model = ModelConfig{*artifact, *weights, *capacity, *chunk, *device};
   config.host = line->get("host", "127.0.0.1");
   config.port = int(*port);
   config.apiKey = line->get("api-key");

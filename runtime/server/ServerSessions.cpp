@@ -34,7 +34,14 @@ Status Server::checkSessionsFit() const {
       !status)
     return Status::error(status.message() + "; lower --max-sessions or --max-context");
   if (auto memory = model_->engine->executor().deviceMemory()) {
-    auto deviceTotal = runtime::mulBytes(state->total(), sessions);
+    // One GPU's share: a tensor-parallel group's GPU holds its rank's heads.
+    auto perDevice = artifact.worldSize() > 1
+                         ? runtime::sessionBytes(artifact, config_.model.capacity,
+                                                 &model_->engine->executor().plan())
+                         : state;
+    if (!perDevice)
+      return Status::error("--max-context: " + perDevice.status().message());
+    auto deviceTotal = runtime::mulBytes(perDevice->total(), sessions);
     if (deviceTotal)
       if (Status status = runtime::checkFits(what + " (session state)", *deviceTotal,
                                              memory->first, "device memory");

@@ -33,8 +33,8 @@ __global__ void __launch_bounds__(TH) k_topk(const float *logits, const float *b
   slk::moe_topk<E, K, TH>(logits, bias, w, idx, n, scale, norm);
 }
 template <int E, int K, int BM, int TH>
-__global__ void __launch_bounds__(TH) k_align(const i32 *idx, i32 n, i32 *sp, i32 *te, i32 *nt) {
-  slk::moe_align<E, K, BM, TH>(idx, n, sp, te, nt);
+__global__ void __launch_bounds__(TH) k_align(const i32 *idx, i32 n, i32 *sp, i32 *te, i32 *nt, i32 off) {
+  slk::moe_align<E, K, BM, TH>(idx, n, sp, te, nt, off);
 }
 template <typename T, int H, int I, int K, int BM, int BN, int BK, int S, int WM, int WN>
 __global__ void __launch_bounds__(32 * WM * WN)
@@ -48,18 +48,19 @@ __global__ void __launch_bounds__(32 * WM * WN)
 }
 template <typename T, int H, int K, int TH, bool SH, bool RES>
 __global__ void __launch_bounds__(TH) k_combine(const T *so, const float *w, const i32 *idx, const T *sh,
-                                                const T *res, T *out, i32 n) {
-  slk::moe_combine<T, H, K, TH, SH, RES>(so, w, idx, sh, res, out, n);
+                                                const T *res, T *out, i32 n, i32 off, i32 local) {
+  slk::moe_combine<T, H, K, TH, SH, RES>(so, w, idx, sh, res, out, n, off, local);
 }
 template <typename T, int H, int I, int K, int WARPS>
-__global__ void __launch_bounds__(32 * WARPS) k_dec_up(const T *x, const T *up, const i32 *idx, T *h, i32 n) {
-  slk::moe_decode_up<T, H, I, K, WARPS, slk::kActRelu2>(x, up, idx, h, n);
+__global__ void __launch_bounds__(32 * WARPS) k_dec_up(const T *x, const T *up, const i32 *idx, T *h, i32 n,
+                                                      i32 off, i32 local) {
+  slk::moe_decode_up<T, H, I, K, WARPS, slk::kActRelu2>(x, up, idx, h, n, off, local);
 }
 template <typename T, int H, int I, int K, int WARPS, bool SH, bool RES>
 __global__ void __launch_bounds__(32 * WARPS) k_dec_down(const T *h, const T *down, const float *w,
                                                          const i32 *idx, const T *sh, const T *res, T *out,
-                                                         i32 n) {
-  slk::moe_decode_down<T, H, I, K, WARPS, SH, RES>(h, down, w, idx, sh, res, out, n);
+                                                         i32 n, i32 off, i32 local) {
+  slk::moe_decode_down<T, H, I, K, WARPS, SH, RES>(h, down, w, idx, sh, res, out, n, off, local);
 }
 
 template <typename Kern, typename... Args>
@@ -86,6 +87,41 @@ template <typename T> static const char *tname() { return sizeof(T) == 2 ? "bf16
 static std::set<uint64_t> g_only;
 
 // One MoE configuration: T, sizes, the grouped-GEMM tiles (BM is also the align granule).
+// moe_align's output for the experts [offset, offset + experts): tile t of expert e (ascending)
+// holds e's pairs then -1 rows, each of those pairs exactly once, the other pairs nowhere.
+static void check_align(const std::string &what, const std::vector<i32> &sp, std::vector<i32> te, int nt,
+                        const std::vector<i32> &idx, int pairs, int BM, int offset, int experts) {
+  std::vector<int> cnt(experts, 0);
+  for (int p = 0; p < pairs; ++p)
+    if (idx[p] >= offset && idx[p] < offset + experts)
+      ++cnt[idx[p] - offset];
+  int want_nt = 0;
+  std::vector<int> want_te, seen(pairs, 0);
+  bool ok = true;
+  for (int e = 0; e < experts; ++e) {
+    const int tiles = (cnt[e] + BM - 1) / BM;
+    for (int q = 0; q < tiles; ++q)
+      want_te.push_back(e);
+    for (int r = 0; r < tiles * BM; ++r) {
+      const int p = sp[size_t(want_nt) * BM + r];
+      if (r < cnt[e]) {
+        ok &= p >= 0 && p < pairs && idx[p] == e + offset;
+        if (p >= 0 && p < pairs)
+          ++seen[p];
+      } else {
+        ok &= p == -1;
+      }
+    }
+    want_nt += tiles;
+  }
+  for (int p = 0; p < pairs; ++p)
+    ok &= seen[p] == (idx[p] >= offset && idx[p] < offset + experts ? 1 : 0);
+  check::expect_equal_ints(what + " num_tiles", {nt}, {want_nt});
+  te.resize(std::min<size_t>(te.size(), size_t(want_nt)));
+  check::expect_equal_ints(what + " tile_expert", te, want_te);
+  check::expect_equal_ints(what + " sorted_pair", {ok ? 1 : 0}, {1});
+}
+
 template <typename T, int H, int E, int K, int I, int BM, int BN, int BK, int S, int WM, int WN>
 static void test_moe(int n, bool decode, uint64_t seed) {
   if (!g_only.empty() && !g_only.count(seed))
@@ -218,47 +254,38 @@ static void test_moe(int n, bool decode, uint64_t seed) {
     }
   }
   const float atol = bf ? 3e-2f : 1e-4f, rtol = bf ? 2e-2f : 1e-4f;
+  // Expert parallelism: a rank holding experts [OFF, E) (its slices of up and down start at
+  // expert OFF) skips the other pairs; its routed sum is that of its own slots, in ascending
+  // expert order.
+  constexpr int EL = E / 2, OFF = E - EL;
+  std::vector<float> want_local(size_t(n) * H);
+  for (int t = 0; t < n; ++t) {
+    std::vector<int> ord(K);
+    for (int j = 0; j < K; ++j)
+      ord[j] = j;
+    std::stable_sort(ord.begin(), ord.end(),
+                     [&](int a, int b) { return idx[size_t(t) * K + a] < idx[size_t(t) * K + b]; });
+    for (int c = 0; c < H; ++c) {
+      float routed = 0.0f;
+      for (int j : ord)
+        if (idx[size_t(t) * K + j] >= OFF)
+          routed = routed + wts[size_t(t) * K + j] * want_slot[(size_t(t) * K + j) * H + c];
+      want_local[size_t(t) * H + c] = rt<T>(routed);
+    }
+  }
+  const T *up_local = dup.ptr + size_t(OFF) * I * H, *down_local = ddown.ptr + size_t(OFF) * H * I;
 
   if (!decode) {
     // ---- prefill: align -> up -> down -> combine ---------------------------------------
     const int pairs = n * K;
     const int max_tiles = (pairs + BM - 1) / BM + E;
     DeviceBuffer<i32> dsp(size_t(max_tiles) * BM), dte(max_tiles), dnt(1);
-    launch(k_align<E, K, BM, 1024>, dim3(1), dim3(1024), 0, (const i32 *)didx.ptr, n, dsp.ptr, dte.ptr, dnt.ptr);
+    launch(k_align<E, K, BM, 1024>, dim3(1), dim3(1024), 0, (const i32 *)didx.ptr, n, dsp.ptr, dte.ptr, dnt.ptr,
+           0);
     auto sp = dsp.download();
     auto te = dte.download();
     const int nt = dnt.download()[0];
-    {
-      std::vector<int> cnt(E, 0);
-      for (int p = 0; p < pairs; ++p)
-        ++cnt[idx[p]];
-      int want_nt = 0;
-      std::vector<int> want_te, seen(pairs, 0);
-      bool ok = true;
-      for (int e = 0; e < E; ++e) {
-        const int tiles = (cnt[e] + BM - 1) / BM;
-        for (int q = 0; q < tiles; ++q)
-          want_te.push_back(e);
-        // rows of e: [want_nt·BM, (want_nt + tiles)·BM): cnt[e] pairs of expert e, then -1
-        for (int r = 0; r < tiles * BM; ++r) {
-          const int p = sp[size_t(want_nt) * BM + r];
-          if (r < cnt[e]) {
-            ok &= p >= 0 && p < pairs && idx[p] == e;
-            if (p >= 0 && p < pairs)
-              ++seen[p];
-          } else {
-            ok &= p == -1;
-          }
-        }
-        want_nt += tiles;
-      }
-      for (int p = 0; p < pairs; ++p)
-        ok &= seen[p] == 1;
-      check::expect_equal_ints("moe_align" + tag + " num_tiles", {nt}, {want_nt});
-      te.resize(std::min<size_t>(te.size(), size_t(want_nt)));
-      check::expect_equal_ints("moe_align" + tag + " tile_expert", te, want_te);
-      check::expect_equal_ints("moe_align" + tag + " sorted_pair", {ok ? 1 : 0}, {1});
-    }
+    check_align("moe_align" + tag, sp, te, nt, idx, pairs, BM, 0, E);
     DeviceBuffer<T> dh(size_t(max_tiles) * BM * I), dso(size_t(pairs) * H), dout(size_t(n) * H);
     const size_t smem = size_t(S) * (BM + BN) * (BK + 8) * sizeof(T);
     launch(k_up<T, H, I, K, BM, BN, BK, S, WM, WN>, dim3((I + BN - 1) / BN, max_tiles), dim3(32 * WM * WN), smem,
@@ -269,25 +296,48 @@ static void test_moe(int n, bool decode, uint64_t seed) {
            (const i32 *)dnt.ptr, dso.ptr);
     check::compare("moe_up+moe_down" + tag + " slot_out", tofl(dso.download()), want_slot, atol, rtol);
     launch(k_combine<T, H, K, 256, true, true>, dim3(n), dim3(256), 0, (const T *)dso.ptr, (const float *)dw.ptr,
-           (const i32 *)didx.ptr, (const T *)dsh.ptr, (const T *)dres.ptr, dout.ptr, n);
+           (const i32 *)didx.ptr, (const T *)dsh.ptr, (const T *)dres.ptr, dout.ptr, n, 0, E);
     check::compare("moe_combine" + tag + " out (shared+residual)", tofl(dout.download()), want_out, atol, rtol);
     launch(k_combine<T, H, K, 64, false, false>, dim3(n), dim3(64), 0, (const T *)dso.ptr, (const float *)dw.ptr,
-           (const i32 *)didx.ptr, (const T *)nullptr, (const T *)nullptr, dout.ptr, n);
+           (const i32 *)didx.ptr, (const T *)nullptr, (const T *)nullptr, dout.ptr, n, 0, E);
     check::compare("moe_combine" + tag + " out (routed only)", tofl(dout.download()), want_routed, atol, rtol);
+    // The rank of experts [OFF, E): align keeps only its pairs, by local expert.
+    DeviceBuffer<i32> lsp(size_t(max_tiles) * BM), lte(max_tiles), lnt(1);
+    launch(k_align<EL, K, BM, 1024>, dim3(1), dim3(1024), 0, (const i32 *)didx.ptr, n, lsp.ptr, lte.ptr,
+           lnt.ptr, OFF);
+    check_align("moe_align offset" + tag, lsp.download(), lte.download(), lnt.download()[0], idx, pairs, BM,
+                OFF, EL);
+    DeviceBuffer<T> lso(size_t(pairs) * H);
+    launch(k_up<T, H, I, K, BM, BN, BK, S, WM, WN>, dim3((I + BN - 1) / BN, max_tiles), dim3(32 * WM * WN), smem,
+           (const T *)dx.ptr, up_local, (const i32 *)lsp.ptr, (const i32 *)lte.ptr, (const i32 *)lnt.ptr,
+           dh.ptr);
+    launch(k_down<T, H, I, K, BM, BN, BK, S, WM, WN>, dim3((H + BN - 1) / BN, max_tiles), dim3(32 * WM * WN),
+           smem, (const T *)dh.ptr, down_local, (const i32 *)lsp.ptr, (const i32 *)lte.ptr,
+           (const i32 *)lnt.ptr, lso.ptr);
+    launch(k_combine<T, H, K, 64, false, false>, dim3(n), dim3(64), 0, (const T *)lso.ptr, (const float *)dw.ptr,
+           (const i32 *)didx.ptr, (const T *)nullptr, (const T *)nullptr, dout.ptr, n, OFF, EL);
+    check::compare("moe prefill experts [E/2, E)" + tag + " out", tofl(dout.download()), want_local, atol,
+                   rtol);
   } else {
     // ---- decode: decode_up -> decode_down ---------------------------------------------
     constexpr int WARPS = 8;
     DeviceBuffer<T> dh(size_t(n) * K * I), dout(size_t(n) * H);
     launch(k_dec_up<T, H, I, K, WARPS>, dim3((I + WARPS - 1) / WARPS, n * K), dim3(32 * WARPS), 0,
-           (const T *)dx.ptr, (const T *)dup.ptr, (const i32 *)didx.ptr, dh.ptr, n);
+           (const T *)dx.ptr, (const T *)dup.ptr, (const i32 *)didx.ptr, dh.ptr, n, 0, E);
     launch(k_dec_down<T, H, I, K, WARPS, true, true>, dim3((H + WARPS - 1) / WARPS, n), dim3(32 * WARPS), 0,
            (const T *)dh.ptr, (const T *)ddown.ptr, (const float *)dw.ptr, (const i32 *)didx.ptr,
-           (const T *)dsh.ptr, (const T *)dres.ptr, dout.ptr, n);
+           (const T *)dsh.ptr, (const T *)dres.ptr, dout.ptr, n, 0, E);
     check::compare("moe_decode" + tag + " out (shared+residual)", tofl(dout.download()), want_out, atol, rtol);
     launch(k_dec_down<T, H, I, K, 4, false, false>, dim3((H + 3) / 4, n), dim3(128), 0, (const T *)dh.ptr,
            (const T *)ddown.ptr, (const float *)dw.ptr, (const i32 *)didx.ptr, (const T *)nullptr,
-           (const T *)nullptr, dout.ptr, n);
+           (const T *)nullptr, dout.ptr, n, 0, E);
     check::compare("moe_decode" + tag + " out (routed only)", tofl(dout.download()), want_routed, atol, rtol);
+    launch(k_dec_up<T, H, I, K, WARPS>, dim3((I + WARPS - 1) / WARPS, n * K), dim3(32 * WARPS), 0,
+           (const T *)dx.ptr, up_local, (const i32 *)didx.ptr, dh.ptr, n, OFF, EL);
+    launch(k_dec_down<T, H, I, K, WARPS, false, false>, dim3((H + WARPS - 1) / WARPS, n), dim3(32 * WARPS), 0,
+           (const T *)dh.ptr, down_local, (const float *)dw.ptr, (const i32 *)didx.ptr, (const T *)nullptr,
+           (const T *)nullptr, dout.ptr, n, OFF, EL);
+    check::compare("moe_decode experts [E/2, E)" + tag + " out", tofl(dout.download()), want_local, atol, rtol);
   }
 }
 

@@ -4,10 +4,14 @@
 #include "sl_random.cuh"
 
 extern "C" __global__ void __launch_bounds__(256)
-fill_bf16(slk::bf16 *out, slk::i64 count, slk::u64 seed, slk::u32 binding, float scale, float offset) {
-  slk::fill_random<slk::bf16, 256>(out, count, seed, binding, scale, offset);
+fill_bf16(slk::bf16 *out, slk::i64 rows, slk::i64 length, slk::i64 out_stride, slk::u64 whole_base,
+          slk::u64 whole_stride, slk::u64 seed, slk::u32 binding, float scale, float offset) {
+  slk::fill_random<slk::bf16, 256>(out, rows, length, out_stride, whole_base, whole_stride, seed,
+                                   binding, scale, offset);
 }
 extern "C" __global__ void __launch_bounds__(256)
-fill_f32(float *out, slk::i64 count, slk::u64 seed, slk::u32 binding, float scale, float offset) {
-  slk::fill_random<float, 256>(out, count, seed, binding, scale, offset);
+fill_f32(float *out, slk::i64 rows, slk::i64 length, slk::i64 out_stride, slk::u64 whole_base,
+         slk::u64 whole_stride, slk::u64 seed, slk::u32 binding, float scale, float offset) {
+  slk::fill_random<float, 256>(out, rows, length, out_stride, whole_base, whole_stride, seed,
+                               binding, scale, offset);
 }

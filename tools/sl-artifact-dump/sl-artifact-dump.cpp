@@ -77,12 +77,17 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < weight->shape()->size(); ++i)
       std::cout << (i ? "x" : "") << weight->shape()->Get(i);
     std::cout << "]";
-    // A rank's slice: "ranges dim 0 [0+32, 64+32] of [200x64]".
+    // A rank's slice: "ranges dim 0 [0+32, 64+32] of [200x64]"; sliced along several
+    // dimensions, one list each: "ranges dim 0 [16+16] dim 1 [0+928] of [128x1856x2688]".
     if (weight->ranges() && weight->ranges()->size() > 0) {
-      std::cout << " ranges dim " << weight->ranges()->Get(0)->dim() << " [";
-      for (size_t i = 0; i < weight->ranges()->size(); ++i)
-        std::cout << (i ? ", " : "") << weight->ranges()->Get(i)->offset() << "+"
-                  << weight->ranges()->Get(i)->size();
+      std::cout << " ranges";
+      for (size_t i = 0; i < weight->ranges()->size(); ++i) {
+        const auto *range = weight->ranges()->Get(i);
+        const bool first = i == 0 || weight->ranges()->Get(i - 1)->dim() != range->dim();
+        if (first)
+          std::cout << (i ? "]" : "") << " dim " << range->dim() << " [";
+        std::cout << (first ? "" : ", ") << range->offset() << "+" << range->size();
+      }
       std::cout << "] of [";
       for (size_t i = 0; weight->checkpoint_shape() && i < weight->checkpoint_shape()->size(); ++i)
         std::cout << (i ? "x" : "") << weight->checkpoint_shape()->Get(i);

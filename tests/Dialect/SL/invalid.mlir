@@ -271,8 +271,16 @@ func.func @weight_ranges_not_triples() {
 // -----
 
 func.func @weight_ranges_two_dims() {
-  // expected-error @+1 {{expects every range along dimension 0, got 1}}
-  %w = sl.weight "w" {checkpoint_shape = array<i64: 8, 8>, ranges = array<i64: 0, 0, 2, 1, 0, 2>} : tensor<4x8xf32>
+  // expected-error @+1 {{expects dimension 1 of the result to be 2 (the ranges of checkpoint_shape), got 'tensor<2x8xf32>'}}
+  %w = sl.weight "w" {checkpoint_shape = array<i64: 8, 8>, ranges = array<i64: 0, 0, 2, 1, 0, 2>} : tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @weight_ranges_descending_dims() {
+  // expected-error @+1 {{expects the ranges grouped by dimension in ascending order, got dimension 0 after 1}}
+  %w = sl.weight "w" {checkpoint_shape = array<i64: 8, 8>, ranges = array<i64: 1, 0, 2, 0, 0, 2>} : tensor<2x2xf32>
   return
 }
 
@@ -1294,6 +1302,29 @@ func.func @moe_experts_top_k_too_large(%x: tensor<?x8xf16>, %w: tensor<?x5xf32>,
   %y = sl.moe_experts %x, %w, %i, %up, %down activation(relu2)
       : (tensor<?x8xf16>, tensor<?x5xf32>, tensor<?x5xi32>, tensor<4x6x8xf16>, tensor<4x8x6xf16>)
       -> tensor<?x8xf16>
+  return
+}
+
+// -----
+
+func.func @moe_experts_negative_offset(%x: tensor<?x8xf16>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>,
+    %up: tensor<4x6x8xf16>, %down: tensor<4x8x6xf16>) {
+  // expected-error @+1 {{expects expert_offset >= 0, got -1}}
+  %y = sl.moe_experts %x, %w, %i, %up, %down activation(relu2) {expert_offset = -1 : i64}
+      : (tensor<?x8xf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x6x8xf16>, tensor<4x8x6xf16>) -> tensor<?x8xf16>
+  return
+}
+
+// -----
+
+// A rank's experts [6, 10) do not lie inside the router's 8.
+func.func @moe_experts_offset_past_router(%x: tensor<?x8xf16>, %g: tensor<8x8xf16>, %b: tensor<8xf32>,
+    %up: tensor<4x6x8xf16>, %down: tensor<4x8x6xf16>) {
+  %w, %i = sl.moe_router %x, %g, %b {top_k = 2 : i64, routed_scaling_factor = 1.0 : f64}
+      : (tensor<?x8xf16>, tensor<8x8xf16>, tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  // expected-error @+1 {{expects the experts [6, 10) (expert_offset, plus the experts of up) inside the router's 8 experts}}
+  %y = sl.moe_experts %x, %w, %i, %up, %down activation(relu2) {expert_offset = 6 : i64}
+      : (tensor<?x8xf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x6x8xf16>, tensor<4x8x6xf16>) -> tensor<?x8xf16>
   return
 }
 

@@ -103,6 +103,20 @@ func.func @moe(%x: tensor<?x64xbf16>, %gate: tensor<8x64xbf16>, %bias: tensor<8x
   return %y2 : tensor<?x64xbf16>
 }
 
+// An expert-parallel rank holding 1 of the router's 8 experts (expert 5): top_k 2 is more than
+// its own experts.
+// CHECK-LABEL: func @moe_expert_offset
+func.func @moe_expert_offset(%x: tensor<?x64xbf16>, %gate: tensor<8x64xbf16>, %bias: tensor<8xf32>,
+    %up: tensor<1x32x64xbf16>, %down: tensor<1x64x32xbf16>) -> tensor<?x64xbf16> {
+  %w, %i = sl.moe_router %x, %gate, %bias {top_k = 2 : i64, routed_scaling_factor = 1.0 : f64}
+      : (tensor<?x64xbf16>, tensor<8x64xbf16>, tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  // CHECK: sl.moe_experts %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} activation(relu2) {expert_offset = 5 : i64}
+  %y = sl.moe_experts %x, %w, %i, %up, %down activation(relu2) {expert_offset = 5 : i64}
+      : (tensor<?x64xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<1x32x64xbf16>,
+         tensor<1x64x32xbf16>) -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
+
 // CHECK-LABEL: func @dense_attention_head_sample
 func.func @dense_attention_head_sample(%q: tensor<?x64xbf16>, %k: tensor<?x32xbf16>,
     %v: tensor<?x32xbf16>, %c0: !kv, %lm: tensor<256x64xbf16>)

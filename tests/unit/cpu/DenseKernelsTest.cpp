@@ -520,10 +520,38 @@ TEST(DenseMoe, RouterTiesPickTheLowerExpert) {
 }
 
 TEST(DenseMoe, AlignRejectsBadExpertIds) {
-  std::vector<int32_t> idx = {0, 4, 1, 2};
+  std::vector<int32_t> idx = {0, -1, 1, 2};
   std::vector<int32_t> sp(64, 0), te(16, 0), nt(1, 0);
   EXPECT_FALSE(run("moe_align", {"4", "2", "4", "1024"},
-                   {P(idx.data()), I(2), P(sp.data()), P(te.data()), P(nt.data())}));
+                   {P(idx.data()), I(2), P(sp.data()), P(te.data()), P(nt.data()), I(0)}));
+  idx[1] = 3;
+  EXPECT_FALSE(run("moe_align", {"4", "2", "4", "1024"},
+                   {P(idx.data()), I(2), P(sp.data()), P(te.data()), P(nt.data()), I(-1)}));
+}
+
+// An expert-parallel rank holding experts [2, 4) of 6: the pairs routed to other experts are
+// dropped, the rest grouped by local expert (id - 2).
+TEST(DenseMoe, AlignKeepsOnlyTheRanksExperts) {
+  const int K = 2, n = 4, BM = 2;
+  std::vector<int32_t> idx = {0, 3, 2, 5, 4, 1, 3, 2};  // [n, K]: pairs 1, 2, 6, 7 are local
+  std::vector<int32_t> sp(32, -7), te(16, -7), nt(1, -7);
+  ASSERT_TRUE(run("moe_align", {"2", std::to_string(K), std::to_string(BM), "1024"},
+                  {P(idx.data()), I(n), P(sp.data()), P(te.data()), P(nt.data()), I(2)}));
+  ASSERT_EQ(nt[0], 2);  // local expert 0 (id 2): pairs 2, 7; local expert 1 (id 3): pairs 1, 6
+  EXPECT_EQ(te[0], 0);
+  EXPECT_EQ(te[1], 1);
+  EXPECT_EQ(std::multiset<int>(sp.begin(), sp.begin() + 2), (std::multiset<int>{2, 7}));
+  EXPECT_EQ(std::multiset<int>(sp.begin() + 2, sp.begin() + 4), (std::multiset<int>{1, 6}));
+  EXPECT_EQ(sp[4], -7);  // nothing written past the kept rows
+  EXPECT_EQ(te[2], -7);
+  // Without an offset the same ids in [0, 2) are kept instead.
+  ASSERT_TRUE(run("moe_align", {"2", std::to_string(K), std::to_string(BM), "1024"},
+                  {P(idx.data()), I(n), P(sp.data()), P(te.data()), P(nt.data()), I(0)}));
+  ASSERT_EQ(nt[0], 2);
+  EXPECT_EQ(sp[0], 0);
+  EXPECT_EQ(sp[1], -1);
+  EXPECT_EQ(sp[2], 5);
+  EXPECT_EQ(sp[3], -1);
 }
 
 // Prefill chain (router -> align -> up -> down -> combine) against the per-token formula, and
@@ -579,7 +607,7 @@ void checkMoe(Elem t, bool hasShared, bool hasResidual, uint32_t seed) {
   const int pairs = n * K, maxTiles = (pairs + BM - 1) / BM + E;
   std::vector<int32_t> sp(size_t(maxTiles) * BM, -7), te(maxTiles, -7), nt(1, -7);
   ASSERT_TRUE(run("moe_align", {sE, sK, sBM, "1024"},
-                  {P(idx.data()), I(n), P(sp.data()), P(te.data()), P(nt.data())}));
+                  {P(idx.data()), I(n), P(sp.data()), P(te.data()), P(nt.data()), I(0)}));
   std::vector<int> count(E, 0);
   for (int32_t e : idx)
     ++count[e];
@@ -632,7 +660,7 @@ void checkMoe(Elem t, bool hasShared, bool hasResidual, uint32_t seed) {
   ASSERT_TRUE(
       run("moe_combine", {T, sH, sK, "256", sh, rs},
           {P(slot.data()), P(wts.data()), P(idx.data()), P(hasShared ? shared.data() : nullptr),
-           P(hasResidual ? residual.data() : nullptr), P(out.data()), I(n)}));
+           P(hasResidual ? residual.data() : nullptr), P(out.data()), I(n), I(0), I(E)}));
 
   // The per-token formula (transformers' NemotronHMoE numerics).
   for (int tok = 0; tok < n; ++tok) {
@@ -678,7 +706,7 @@ void checkMoe(Elem t, bool hasShared, bool hasResidual, uint32_t seed) {
   Tensor hdec(t, size_t(pairs) * INTER);
   Tensor outDec(t, size_t(n) * H);
   ASSERT_TRUE(run("moe_decode_up", {T, sH, sI, sK, "8", "slk::kActRelu2"},
-                  {P(x.data()), P(up.data()), P(idx.data()), P(hdec.data()), I(n)}));
+                  {P(x.data()), P(up.data()), P(idx.data()), P(hdec.data()), I(n), I(0), I(E)}));
   for (size_t r = 0; r < sp.size(); ++r) {
     if (sp[r] >= 0) {
       for (int i = 0; i < INTER; ++i)
@@ -688,9 +716,57 @@ void checkMoe(Elem t, bool hasShared, bool hasResidual, uint32_t seed) {
   ASSERT_TRUE(run("moe_decode_down", {T, sH, sI, sK, "8", sh, rs},
                   {P(hdec.data()), P(down.data()), P(wts.data()), P(idx.data()),
                    P(hasShared ? shared.data() : nullptr),
-                   P(hasResidual ? residual.data() : nullptr), P(outDec.data()), I(n)}));
+                   P(hasResidual ? residual.data() : nullptr), P(outDec.data()), I(n), I(0),
+                   I(E)}));
   for (size_t i = 0; i < out.size(); ++i)
     ASSERT_EQ(outDec.get(i), out.get(i)) << what << " decode vs prefill at " << i;
+
+  // Expert parallelism: ranks holding experts [0, E/2) and [E/2, E) (their slices of up and
+  // down, the router's global ids) each sum their own pairs; the two partial sums add up to the
+  // unsharded routed sum (fp32: up to rounding; no shared / residual, added once elsewhere).
+  if (t != Elem::f32 || hasShared || hasResidual)
+    return;
+  const int half = E / 2;
+  std::vector<float> prefillSum(size_t(n) * H, 0.0f);
+  for (int rank = 0; rank < 2; ++rank) {
+    const int offset = rank * half;
+    Tensor upPart(t, size_t(half) * INTER * H), downPart(t, size_t(half) * H * INTER);
+    for (size_t i = 0; i < upPart.size(); ++i) {
+      upPart.set(i, up.get(size_t(offset) * INTER * H + i));
+      downPart.set(i, down.get(size_t(offset) * H * INTER + i));
+    }
+    std::vector<int32_t> spR(size_t(maxTiles) * BM, -7), teR(maxTiles, -7), ntR(1, -7);
+    ASSERT_TRUE(run("moe_align", {std::to_string(half), sK, sBM, "1024"},
+                    {P(idx.data()), I(n), P(spR.data()), P(teR.data()), P(ntR.data()),
+                     I(offset)}));
+    Tensor hR(t, size_t(maxTiles) * BM * INTER), slotR(t, size_t(pairs) * H, 99.0f);
+    Tensor outR(t, size_t(n) * H), hDecR(t, size_t(pairs) * INTER), outDecR(t, size_t(n) * H);
+    ASSERT_TRUE(run("moe_up", upArgs,
+                    {P(x.data()), P(upPart.data()), P(spR.data()), P(teR.data()),
+                     P(ntR.data()), P(hR.data())}));
+    ASSERT_TRUE(run("moe_down", downArgs,
+                    {P(hR.data()), P(downPart.data()), P(spR.data()), P(teR.data()),
+                     P(ntR.data()), P(slotR.data())}));
+    for (int p = 0; p < pairs; ++p)  // another rank's pairs: not computed here
+      if (idx[p] < offset || idx[p] >= offset + half)
+        ASSERT_EQ(slotR.get(size_t(p) * H), 99.0f) << what << " pair " << p;
+    ASSERT_TRUE(run("moe_combine", {T, sH, sK, "256", "false", "false"},
+                    {P(slotR.data()), P(wts.data()), P(idx.data()), P(nullptr), P(nullptr),
+                     P(outR.data()), I(n), I(offset), I(half)}));
+    ASSERT_TRUE(run("moe_decode_up", {T, sH, sI, sK, "8", "slk::kActRelu2"},
+                    {P(x.data()), P(upPart.data()), P(idx.data()), P(hDecR.data()), I(n),
+                     I(offset), I(half)}));
+    ASSERT_TRUE(run("moe_decode_down", {T, sH, sI, sK, "8", "false", "false"},
+                    {P(hDecR.data()), P(downPart.data()), P(wts.data()), P(idx.data()),
+                     P(nullptr), P(nullptr), P(outDecR.data()), I(n), I(offset), I(half)}));
+    for (size_t i = 0; i < prefillSum.size(); ++i) {
+      ASSERT_EQ(outDecR.get(i), outR.get(i)) << what << " rank " << rank << " decode at " << i;
+      prefillSum[i] += outR.get(i);
+    }
+  }
+  for (size_t i = 0; i < prefillSum.size(); ++i)
+    ASSERT_NEAR(prefillSum[i], out.get(i), 1e-5f * (1.0f + std::fabs(out.get(i))))
+        << what << " expert-parallel sum at " << i;
 }
 
 TEST(DenseMoe, PrefillChainMatchesFormulaAndDecode) {
@@ -716,10 +792,10 @@ TEST(DenseMoe, CombineOutputMayAliasResidual) {
         spell(t), std::to_string(H), std::to_string(K), "128", "true", "true"};
     ASSERT_TRUE(run("moe_combine", targs,
                     {P(slot.data()), P(wts.data()), P(idx.data()), P(shared.data()),
-                     P(residual.data()), P(separate.data()), I(n)}));
+                     P(residual.data()), P(separate.data()), I(n), I(0), I(6)}));
     ASSERT_TRUE(run("moe_combine", targs,
                     {P(slot.data()), P(wts.data()), P(idx.data()), P(shared.data()),
-                     P(inPlace.data()), P(inPlace.data()), I(n)}));
+                     P(inPlace.data()), P(inPlace.data()), I(n), I(0), I(6)}));
     for (size_t i = 0; i < separate.size(); ++i)
       ASSERT_EQ(inPlace.get(i), separate.get(i));
   }
@@ -736,7 +812,8 @@ TEST(DenseMoe, CombineSumsInAscendingExpertOrder) {
   std::vector<float> out(n, -5.0f);
   ASSERT_TRUE(run(
       "moe_combine", {"float", "1", "3", "32", "false", "false"},
-      {P(slot.data()), P(wts.data()), P(idx.data()), P(nullptr), P(nullptr), P(out.data()), I(n)}));
+      {P(slot.data()), P(wts.data()), P(idx.data()), P(nullptr), P(nullptr), P(out.data()), I(n),
+       I(0), I(6)}));
   EXPECT_EQ(out[0], 1.0f); // (1e8 + -1e8) + 1; slot order would give 0
   EXPECT_EQ(out[1], 1.0f); // (-1e8 + 1e8) + 1; reversed tie order would give 0
 }

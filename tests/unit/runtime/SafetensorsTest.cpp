@@ -467,10 +467,49 @@ TEST_F(SafetensorsTest, SlicesOfOneDimension) {
                           &expertColumns);
   ASSERT_TRUE(down.ok()) << down.status().message();
   EXPECT_EQ(asF32(*down), (std::vector<float>{1, 2, 5, 6, 9, 10, 13, 14}));
-  // Outside the dimension, or along the expert dimension: refused.
+  // Outside the dimension: refused.
   WeightSlice outside{0, {{5, 2}}};
   EXPECT_FALSE(materialize(*store, "in_proj", WeightDType::F32, {6, 2}, &outside).ok());
-  WeightSlice experts{0, {{0, 1}}};
-  EXPECT_FALSE(
-      materialize(*store, "moe.experts.{e}.down", WeightDType::F32, {2, 2, 4}, &experts).ok());
+  WeightSlice beyondExperts{0, {{1, 2}}};
+  EXPECT_FALSE(materialize(*store, "moe.experts.{e}.down", WeightDType::F32, {2, 2, 4},
+                           &beyondExperts)
+                   .ok());
+}
+
+// An expert-parallel rank's slice: experts along dimension 0 of a stacked binding (the tensors
+// of those experts only), times its columns of each; and two dimensions of one tensor.
+TEST_F(SafetensorsTest, SlicesOfSeveralDimensions) {
+  std::vector<RawTensor> tensors;
+  for (int e = 0; e < 3; ++e) {
+    std::vector<float> values(8);
+    for (int i = 0; i < 8; ++i)
+      values[size_t(i)] = float(8 * e + i);
+    tensors.push_back(f32Tensor("moe.experts." + std::to_string(e) + ".down", {2, 4}, values));
+  }
+  tensors.push_back(bf16Tensor("w", {3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}));
+  writeSafetensors(path("model.safetensors"), tensors);
+  auto store = WeightStore::open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  // Experts 1..2, columns 2..3 of each.
+  auto down = materialize(*store, "moe.experts.{e}.down", WeightDType::F32, {3, 2, 4},
+                          std::vector<WeightSlice>{{0, {{1, 2}}}, {2, {{2, 2}}}});
+  ASSERT_TRUE(down.ok()) << down.status().message();
+  EXPECT_EQ(asF32(*down), (std::vector<float>{10, 11, 14, 15, 18, 19, 22, 23}));
+  // Expert 2 whole.
+  auto one = materialize(*store, "moe.experts.{e}.down", WeightDType::F32, {3, 2, 4},
+                         std::vector<WeightSlice>{{0, {{2, 1}}}});
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  EXPECT_EQ(asF32(*one), (std::vector<float>{16, 17, 18, 19, 20, 21, 22, 23}));
+  // Rows 0 and 2, column 1 and columns 3 of a bf16 tensor, read as f32.
+  auto w = materialize(*store, "w", WeightDType::F32, {3, 4},
+                       std::vector<WeightSlice>{{0, {{0, 1}, {2, 1}}}, {1, {{1, 1}, {3, 1}}}});
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_EQ(asF32(*w), (std::vector<float>{1, 3, 9, 11}));
+  // Dimensions out of order, or an expert range past the experts: refused.
+  EXPECT_FALSE(materialize(*store, "w", WeightDType::F32, {3, 4},
+                           std::vector<WeightSlice>{{1, {{0, 1}}}, {0, {{0, 1}}}})
+                   .ok());
+  EXPECT_FALSE(materialize(*store, "moe.experts.{e}.down", WeightDType::F32, {3, 2, 4},
+                           std::vector<WeightSlice>{{0, {{2, 2}}}})
+                   .ok());
 }
