@@ -87,7 +87,12 @@ TileProblem expertsProblem(mlir::sl::MoEExpertsOp op, int64_t maxTokens, const s
     // Fewer than ~100 rows per expert: 64-row tiles waste less padding. On sm_90a the 128-row
     // tiles run the wgmma main loop (sl_moe.cuh moe::UsesWgmma), which loads stages - 2 tiles
     // ahead: 4 stages there, 3 for the mma.sync loop of the other targets.
-    int64_t bm = maxTokens * topK / experts < 100 ? 64 : 128;
+    // Rows per expert come from the router's experts: an expert-parallel rank holds fewer of
+    // them, but each still gets maxTokens * topK / routed rows on average.
+    int64_t routed = experts;
+    if (auto router = op.getIndices().getDefiningOp<mlir::sl::MoERouterOp>())
+      routed = llvm::cast<RankedTensorType>(router.getGate().getType()).getDimSize(0);
+    int64_t bm = maxTokens * topK / routed < 100 ? 64 : 128;
     int64_t stages = target == "sm_90a" ? 4 : 3;
     problem.heuristic = {{"bm", bm},       {"bn", 128},     {"bk", 64},
                          {"stages", stages}, {"warps_m", 2}, {"warps_n", 4}};

@@ -86,3 +86,24 @@ func.func @ssd_decode(%xbc: tensor<1x252xf32>, %dt: tensor<1x6xf32>, %s: !m18, %
       -> (tensor<1x108xf32>, !m18)
   return %y : tensor<1x108xf32>
 }
+
+// Routed experts: 64-row tiles below ~100 rows per expert (1024 tokens x top 6 of 128 experts:
+// 48), also on an expert-parallel rank holding 16 of the router's 128 experts (rows per expert
+// follow the router's experts, not the rank's).
+// HEURISTIC-LABEL: func.func @experts_prefill
+// HEURISTIC: sl.moe_experts {{.*}}sl.kernel = "moe_grouped", sl.tile_source = "heuristic", sl.tiles = {bk = 64 : i64, bm = 64 : i64
+// HEURISTIC: sl.moe_experts {{.*}}expert_offset = 16 : i64{{.*}}sl.kernel = "moe_grouped", sl.tile_source = "heuristic", sl.tiles = {bk = 64 : i64, bm = 64 : i64
+func.func @experts_prefill(%x: tensor<?x256xbf16>, %gate: tensor<128x256xbf16>, %bias: tensor<128xf32>,
+    %up: tensor<128x64x256xbf16>, %down: tensor<128x256x64xbf16>, %up16: tensor<16x64x256xbf16>,
+    %down16: tensor<16x256x64xbf16>) -> (tensor<?x256xbf16>, tensor<?x256xbf16>)
+    attributes {sl.max_tokens = 1024 : i64, sl.phase = "prefill"} {
+  %w, %i = sl.moe_router %x, %gate, %bias {top_k = 6 : i64, routed_scaling_factor = 1.0 : f64}
+      : (tensor<?x256xbf16>, tensor<128x256xbf16>, tensor<128xf32>) -> (tensor<?x6xf32>, tensor<?x6xi32>)
+  %all = sl.moe_experts %x, %w, %i, %up, %down activation(relu2)
+      : (tensor<?x256xbf16>, tensor<?x6xf32>, tensor<?x6xi32>, tensor<128x64x256xbf16>,
+         tensor<128x256x64xbf16>) -> tensor<?x256xbf16>
+  %rank = sl.moe_experts %x, %w, %i, %up16, %down16 activation(relu2) {expert_offset = 16 : i64}
+      : (tensor<?x256xbf16>, tensor<?x6xf32>, tensor<?x6xi32>, tensor<16x64x256xbf16>,
+         tensor<16x256x64xbf16>) -> tensor<?x256xbf16>
+  return %all, %rank : tensor<?x256xbf16>, tensor<?x256xbf16>
+}
